@@ -1,0 +1,57 @@
+"""Finding codes: dotted, stable, each with the one sentence the README shows.
+
+Add a code here before using it; ``tests/unit/test_codes.py`` checks that every code used in the
+package is listed here and in the README.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+CODES: Final[dict[str, str]] = {
+    # audio: one recording
+    "audio.unreadable": "The file is not audio libsndfile can read (empty, truncated, not a WAV).",
+    "audio.low_sample_rate": "Sample rate below the profile's minimum (16 kHz); never upsampled.",
+    "audio.too_short": "Clip shorter than the profile's minimum duration.",
+    "audio.too_long": "Clip longer than the profile's maximum duration (Huawei: never > 15 s).",
+    "audio.clipping": "Runs of full-scale samples: the recording is clipped.",
+    "audio.silent": "Digital silence or no speech above the noise floor.",
+    "audio.low_snr": "Estimated SNR below the warning (35 dB) or error (20 dB) threshold.",
+    "audio.dc_offset": "A DC offset was removed.",
+    "audio.resampled": "Resampled to the profile's rate.",
+    "audio.downmixed": "Several channels mixed down to mono.",
+    "audio.requantized": "Converted to the profile's sample format (PCM16).",
+    "audio.silence_trimmed": "Leading/trailing silence trimmed or padded to 100–200 ms.",
+    "audio.gain_adjusted": "Gain changed to bring the peak into the profile's target range.",
+    "audio.quiet": "Loudness well below the usual speech level.",
+    "audio.file_too_large": "The file is larger than the configured limit.",
+    "audio.not_wav": "A recording that is not a .wav file.",
+    # transcripts
+    "transcript.missing": "A recording has no transcript.",
+    "transcript.orphan": "A transcript names a recording that does not exist.",
+    "transcript.empty": "A transcript is empty.",
+    "transcript.duplicate": "A recording has more than one transcript.",
+    "transcript.unreadable": "A transcript file cannot be decoded (UTF-8, UTF-16 with BOM, GB18030).",
+    "transcript.malformed": "A line of transcripts.tsv or metadata.csv does not parse.",
+    "transcript.control_chars": "Control characters were removed from a transcript.",
+    "transcript.too_long": "A transcript line is longer than the configured limit.",
+    # voice: the folder as a whole
+    "voice.metadata_missing": "voice.toml is missing.",
+    "voice.metadata_invalid": "voice.toml does not parse, has an unknown key or a bad value.",
+    "voice.clip_count": "Wrong number of recordings for the profile (Huawei basic 20, middle 100).",
+    "voice.total_duration": "Total audio outside the profile's bounds.",
+    "voice.missing_authorization": "Huawei: no authorization letter (.pdf/.jpg/.jpeg/.png).",
+    "voice.missing_consent": "Azure: no consent.wav.",
+    "voice.missing_talent": "Azure: talent_name, company_name or locale missing in voice.toml.",
+    "voice.unsafe_path": "A symlink or path leading outside the inbox was refused.",
+    "voice.no_audio": "The voice folder holds no recordings.",
+    # remote: what the provider said
+    "remote.audit_failed": "Huawei review failed (AUDIT_FAILED); per-file reasons follow.",
+    "remote.split_failed": "Huawei could not split the long recording (SPLIT_FAILED).",
+    "remote.review_rejected": "Huawei result review rejected (USER_REVIEW_REJECT).",
+    "remote.job_failed": "The provider reports the job FAILED; code and reason kept.",
+    "remote.segment_mismatch": "Huawei segment confirmation found text that does not match the audio.",
+    "remote.consent_failed": "Azure consent failed verification.",
+    "remote.upload_failed": "An upload kept failing past the retry budget.",
+    "remote.error": "A provider call failed for this voice; the message says which.",
+}

@@ -1,0 +1,146 @@
+"""Frozen records that flow between the stages, and the status enums.
+
+Each record's type names how far a voice has come: ``VoiceSource`` (discovered) →
+``PreparedVoice`` (validated, normalized, paired) → the ledger's ``VoiceState`` (remote
+progress) → ``VoiceResult`` (a manifest entry).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class Severity(enum.StrEnum):
+    """How bad a finding is."""
+
+    ERROR = "error"  #: rejects the voice
+    WARNING = "warning"  #: worth a look; the voice is still sent
+    FIXED = "fixed"  #: normalization changed something (resampled, trimmed …)
+
+
+class VoiceStatus(enum.StrEnum):
+    """A voice's status in the manifest (DESIGN §3.4)."""
+
+    READY = "ready"  #: check only: would be sent
+    REJECTED = "rejected"  #: pre-flight errors; never sent
+    PENDING = "pending"  #: sent, not terminal yet
+    SUCCEEDED = "succeeded"  #: the provider trained it
+    FAILED = "failed"  #: the provider said so; reason kept
+    NEEDS_ATTENTION = "needs_attention"  #: a human must act (audit failed, consent failed …)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def is_good(self) -> bool:
+        """Whether this status lets the run exit 0."""
+        return self in (VoiceStatus.READY, VoiceStatus.SUCCEEDED, VoiceStatus.PENDING)
+
+
+_TERMINAL = frozenset(
+    {VoiceStatus.REJECTED, VoiceStatus.SUCCEEDED, VoiceStatus.FAILED, VoiceStatus.NEEDS_ATTENTION}
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One observation about a voice or one of its files."""
+
+    severity: Severity
+    code: str  #: dotted, stable; listed in the README (see pipeline.codes)
+    file: str | None  #: inbox-relative path, or None for the voice as a whole
+    message: str
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "severity": str(self.severity),
+            "code": self.code,
+            "file": self.file,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceMeta:
+    """The contents of a voice's ``voice.toml``."""
+
+    voice_name: str
+    sex: str | None = None  #: FEMALE / MALE (Huawei)
+    language: str | None = None  #: CN / EN (Huawei)
+    tag: str | None = None
+    description: str | None = None
+    phone: str | None = None
+    talent_name: str | None = None  #: Azure consent
+    company_name: str | None = None  #: Azure consent
+    locale: str | None = None  #: Azure, BCP-47
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceSource:
+    """One voice folder as found in the inbox; nothing read beyond names and voice.toml."""
+
+    key: str  #: the folder name: the stable voice key
+    folder: Path
+    meta: VoiceMeta | None  #: None when voice.toml is missing or invalid (see findings)
+    wavs: tuple[Path, ...]  #: recordings, sorted by name (consent.wav excluded)
+    transcript_files: tuple[Path, ...]  #: *.txt beside clips, transcripts.tsv, metadata.csv
+    authorization: Path | None  #: Huawei authorization letter
+    consent: Path | None  #: Azure consent.wav
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioInfo:
+    """Measurements of one audio file (pipeline.audio.analyze)."""
+
+    frames: int
+    sample_rate: int
+    channels: int
+    subtype: str  #: libsndfile subtype, e.g. PCM_16, PCM_24, FLOAT
+    duration_s: float
+    peak_dbfs: float  #: sample peak over all channels; -inf for digital silence
+    clipped_samples: int  #: samples in runs of >= 3 consecutive full-scale samples
+    clip_fraction: float  #: clipped_samples / (frames * channels)
+    dc_offset: float  #: mean of the (downmixed) signal, full scale = 1.0
+    loudness_lufs: float  #: ITU-R BS.1770 integrated loudness; -inf when silent or too short
+    lead_silence_s: float
+    trail_silence_s: float
+    snr_db: float  #: estimate (speech vs noise-floor frame energies); inf for noise-free audio
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreparedClip:
+    """One recording, normalized and paired with its transcript."""
+
+    index: int  #: position in the upload (0-based; Huawei names it f"{index}.wav")
+    source: str  #: inbox-relative path of the original recording
+    sha256: str  #: of the source bytes
+    normalized: Path  #: the cache file with the provider's format
+    duration_s: float  #: of the normalized audio
+    sample_rate_in: int
+    sample_rate_out: int
+    text: str | None  #: the transcript, NFC, whitespace cleaned; None when not needed
+    transcript: str | None  #: inbox-relative path of the transcript source
+    info_in: AudioInfo | None = None
+    info_out: AudioInfo | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreparedVoice:
+    """A voice ready to send (or rejected, when it has error findings)."""
+
+    key: str
+    meta: VoiceMeta | None
+    clips: tuple[PreparedClip, ...]
+    authorization: Path | None
+    consent: Path | None  #: normalized consent audio (Azure)
+    consent_source: str | None = None
+    fingerprint: str  #: hash over every input byte and the profile version: a changed voice is new
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+
+    @property
+    def rejected(self) -> bool:
+        return any(f.severity is Severity.ERROR for f in self.findings)
