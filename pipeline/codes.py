@@ -45,6 +45,9 @@ CODES: Final[dict[str, str]] = {
     "voice.missing_talent": "Azure: talent_name, company_name or locale missing in voice.toml.",
     "voice.unsafe_path": "A symlink or path leading outside the inbox was refused.",
     "voice.no_audio": "The voice folder holds no recordings.",
+    "voice.unexpected_file": "A file the inbox layout does not know; it is not sent.",
+    "voice.changed_after_submit": "Recordings changed after submission; the earlier job is kept.",
+    "voice.too_many_clips": "More recordings than the configured limit ([limits] max_clips).",
     # remote: what the provider said
     "remote.audit_failed": "Huawei review failed (AUDIT_FAILED); per-file reasons follow.",
     "remote.split_failed": "Huawei could not split the long recording (SPLIT_FAILED).",

@@ -12,7 +12,8 @@
     │   └── CircuitOpen                the provider kept failing past the retry budget
     └── ProviderError                  a remote call failed (.status, .code, .request_id)
         ├── ProviderUnavailable        5xx, connection reset, timeout: retryable (also a ConnectionError)
-        │   └── Throttled              429 / APIGW.0308 (.retry_after seconds or None)
+        │   ├── Throttled              429 / APIGW.0308 (.retry_after seconds or None)
+        │   └── AmbiguousCreate        a create may or may not have happened: reconcile, never retry
         ├── ProviderRejected           other 4xx: not retryable
         │   ├── AuthenticationFailed   401/403 from the control API
         │   ├── NotFound               the remote resource does not exist
@@ -105,6 +106,15 @@ class Throttled(ProviderUnavailable):
     ) -> None:
         super().__init__(message, status=status, code=code, request_id=request_id)
         self.retry_after = retry_after
+
+
+# Raised when a non-idempotent create failed after the request may have reached the server
+# (connection reset after sending, read timeout, 5xx, unreadable answer). Repeating it blindly
+# could make a second remote job (Huawei has no idempotency key), so the retry helper skips it
+# and the caller looks for the job with the list API instead. One-line docstring: it is the
+# default message.
+class AmbiguousCreate(ProviderUnavailable):
+    """The create may or may not have happened; reconcile via the list API before creating again."""
 
 
 class ProviderRejected(ProviderError):

@@ -138,6 +138,7 @@ class PreparedVoice:
     authorization: Path | None
     consent: Path | None  #: normalized consent audio (Azure)
     consent_source: str | None = None
+    joined: Path | None = None  #: huawei-advance: all clips joined into one long WAV
     fingerprint: str  #: hash over every input byte and the profile version: a changed voice is new
     findings: tuple[Finding, ...] = field(default_factory=tuple)
 

@@ -1,0 +1,51 @@
+# voice-onboarding — every target creates .venv and installs the project on first use.
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+.PHONY: all install demo demo-check test lint typecheck check format bench
+
+all: check
+
+install: $(STAMP)
+
+## make demo: sample voices → the whole pipeline against the in-process emulator.
+demo: $(STAMP)
+	rm -rf var/demo
+	$(BIN)/voice-onboard sample-data var/demo/inbox --voices 12 --profile huawei-basic --seed 7
+	$(BIN)/voice-onboard run jobs/demo.toml
+
+## make demo-check: the offline pre-flight on sample voices that include defects (exits 1).
+demo-check: $(STAMP)
+	rm -rf var/demo
+	$(BIN)/voice-onboard sample-data var/demo/inbox --voices 4 --profile huawei-basic --with-defects
+	$(BIN)/voice-onboard check jobs/demo.toml || test $$? -eq 1
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline tests
+	$(BIN)/ruff format --check pipeline tests
+
+format: $(STAMP)
+	$(BIN)/ruff format pipeline tests
+	$(BIN)/ruff check --fix pipeline tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+bench: $(STAMP)
+	@echo "benchmarks arrive with the performance issue; nothing to measure yet"

@@ -1,0 +1,219 @@
+"""argv → config → run → exit code. The only place that exits.
+
+User mistakes (a bad job file, a missing inbox, missing credentials) are one line on stderr and
+exit 2, never a traceback. Exit codes are DESIGN §2's: 0 all good, 1 some voices not good,
+2 usage/configuration, 3 cut short, 75 the batch is locked by another run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final, NoReturn
+
+import anyio
+
+from pipeline import log
+from pipeline.errors import ConfigError, LedgerError, LockHeld, PipelineError, RunInterrupted
+
+EXIT_OK: Final = 0
+EXIT_SOME_BAD: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 3
+EXIT_LOCKED: Final = 75  # EX_TEMPFAIL
+EXIT_INTERNAL: Final = 70  # EX_SOFTWARE: a bug in voice-onboard, not in the input
+
+_PROFILES: Final = ("huawei-basic", "huawei-middle", "huawei-advance", "azure-personal")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit 2 (its default is also 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="voice-onboard",
+        description="Onboard batches of speakers into cloud voice-training services "
+        "(Huawei MetaStudio, Azure personal voice).",
+        epilog="Exit codes: 0 all good, 1 some voices rejected/failed/need attention, "
+        "2 usage or configuration error, 3 cut short, 75 batch locked by another run.",
+    )
+    p.add_argument("--log-json", action="store_true", help="JSON log lines even on a terminal")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    c = sub.add_parser("check", help="pre-flight only: validate, normalize, pair; no network")
+    c.add_argument("job", type=Path, help="job file (jobs/*.toml)")
+
+    r = sub.add_parser("run", help="the whole pipeline: create, upload, submit, await, manifest")
+    r.add_argument("job", type=Path, help="job file (jobs/*.toml)")
+    r.add_argument("--detach", action="store_true", help="submit and exit; the next run polls")
+
+    s = sub.add_parser("status", help="what the ledger knows, per voice")
+    s.add_argument("job", type=Path, help="job file (jobs/*.toml)")
+    s.add_argument("--json", action="store_true", help="JSON instead of a table")
+
+    from pipeline.emulator.server import EMULATOR_HELP
+
+    e = sub.add_parser(
+        "emulator",
+        help="run the built-in emulator of both services on loopback",
+        description=EMULATOR_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    e.add_argument("--host", default="127.0.0.1")
+    e.add_argument("--port", type=int, default=8600, help="0 = a free port (default 8600)")
+    e.add_argument("--time-scale", type=float, default=1.0, help="emulated seconds per real second")
+    e.add_argument("--fault-rate", type=float, default=0.0, help="share of control calls failing")
+    e.add_argument("--upload-fault-rate", type=float, default=0.0, help="share of uploads reset")
+    e.add_argument("--url-ttl", type=float, default=3600.0, help="real seconds an upload URL lives")
+    e.add_argument("--latency", type=float, default=0.0, help="seconds added to control calls")
+    e.add_argument(
+        "--outcome",
+        action="append",
+        default=[],
+        metavar="GLOB=STATE",
+        help="force a final state for voice names matching GLOB (repeatable)",
+    )
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--storage", type=Path, help="keep uploaded objects here (default: temp dir)")
+
+    d = sub.add_parser("sample-data", help="write an inbox of synthetic speech-like voices")
+    d.add_argument("dir", type=Path, help="the inbox folder to write")
+    d.add_argument("--voices", type=int, default=5, help="healthy voices (default 5)")
+    d.add_argument("--profile", choices=_PROFILES, default="huawei-basic")
+    d.add_argument("--with-defects", action="store_true", help="add one voice per known defect")
+    d.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``voice-onboard`` and ``python -m pipeline``."""
+    args = build_parser().parse_args(argv)
+    log.configure(json=True if args.log_json else None)
+    try:
+        code = _dispatch(args)
+    except ConfigError as exc:
+        _say(f"voice-onboard: {exc}")
+        code = EXIT_USAGE
+    except LockHeld as exc:
+        _say(f"voice-onboard: {exc}")
+        code = EXIT_LOCKED
+    except RunInterrupted as exc:
+        _say(f"voice-onboard: run cut short: {exc}")
+        code = EXIT_INTERRUPTED
+    except LedgerError as exc:
+        _say(f"voice-onboard: ledger error: {exc}")
+        code = EXIT_INTERRUPTED
+    except PipelineError as exc:
+        _say(f"voice-onboard: {exc}")
+        code = EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        _say("voice-onboard: interrupted")
+        code = EXIT_INTERRUPTED
+    return code
+
+
+def _say(line: str) -> None:
+    print(log.redact_text(line, log.known_secrets()), file=sys.stderr)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "sample-data":
+        return _sample_data(args)
+    if args.command == "emulator":
+        return _emulator(args)
+    from pipeline.config import Credentials, load_job
+
+    config = load_job(args.job)
+    if args.command == "check":
+        from pipeline.runner import run_check
+
+        report = anyio.run(run_check, config)
+        _print_summary(report)
+        return report.exit_code
+    if args.command == "status":
+        from pipeline.status import show_status
+
+        return anyio.run(show_status, config, args.json)
+    credentials = Credentials.from_env(os.environ).for_provider(config)
+    log.REDACTOR.add(credentials.secrets())
+    from pipeline.providers.factory import open_provider
+    from pipeline.runner import run_batch
+
+    async def go() -> object:
+        return await run_batch(config, credentials, open_provider=open_provider, detach=args.detach or None)
+
+    report = anyio.run(go)
+    from pipeline.runner import RunReport
+
+    assert isinstance(report, RunReport)
+    _print_summary(report)
+    return report.exit_code
+
+
+def _print_summary(report: object) -> None:
+    from pipeline.runner import RunReport
+
+    assert isinstance(report, RunReport)
+    out = sys.stdout
+    for r in report.results:
+        worst = [f for f in r.findings if f.severity == "error"] or [
+            f for f in r.findings if f.severity == "warning"
+        ]
+        note = f"  {worst[0].code}: {worst[0].message}" if worst else ""
+        if len(worst) > 1:
+            note += f" (+{len(worst) - 1} more)"
+        print(f"{r.status:<16} {r.voice}{note}", file=out)
+    summary = report.summary
+    counts = ", ".join(f"{v} {k}" for k, v in summary.items() if k != "voices" and v)
+    print(f"{summary['voices']} voices: {counts or 'none'}", file=out)
+    if report.interrupted:
+        print(f"cut short: {report.interrupted}", file=out)
+    print(f"manifest: {report.manifest}", file=out)
+
+
+def _sample_data(args: argparse.Namespace) -> int:
+    from pipeline.sample_data import write_inbox
+
+    if args.voices < 0:
+        raise ConfigError("--voices must be >= 0")
+    voices = write_inbox(
+        args.dir, voices=args.voices, profile=args.profile, with_defects=args.with_defects, seed=args.seed
+    )
+    defects = sum(1 for v in voices if v.defect)
+    print(f"wrote {len(voices)} voices ({defects} with defects) to {args.dir}")
+    return EXIT_OK
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from pipeline.emulator.context import Credentials as EmuCredentials
+    from pipeline.emulator.context import EmulatorOptions
+    from pipeline.emulator.server import parse_outcome, serve_forever
+
+    for name in ("fault_rate", "upload_fault_rate"):
+        if not 0 <= getattr(args, name) <= 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1")
+    options = EmulatorOptions(
+        host=args.host,
+        port=args.port,
+        time_scale=args.time_scale,
+        fault_rate=args.fault_rate,
+        upload_fault_rate=args.upload_fault_rate,
+        url_ttl=args.url_ttl,
+        latency=args.latency,
+        outcomes=tuple(parse_outcome(o) for o in args.outcome),
+        seed=args.seed,
+        storage=args.storage,
+        credentials=EmuCredentials.from_env(),
+    )
+    try:
+        anyio.run(serve_forever, options)
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK

@@ -1,0 +1,486 @@
+"""Job file + environment → frozen ``JobConfig`` and ``Credentials``.
+
+The only reader of ``os.environ`` for secrets is ``Credentials.from_env``; everything else gets
+values passed in. Every problem is a ``ConfigError`` whose message names the file, the key and,
+where it can be found, the line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+from pipeline.audio.profiles import AudioProfile, resolve_profile
+from pipeline.emulator.context import Credentials as EmulatorCredentials
+from pipeline.emulator.context import EmulatorOptions
+from pipeline.errors import ConfigError
+
+HUAWEI: Final = "huawei-metastudio"
+AZURE: Final = "azure-personal-voice"
+EMULATOR: Final = "emulator"
+
+_EDITIONS: Final = {"basic": "BASIC", "middle": "MIDDLE", "advance": "ADVANCE", "third-party": "THIRD_PARTY"}
+_EDITION_PROFILE: Final = {
+    "basic": "huawei-basic",
+    "middle": "huawei-middle",
+    "advance": "huawei-advance",
+    "third-party": "huawei-advance",
+}
+_AZURE_API_VERSIONS: Final = ("2024-02-01-preview", "2026-01-01", "2023-12-01-preview")
+_AZURE_ID: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,62}[a-zA-Z0-9]$")
+_DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderConfig:
+    """The ``[provider]`` table."""
+
+    kind: str  #: HUAWEI or AZURE
+    endpoint: str  #: "emulator", an https URL, or http to a loopback address
+    project_id: str = ""  #: Huawei IAM project id
+    edition: str = "basic"  #: Huawei: basic | middle | advance | third-party
+    upload_mode: str = "package"  #: Huawei: package | segment; Azure: multipart | blob-sas
+    api_version: str = "2024-02-01-preview"  #: Azure
+    project: str = "onboarding"  #: Azure project id
+    app_user_id: str | None = None  #: Huawei X-App-UserId
+
+    @property
+    def job_type(self) -> str:
+        """Huawei's job_type for the edition (BASIC, MIDDLE, ADVANCE, THIRD_PARTY)."""
+        return _EDITIONS[self.edition]
+
+    @property
+    def is_emulator(self) -> bool:
+        return self.endpoint == EMULATOR
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """The ``[limits]`` table: concurrency, request rates and hostile-input bounds."""
+
+    uploads: int = 8  #: uploads in flight
+    cpu_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    create_per_second: float = 10.0  #: Huawei create/commit/delete
+    query_per_second: float = 20.0  #: Huawei show/list/audit/segment/address
+    azure_requests: int = 50  #: Azure: requests per window per key
+    azure_window_s: float = 10.0
+    max_file_mb: float = 2048.0
+    max_clips: int = 2000  #: per voice
+    max_voice_duration_s: float = 4 * 3600.0
+    circuit_breaker: int = 20  #: consecutive voices failing on provider errors before the run stops
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AwaitConfig:
+    """The ``[await]`` table."""
+
+    mode: str = "wait"  #: wait | detach
+    deadline_s: float = 6 * 3600.0
+    poll_interval_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobConfig:
+    """Everything a run needs from the job file, resolved and validated."""
+
+    path: Path  #: the job file
+    batch: str
+    inbox: Path
+    state_dir: Path
+    ledger_url: str | None  #: None = SQLite in state_dir
+    provider: ProviderConfig
+    profile: AudioProfile
+    limits: Limits
+    await_: AwaitConfig
+    emulator: EmulatorOptions | None  #: set when provider.endpoint == "emulator"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.state_dir / "ledger.sqlite3"
+
+    @property
+    def manifest_dir(self) -> Path:
+        return self.state_dir / "manifests"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.state_dir / "cache"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Credentials:
+    """Secrets from the environment (DESIGN §3.3). Never logged, never stored."""
+
+    huawei_ak: str | None = None
+    huawei_sk: str | None = None
+    huawei_security_token: str | None = None
+    huawei_token: str | None = None
+    azure_key: str | None = None
+    azure_blob_sas_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Credentials:
+        def get(name: str) -> str | None:
+            return env.get(name) or None
+
+        return cls(
+            huawei_ak=get("HUAWEICLOUD_SDK_AK"),
+            huawei_sk=get("HUAWEICLOUD_SDK_SK"),
+            huawei_security_token=get("HUAWEICLOUD_SDK_SECURITY_TOKEN"),
+            huawei_token=get("METASTUDIO_AUTH_TOKEN"),
+            azure_key=get("AZURE_SPEECH_KEY"),
+            azure_blob_sas_url=get("AZURE_BLOB_CONTAINER_SAS_URL"),
+        )
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value, for the log redactor."""
+        values = (
+            self.huawei_sk,
+            self.huawei_ak,
+            self.huawei_security_token,
+            self.huawei_token,
+            self.azure_key,
+        )
+        return tuple(v for v in values if v)
+
+    def for_provider(self, config: JobConfig) -> Credentials:
+        """These credentials, completed with the emulator's test values, or checked for a real
+        endpoint; raises ConfigError when the provider's credentials are missing."""
+        kind = config.provider.kind
+        if config.provider.is_emulator:
+            emu = config.emulator.credentials if config.emulator else EmulatorCredentials()
+            if kind == HUAWEI and not self.huawei_token and not (self.huawei_ak and self.huawei_sk):
+                return _replace(self, huawei_ak=emu.huawei_ak, huawei_sk=emu.huawei_sk)
+            if kind == AZURE and not self.azure_key:
+                return _replace(self, azure_key=emu.azure_key)
+            return self
+        if kind == HUAWEI and not self.huawei_token and not (self.huawei_ak and self.huawei_sk):
+            raise ConfigError(
+                f"{config.path}: missing credentials: set HUAWEICLOUD_SDK_AK and "
+                "HUAWEICLOUD_SDK_SK, or METASTUDIO_AUTH_TOKEN"
+            )
+        if kind == AZURE and not self.azure_key:
+            raise ConfigError(f"{config.path}: missing credentials: set AZURE_SPEECH_KEY")
+        if kind == AZURE and config.provider.upload_mode == "blob-sas" and not self.azure_blob_sas_url:
+            raise ConfigError(
+                f"{config.path}: upload_mode = blob-sas needs AZURE_BLOB_CONTAINER_SAS_URL"
+            )
+        return self
+
+
+def _replace(creds: Credentials, **changes: str | None) -> Credentials:
+    from dataclasses import replace
+
+    return replace(creds, **changes)
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+class _Table:
+    """One TOML table being read: tracks which keys were used so leftovers can be named."""
+
+    def __init__(self, source: _Source, name: str, data: object) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source.where(name, None)}: [{name}] must be a table")
+        self.source = source
+        self.name = name
+        self.data: dict[str, object] = data
+        self.used: set[str] = set()
+
+    def _get(self, key: str) -> object:
+        self.used.add(key)
+        return self.data.get(key)
+
+    def _bad(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.source.where(self.name, key)}: {self.name}.{key} {problem}")
+
+    def str_(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
+        value = self._get(key)
+        if value is None:
+            if required:
+                raise ConfigError(
+                    f"{self.source.where(self.name, None)}: [{self.name}] needs key '{key}'"
+                )
+            return default
+        if not isinstance(value, str) or not value.strip():
+            raise self._bad(key, "must be a non-empty string")
+        return value
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.str_(key, default)
+        assert value is not None
+        if value not in choices:
+            raise self._bad(key, f"must be one of {', '.join(choices)} (got {value!r})")
+        return value
+
+    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._bad(key, "must be a number")
+        if value < minimum:
+            raise self._bad(key, f"must be >= {minimum:g}")
+        return float(value)
+
+    def integer(self, key: str, default: int, *, minimum: int = 0) -> int:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._bad(key, "must be an integer")
+        if value < minimum:
+            raise self._bad(key, f"must be >= {minimum}")
+        return value
+
+    def duration(self, key: str, default: float) -> float:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            raise self._bad(key, "must be a duration like '30s', '6h' or a number of seconds")
+        if isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, str) and (m := _DURATION.match(value)):
+            seconds = float(m.group(1)) * _UNITS[m.group(2)]
+        else:
+            raise self._bad(key, "must be a duration like '30s', '6h' or a number of seconds")
+        if seconds <= 0:
+            raise self._bad(key, "must be positive")
+        return seconds
+
+    def raw(self, key: str) -> object:
+        return self._get(key)
+
+    def rest(self) -> dict[str, object]:
+        """Keys not read yet (for tables passed on whole, like [audio])."""
+        return {k: v for k, v in self.data.items() if k not in self.used}
+
+    def finish(self, allowed_extra: tuple[str, ...] = ()) -> None:
+        for key in self.data:
+            if key not in self.used and key not in allowed_extra:
+                raise ConfigError(f"{self.source.where(self.name, key)}: unknown key '{self.name}.{key}'")
+
+
+class _Source:
+    """The job file's text, for finding the line a key is on."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line_of(self, table: str, key: str | None) -> int | None:
+        section = re.compile(r"^\s*\[\s*" + re.escape(table) + r"\s*\]\s*(#.*)?$")
+        any_section = re.compile(r"^\s*\[")
+        key_re = re.compile(r"^\s*" + re.escape(key) + r"\s*=") if key else None
+        inside = False
+        for number, line in enumerate(self.lines, start=1):
+            if section.match(line):
+                if key_re is None:
+                    return number
+                inside = True
+                continue
+            if any_section.match(line):
+                inside = False
+            elif inside and key_re is not None and key_re.match(line):
+                return number
+        return None
+
+    def where(self, table: str, key: str | None) -> str:
+        line = self.line_of(table, key)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+
+_TOP_LEVEL: Final = ("batch", "provider", "audio", "limits", "await", "emulator")
+
+
+def load_job(path: Path) -> JobConfig:
+    """Read and validate a job file; every problem is one ConfigError line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: job file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read job file: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    source = _Source(path, text)
+    for key in data:
+        if key not in _TOP_LEVEL:
+            line = source.line_of(key, None)
+            where = f"{path}:{line}" if line else str(path)
+            raise ConfigError(f"{where}: unknown table or key '{key}'")
+    base = path.parent
+
+    batch = _Table(source, "batch", data.get("batch"))
+    name = batch.str_("name", required=True)
+    assert name is not None
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", name):
+        raise batch._bad("name", "may hold only letters, digits, '.', '_' and '-' (max 63)")
+    inbox_raw = batch.str_("inbox", required=True)
+    state_raw = batch.str_("state_dir", required=True)
+    ledger_url = batch.str_("ledger") or os.environ.get("VOICE_ONBOARD_DATABASE_URL") or None
+    batch.finish()
+    assert inbox_raw is not None and state_raw is not None
+    inbox = (base / inbox_raw).resolve()
+    state_dir = (base / state_raw).resolve()
+
+    provider = _read_provider(_Table(source, "provider", data.get("provider")))
+
+    limits_t = _Table(source, "limits", data.get("limits"))
+    limits = Limits(
+        uploads=limits_t.integer("uploads", 8, minimum=1),
+        cpu_workers=limits_t.integer("cpu_workers", max(1, os.cpu_count() or 1), minimum=1),
+        create_per_second=limits_t.number("create_per_second", 10.0, minimum=0.01),
+        query_per_second=limits_t.number("query_per_second", 20.0, minimum=0.01),
+        azure_requests=limits_t.integer("azure_requests", 50, minimum=1),
+        azure_window_s=limits_t.number("azure_window_s", 10.0, minimum=0.1),
+        max_file_mb=limits_t.number("max_file_mb", 2048.0, minimum=0.001),
+        max_clips=limits_t.integer("max_clips", 2000, minimum=1),
+        max_voice_duration_s=limits_t.duration("max_voice_duration", 4 * 3600.0),
+        circuit_breaker=limits_t.integer("circuit_breaker", 20, minimum=1),
+    )
+    limits_t.finish()
+
+    await_t = _Table(source, "await", data.get("await"))
+    await_cfg = AwaitConfig(
+        mode=await_t.choice("mode", "wait", ("wait", "detach")),
+        deadline_s=await_t.duration("deadline", 6 * 3600.0),
+        poll_interval_s=await_t.duration("poll_interval", 30.0),
+    )
+    await_t.finish()
+
+    audio_t = _Table(source, "audio", data.get("audio"))
+    if provider.kind == HUAWEI:
+        profile_name = _EDITION_PROFILE[provider.edition]
+    else:
+        profile_name = "azure-personal"
+    profile = resolve_profile(profile_name, audio_t.rest(), source=str(path))
+
+    emulator: EmulatorOptions | None = None
+    emu_t = _Table(source, "emulator", data.get("emulator"))
+    if provider.is_emulator:
+        emulator = _read_emulator(emu_t, base)
+    elif emu_t.data:
+        raise ConfigError(
+            f"{source.where('emulator', None)}: [emulator] is only used with endpoint = \"emulator\""
+        )
+
+    return JobConfig(
+        path=path.resolve(),
+        batch=name,
+        inbox=inbox,
+        state_dir=state_dir,
+        ledger_url=ledger_url,
+        provider=provider,
+        profile=profile,
+        limits=limits,
+        await_=await_cfg,
+        emulator=emulator,
+    )
+
+
+def _read_provider(t: _Table) -> ProviderConfig:
+    kind = t.choice("kind", "", (HUAWEI, AZURE)) if t.data.get("kind") else None
+    if kind is None:
+        raise ConfigError(f"{t.source.where('provider', None)}: [provider] needs key 'kind'")
+    endpoint = t.str_("endpoint", EMULATOR)
+    assert endpoint is not None
+    _check_endpoint(endpoint, t)
+    if kind == HUAWEI:
+        edition = t.choice("edition", "basic", tuple(_EDITIONS))
+        mode = t.choice("upload_mode", "package", ("package", "segment"))
+        if mode == "segment" and edition not in ("basic", "middle"):
+            raise t._bad("upload_mode", "segment works only with edition basic or middle")
+        project_id = t.str_("project_id", "0" * 32)
+        assert project_id is not None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", project_id):
+            raise t._bad("project_id", "must be an IAM project id (letters and digits)")
+        app_user_id = t.str_("app_user_id")
+        t.finish()
+        return ProviderConfig(
+            kind=kind,
+            endpoint=endpoint,
+            project_id=project_id,
+            edition=edition,
+            upload_mode=mode,
+            app_user_id=app_user_id,
+        )
+    api_version = t.choice("api_version", "2024-02-01-preview", _AZURE_API_VERSIONS)
+    project = t.str_("project", "onboarding")
+    assert project is not None
+    if not _AZURE_ID.match(project):
+        raise t._bad("project", "must match ^[a-zA-Z0-9][a-zA-Z0-9._-]{1,62}[a-zA-Z0-9]$")
+    mode = t.choice("upload_mode", "multipart", ("multipart", "blob-sas"))
+    t.finish()
+    return ProviderConfig(
+        kind=kind, endpoint=endpoint, api_version=api_version, project=project, upload_mode=mode
+    )
+
+
+def _check_endpoint(endpoint: str, t: _Table) -> None:
+    if endpoint == EMULATOR:
+        return
+    parts = urlsplit(endpoint)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
+        return
+    raise t._bad(
+        "endpoint", "must be \"emulator\", an https:// URL, or http:// to a loopback address"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name is a loopback address (plain http is allowed only there)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _read_emulator(t: _Table, base: Path) -> EmulatorOptions:
+    outcomes_raw = t.raw("outcomes")
+    outcomes: list[tuple[str, str]] = []
+    if isinstance(outcomes_raw, dict):
+        outcomes = [(str(k), str(v)) for k, v in outcomes_raw.items()]
+    elif isinstance(outcomes_raw, list):
+        for item in outcomes_raw:
+            if not isinstance(item, str) or "=" not in item:
+                raise t._bad("outcomes", "entries must be 'GLOB=STATE' strings")
+            glob, _, state = item.partition("=")
+            outcomes.append((glob.strip(), state.strip()))
+    elif outcomes_raw is not None:
+        raise t._bad("outcomes", "must be a table {glob = state} or a list of 'GLOB=STATE'")
+    storage = t.str_("storage")
+    options = EmulatorOptions(
+        time_scale=t.number("time_scale", 100_000.0, minimum=0.001),
+        fault_rate=t.number("fault_rate", 0.0),
+        upload_fault_rate=t.number("upload_fault_rate", 0.0),
+        url_ttl=t.duration("url_ttl", 3600.0),
+        latency=t.number("latency", 0.0),
+        seed=t.integer("seed", 0),
+        outcomes=tuple(outcomes),
+        storage=(base / storage).resolve() if storage else None,
+        credentials=EmulatorCredentials.from_env(),
+    )
+    t.finish()
+    for name in ("fault_rate", "upload_fault_rate"):
+        if getattr(options, name) > 1:
+            raise t._bad(name, "must be between 0 and 1")
+    return options

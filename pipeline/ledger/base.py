@@ -1,0 +1,113 @@
+"""The ledger's record and Protocol: durable per-voice state that makes every re-run safe.
+
+The runner writes the *intent* of a remote side effect (stage ``creating``, ``submitting``)
+before making the call, and the result after it. A voice whose last record is an intent is
+reconciled with the provider on the next run instead of repeating the call blindly.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from pipeline.records import Finding, Severity, VoiceStatus
+
+
+class Stage(enum.StrEnum):
+    """How far a voice has come on the remote side, in order."""
+
+    PREPARED = "prepared"  #: passed pre-flight; nothing sent yet
+    CREATING = "creating"  #: intent: a create call may be in flight
+    CREATED = "created"  #: the remote job/resources exist; ids recorded
+    UPLOADED = "uploaded"  #: every file is stored remotely
+    SUBMITTING = "submitting"  #: intent: a commit call may be in flight
+    SUBMITTED = "submitted"  #: the provider is working; poll it
+    DONE = "done"  #: terminal: status says how it ended
+
+    @property
+    def order(self) -> int:
+        return _ORDER[self]
+
+
+_ORDER = {stage: i for i, stage in enumerate(Stage)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceState:
+    """What the ledger knows about one voice of one batch."""
+
+    batch: str
+    key: str  #: the voice folder name
+    fingerprint: str  #: of the inputs this state belongs to
+    voice_name: str
+    stage: Stage
+    status: VoiceStatus
+    remote: Mapping[str, str] = field(default_factory=dict)  #: job_id, asset_id, state …
+    uploaded: tuple[str, ...] = ()  #: names of objects already stored remotely
+    attempts: int = 0  #: provider calls that failed for this voice
+    last_error: str | None = None
+    findings: tuple[Finding, ...] = ()  #: from the provider (audit result, failure reason)
+    history: tuple[str, ...] = ()  #: earlier remote job ids (replaced after a retry)
+    updated_at: float = field(default_factory=time.time)
+
+    def advance(self, stage: Stage, **changes: object) -> VoiceState:
+        """A copy at ``stage`` with the given fields changed and a fresh timestamp."""
+        return replace(self, stage=stage, updated_at=time.time(), **changes)  # type: ignore[arg-type]
+
+    def with_remote(self, **values: str | None) -> dict[str, str]:
+        merged = dict(self.remote)
+        for k, v in values.items():
+            if v is None:
+                merged.pop(k, None)
+            else:
+                merged[k] = v
+        return merged
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageEvent:
+    """One stage change of one voice (for timelines and status ages)."""
+
+    key: str
+    stage: Stage
+    status: VoiceStatus
+    at: float
+    detail: str | None = None
+
+
+class Ledger(Protocol):
+    """Durable state of one batch. Every ``put`` is on disk (or committed) before it returns."""
+
+    @property
+    def batch(self) -> str: ...
+
+    async def get(self, key: str) -> VoiceState | None: ...
+
+    async def put(self, state: VoiceState, *, detail: str | None = None) -> None: ...
+
+    async def all(self) -> list[VoiceState]: ...
+
+    async def events(self, key: str | None = None) -> list[StageEvent]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def findings_to_json(findings: Sequence[Finding]) -> list[dict[str, str | None]]:
+    return [f.as_json() for f in findings]
+
+
+def findings_from_json(items: Sequence[Mapping[str, object]]) -> tuple[Finding, ...]:
+    out: list[Finding] = []
+    for item in items:
+        out.append(
+            Finding(
+                severity=Severity(str(item["severity"])),
+                code=str(item["code"]),
+                file=None if item.get("file") is None else str(item["file"]),
+                message=str(item["message"]),
+            )
+        )
+    return tuple(out)

@@ -1,0 +1,217 @@
+"""SQLite ledger (the embedded default): one WAL-mode file in ``state_dir``.
+
+``synchronous=FULL`` so a committed ``put`` survives a SIGKILL or power loss before the next
+remote side effect starts. All access goes through one connection on one worker thread
+(``CapacityLimiter(1)``), which keeps sqlite3's threading rules and the event loop free.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Final
+
+import anyio
+import anyio.to_thread
+
+from pipeline.errors import LedgerError
+from pipeline.ledger.base import (
+    Stage,
+    StageEvent,
+    VoiceState,
+    findings_from_json,
+    findings_to_json,
+)
+from pipeline.records import VoiceStatus
+
+SCHEMA_VERSION: Final = 1
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS voices (
+    batch TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    voice_name TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    status TEXT NOT NULL,
+    remote TEXT NOT NULL,
+    uploaded TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error TEXT,
+    findings TEXT NOT NULL,
+    history TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (batch, key)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch TEXT NOT NULL,
+    key TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    status TEXT NOT NULL,
+    at REAL NOT NULL,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_voice ON events (batch, key, id);
+"""
+
+
+class SqliteLedger:
+    """The Ledger protocol on a SQLite file; scoped to one batch."""
+
+    def __init__(self, path: Path, batch: str) -> None:
+        self._path = path
+        self._batch = batch
+        self._limiter = anyio.CapacityLimiter(1)
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def batch(self) -> str:
+        return self._batch
+
+    async def __aenter__(self) -> SqliteLedger:
+        await anyio.to_thread.run_sync(self._open, limiter=self._limiter)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _open(self) -> None:
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.executescript(_SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise LedgerError(
+                    f"{self._path}: ledger schema {row[0]} is newer than this tool ({SCHEMA_VERSION})"
+                )
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self._path}: cannot open ledger: {exc}") from None
+        self._conn = conn
+
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
+
+    def _c(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise LedgerError("the ledger is not open")
+        return self._conn
+
+    async def get(self, key: str) -> VoiceState | None:
+        def run() -> VoiceState | None:
+            row = self._c().execute(
+                "SELECT * FROM voices WHERE batch=? AND key=?", (self._batch, key)
+            ).fetchone()
+            return None if row is None else _from_row(row)
+
+        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
+
+    async def all(self) -> list[VoiceState]:
+        def run() -> list[VoiceState]:
+            rows = self._c().execute(
+                "SELECT * FROM voices WHERE batch=? ORDER BY key", (self._batch,)
+            ).fetchall()
+            return [_from_row(r) for r in rows]
+
+        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
+
+    async def put(self, state: VoiceState, *, detail: str | None = None) -> None:
+        if state.batch != self._batch:
+            raise LedgerError(f"state of batch {state.batch!r} put into ledger of {self._batch!r}")
+
+        def run() -> None:
+            conn = self._c()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                old = conn.execute(
+                    "SELECT stage, status FROM voices WHERE batch=? AND key=?",
+                    (state.batch, state.key),
+                ).fetchone()
+                conn.execute(
+                    "INSERT OR REPLACE INTO voices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    _to_row(state),
+                )
+                if old is None or old[0] != state.stage or old[1] != state.status or detail:
+                    conn.execute(
+                        "INSERT INTO events (batch, key, stage, status, at, detail) "
+                        "VALUES (?,?,?,?,?,?)",
+                        (state.batch, state.key, state.stage, state.status, time.time(), detail),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        await anyio.to_thread.run_sync(run, limiter=self._limiter)
+
+    async def events(self, key: str | None = None) -> list[StageEvent]:
+        def run() -> list[StageEvent]:
+            sql = "SELECT key, stage, status, at, detail FROM events WHERE batch=?"
+            args: tuple[str, ...] = (self._batch,)
+            if key is not None:
+                sql += " AND key=?"
+                args = (self._batch, key)
+            rows = self._c().execute(sql + " ORDER BY id", args).fetchall()
+            return [
+                StageEvent(key=r[0], stage=Stage(r[1]), status=VoiceStatus(r[2]), at=r[3], detail=r[4])
+                for r in rows
+            ]
+
+        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
+
+
+def _to_row(s: VoiceState) -> tuple[object, ...]:
+    return (
+        s.batch,
+        s.key,
+        s.fingerprint,
+        s.voice_name,
+        str(s.stage),
+        str(s.status),
+        json.dumps(dict(s.remote), sort_keys=True),
+        json.dumps(list(s.uploaded)),
+        s.attempts,
+        s.last_error,
+        json.dumps(_findings_json(s)),
+        json.dumps(list(s.history)),
+        s.updated_at,
+    )
+
+
+def _findings_json(s: VoiceState) -> list[dict[str, str | None]]:
+    return findings_to_json(s.findings)
+
+
+def _from_row(row: tuple[object, ...]) -> VoiceState:
+    try:
+        return VoiceState(
+            batch=str(row[0]),
+            key=str(row[1]),
+            fingerprint=str(row[2]),
+            voice_name=str(row[3]),
+            stage=Stage(str(row[4])),
+            status=VoiceStatus(str(row[5])),
+            remote={str(k): str(v) for k, v in json.loads(str(row[6])).items()},
+            uploaded=tuple(str(x) for x in json.loads(str(row[7]))),
+            attempts=int(str(row[8])),
+            last_error=None if row[9] is None else str(row[9]),
+            findings=findings_from_json(json.loads(str(row[10]))),
+            history=tuple(str(x) for x in json.loads(str(row[11]))),
+            updated_at=float(str(row[12])),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LedgerError(f"corrupt ledger row for voice {row[1]!r}: {exc}") from None

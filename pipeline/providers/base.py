@@ -1,0 +1,47 @@
+"""The Provider protocol: what the runner needs from a voice-training service.
+
+The runner never knows which service it talks to. It writes the intent stage (``creating``,
+``submitting``) to the ledger before calling ``create``/``submit``; a provider receiving a
+state that is already at an intent stage knows a previous attempt may have reached the service
+and must reconcile (Huawei: list and adopt; Azure: the same deterministic ids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Protocol
+
+from pipeline.ledger.base import VoiceState
+from pipeline.records import PreparedVoice
+
+#: Writes a state to the ledger (durably) before the provider goes on; used for progress
+#: inside a stage, e.g. after each uploaded object.
+Save = Callable[[VoiceState], Awaitable[None]]
+
+
+class Provider(Protocol):
+    """One voice-training service behind one interface."""
+
+    def describe(self) -> Mapping[str, str]:
+        """The manifest's ``provider`` object (kind, edition, endpoint …; no secrets)."""
+        ...
+
+    async def create(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
+        """Make the remote job/resources exist; returns a ``created`` (or ``done``) state."""
+        ...
+
+    async def upload(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
+        """Store every file remotely; returns an ``uploaded`` (or ``done``) state."""
+        ...
+
+    async def submit(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
+        """Start training; returns a ``submitted`` (or ``done``) state."""
+        ...
+
+    async def poll(
+        self, states: Sequence[VoiceState], voices: Mapping[str, PreparedVoice]
+    ) -> list[VoiceState]:
+        """One polling round over the batch's submitted voices (bulk list calls, not one GET
+        per voice); returns the states that changed. ``voices`` are this run's prepared voices,
+        for mapping remote file names back to inbox files."""
+        ...

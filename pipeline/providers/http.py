@@ -1,0 +1,627 @@
+"""The shared HTTP layer: one aiohttp session per run, error mapping, retries, rate limits.
+
+This is the only module that imports aiohttp for client work and the only place where aiohttp
+exceptions become our error tree (``raise … from exc``):
+
+====================================================  ===========================================
+what happened                                         raised
+====================================================  ===========================================
+connection refused / DNS / connect timeout            ``ProviderUnavailable`` (request never sent)
+reset, disconnect, read timeout, 5xx, 408             ``ProviderUnavailable``; ``AmbiguousCreate``
+                                                      for a non-idempotent request (it may have
+                                                      reached the server)
+429, or an error code listed as a throttle code       ``Throttled`` (``retry_after`` from headers)
+401/403 from a control API                            ``AuthenticationFailed``
+401/403 from an object store (``put_file``)           ``UploadRejected`` (refresh the URL)
+404                                                   ``NotFound``
+other 4xx                                             ``ProviderRejected``
+3xx (redirects are never followed), garbage           ``ProviderProtocolError``
+====================================================  ===========================================
+
+Every URL that reaches a log line or an exception message passes through ``redact_url`` first,
+so the signature of a pre-signed (OBS) or SAS (Azure) URL never leaves this module. Plain
+``http://`` is refused except to a loopback address (the emulator).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import os
+import random
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Final, Literal, Protocol, Self, TypeVar
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+import aiohttp
+import anyio
+import structlog
+from yarl import URL
+
+from pipeline.errors import (
+    AmbiguousCreate,
+    AuthenticationFailed,
+    NotFound,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderRejected,
+    ProviderUnavailable,
+    Throttled,
+    UploadRejected,
+)
+
+T = TypeVar("T")
+
+log = structlog.get_logger(__name__)
+
+#: Query parameters (compared case-insensitively) that carry a signature or a credential.
+SECRET_QUERY_PARAMS: Final = frozenset(
+    {
+        "signature",  # OBS / S3 v2 pre-signed
+        "accesskeyid",  # OBS / S3 v2 pre-signed
+        "awsaccesskeyid",
+        "sig",  # Azure SAS
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "x-obs-security-token",
+        "securitytoken",
+        "x-goog-signature",
+        "x-goog-credential",
+    }
+)
+REDACTED: Final = "REDACTED"
+_NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
+_URL_IN_TEXT: Final = re.compile(r"https?://[^\s'\"<>]+", re.IGNORECASE)
+_XML_CODE: Final = re.compile(r"<Code>([^<]{1,200})</Code>")
+_XML_MESSAGE: Final = re.compile(r"<Message>([^<]{1,500})</Message>")
+_REQUEST_ID_HEADERS: Final = (
+    "X-Request-Id",
+    "x-obs-request-id",
+    "x-ms-request-id",
+    "apim-request-id",
+    "x-amz-request-id",
+)
+
+
+# --------------------------------------------------------------------------- redaction
+
+
+def redact_url(url: str) -> str:
+    """The URL without its secrets: signature/credential query values, userinfo and fragment.
+
+    Host, path and the harmless parameters (``Expires``, ``se``, ``sp`` …) stay, so a log
+    line still says which object and which expiry were involved.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = parts.netloc.rpartition("@")[2]
+    kept: list[str] = []
+    for item in parts.query.split("&") if parts.query else ():
+        raw_key, eq, _ = item.partition("=")
+        if unquote_plus(raw_key).lower() in SECRET_QUERY_PARAMS:
+            kept.append(f"{raw_key}={REDACTED}")
+        else:
+            kept.append(item if eq or not item else raw_key)
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(kept), ""))
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every URL in it passed through ``redact_url`` (for foreign messages)."""
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+
+
+# --------------------------------------------------------------------------- retry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """How hard to try one call: attempt and time budgets, exponential backoff, full jitter."""
+
+    attempts: int = 5  #: total tries, the first included; 1 = no retry
+    max_elapsed_s: float = 60.0  #: never start a wait that would end past this budget
+    base_delay: float = 0.5  #: the first backoff ceiling, doubled per retry
+    max_delay: float = 30.0  #: cap of the backoff ceiling (Retry-After may exceed it)
+    jitter: float = 1.0  #: 1.0 = full jitter (uniform 0..ceiling); 0.0 = exact backoff
+
+    def backoff(self, retry: int, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based), without Retry-After."""
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (retry - 1))
+        return ceiling * (1.0 - self.jitter * rand())
+
+
+#: One try and no waiting; for calls that must not be repeated.
+NO_RETRY: Final = RetryPolicy(attempts=1, max_elapsed_s=0.0)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Retry only transient provider errors; never an ambiguous create (reconcile instead)."""
+    return isinstance(exc, ProviderUnavailable) and not isinstance(exc, AmbiguousCreate)
+
+
+async def retry_call(
+    policy: RetryPolicy,
+    call: Callable[[], Awaitable[T]],
+    *,
+    operation: str,
+    retry_on: Callable[[BaseException], bool] = is_retryable,
+    rand: Callable[[], float] = random.random,
+) -> T:
+    """Await ``call()`` until it succeeds or the policy's attempt/time budget runs out.
+
+    Waits are exponential with full jitter ("AWS full jitter": spread clients evenly instead
+    of in synchronized waves), except after ``Throttled`` with a ``retry_after``, which is
+    waited exactly. The last error is re-raised unchanged.
+
+    We keep this small helper rather than depend on stamina: stamina's jitter is additive (not
+    full), Retry-After needs a hook anyway, and a frozen per-call-kind policy value (create,
+    commit, poll, upload) is simpler to pass around than decorated callables.
+    """
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await call()
+        except Exception as exc:
+            if not retry_on(exc) or attempt >= policy.attempts:
+                _log_gave_up(operation, attempt, exc)
+                raise
+            retry_after = exc.retry_after if isinstance(exc, Throttled) else None
+            delay = (
+                max(0.0, retry_after) if retry_after is not None else policy.backoff(attempt, rand)
+            )
+            elapsed = time.monotonic() - started
+            if elapsed + delay > policy.max_elapsed_s:
+                _log_gave_up(operation, attempt, exc)
+                raise
+            log.warning(
+                "http.retry_scheduled",
+                operation=operation,
+                attempt=attempt,
+                delay_s=round(delay, 3),
+                retry_after=retry_after,
+                error=type(exc).__name__,
+                status=getattr(exc, "status", None),
+                code=getattr(exc, "code", None),
+                request_id=getattr(exc, "request_id", None),
+                reason=str(exc),  # messages built in this module are already redacted
+            )
+        await anyio.sleep(delay)
+
+
+def _log_gave_up(operation: str, attempt: int, exc: Exception) -> None:
+    if attempt > 1 and isinstance(exc, ProviderError):
+        log.warning(
+            "http.retry_exhausted",
+            operation=operation,
+            attempts=attempt,
+            error=type(exc).__name__,
+            status=exc.status,
+            code=exc.code,
+            request_id=exc.request_id,
+        )
+
+
+# --------------------------------------------------------------------------- rate limiting
+
+
+class RateLimiter:
+    """At most ``max_calls`` acquisitions in any window of ``period`` seconds.
+
+    A sliding log of the last ``max_calls`` start times, not a token bucket: a bucket of
+    size N refilled at N/s lets almost 2N calls through within one second (a full bucket
+    plus its refill), which is exactly what a per-second gateway quota punishes. Waiters
+    queue on a FIFO ``anyio.Lock``, so nobody starves. It cannot see other processes sharing
+    the quota, so callers keep reacting to 429 as well (pitfalls §2.4).
+    """
+
+    def __init__(self, max_calls: int, period: float = 1.0) -> None:
+        if max_calls < 1 or period <= 0:
+            raise ValueError("a rate limit needs max_calls >= 1 and period > 0")
+        self.max_calls = max_calls
+        self.period = period
+        self._starts: deque[float] = deque(maxlen=max_calls)
+        self._lock = anyio.Lock()
+
+    @classmethod
+    def per_second(cls, rate: float) -> RateLimiter:
+        """A limiter for ``rate`` calls per second (fractional rates widen the window)."""
+        if rate >= 1:
+            return cls(int(rate), 1.0)
+        return cls(1, 1.0 / rate)
+
+    async def acquire(self) -> None:
+        """Wait until one more call fits in the window, and count it."""
+        async with self._lock:
+            while len(self._starts) == self.max_calls:
+                # The loop re-checks: a timer may fire a hair early on coarse clocks.
+                wait = self._starts[0] + self.period - anyio.current_time()
+                if wait <= 0:
+                    break
+                await anyio.sleep(wait)
+            self._starts.append(anyio.current_time())
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+# --------------------------------------------------------------------------- client
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpSettings:
+    """Connection pool and timeouts for the run's one session."""
+
+    connections: int = 16  #: TCPConnector(limit=…): match the upload concurrency
+    connections_per_host: int = 0  #: 0 = no per-host cap
+    connect_timeout: float = 15.0  #: seconds to establish a connection
+    #: seconds without a byte from the server once the request body is sent. There is
+    #: deliberately no total timeout: a large upload on a slow link may take far longer than
+    #: aiohttp's default 300 s and must not be killed for it.
+    read_timeout: float = 120.0
+    user_agent: str = "voice-onboarding/0.1"
+    trust_env: bool = False  #: honour HTTP(S)_PROXY (aiohttp would also read ~/.netrc)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A successful (2xx) response, read in full."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str  #: redacted
+
+    def json(self) -> object:
+        """The body parsed as JSON; ProviderProtocolError when it is not JSON."""
+        try:
+            return json.loads(self.body) if self.body.strip() else None
+        except ValueError as exc:
+            raise ProviderProtocolError(
+                f"expected JSON from {self.url}, got {len(self.body)} bytes that are not",
+                status=self.status,
+                request_id=_request_id(self.headers),
+            ) from exc
+
+
+class HttpTransport(Protocol):
+    """What provider clients need from the HTTP layer (``HttpClient`` implements it)."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] = ...,
+        body: bytes | None = None,
+        idempotent: bool = True,
+        throttle_codes: Collection[str] = (),
+    ) -> HttpResponse: ...
+
+    async def put_file(
+        self,
+        url: str,
+        path: Path,
+        *,
+        content_type: str,
+        extra_headers: Mapping[str, str] = ...,
+        retry: RetryPolicy = ...,
+    ) -> None: ...
+
+
+Purpose = Literal["control", "upload"]
+
+
+@dataclass(slots=True)
+class _Call:
+    """What one request was, for error messages (URL already redacted)."""
+
+    method: str
+    url: str
+    purpose: Purpose
+    idempotent: bool
+    throttle_codes: Collection[str] = field(default_factory=tuple)
+
+    def describe(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+class HttpClient:
+    """One aiohttp ``ClientSession`` for the whole run; ``async with HttpClient(...) as http``."""
+
+    def __init__(self, settings: HttpSettings | None = None) -> None:
+        self.settings = settings or HttpSettings()
+        self._stack = AsyncExitStack()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        s = self.settings
+        connector = aiohttp.TCPConnector(limit=s.connections, limit_per_host=s.connections_per_host)
+        session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=None, sock_connect=s.connect_timeout, sock_read=s.read_timeout
+            ),
+            headers={"User-Agent": s.user_agent},
+            # Cookies would only leak state between calls; none of our APIs uses them.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=s.trust_env,
+        )
+        self._session = await self._stack.enter_async_context(session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session and its connections (idempotent)."""
+        self._session = None
+        await self._stack.aclose()
+
+    def _require_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("HttpClient is not open; use `async with HttpClient(...)`")
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] = _NO_HEADERS,
+        body: bytes | None = None,
+        idempotent: bool = True,
+        throttle_codes: Collection[str] = (),
+    ) -> HttpResponse:
+        """Send one control-API request and return its 2xx response (no retries here).
+
+        Args:
+            url: absolute and already percent-encoded; sent byte for byte as given (the
+                signature covers it).
+            idempotent: False for a request that must not be repeated blindly (a create
+                without an idempotency key): errors after it may have reached the server
+                become ``AmbiguousCreate``.
+            throttle_codes: provider error codes meaning "throttled" whatever the status
+                (Huawei ``APIGW.0308``).
+        """
+        call = _Call(method.upper(), redact_url(url), "control", idempotent, throttle_codes)
+        return await self._send(call, url, headers, body)
+
+    async def put_file(
+        self,
+        url: str,
+        path: Path,
+        *,
+        content_type: str,
+        extra_headers: Mapping[str, str] = _NO_HEADERS,
+        retry: RetryPolicy = NO_RETRY,
+    ) -> None:
+        """PUT a file to a pre-signed/SAS URL, streamed from disk with an exact Content-Length.
+
+        The file is reopened on every attempt (a consumed file payload cannot be replayed).
+        A 401/403 raises ``UploadRejected`` at once (expired URL or signature/Content-Type
+        mismatch: the caller refreshes the URL); resets and 5xx are retried per ``retry``.
+        """
+        call = _Call("PUT", redact_url(url), "upload", True)
+
+        async def attempt() -> None:
+            # open() is blocking I/O; keep it off the event loop like the body reads are.
+            handle = await anyio.to_thread.run_sync(path.open, "rb")
+            try:
+                size = os.fstat(handle.fileno()).st_size
+                headers = {
+                    **extra_headers,
+                    "Content-Type": content_type,
+                    # Pre-signed PUTs refuse chunked transfer encoding (S3/OBS answer 501), so
+                    # the length is stated; aiohttp then streams the file in 64 KiB reads.
+                    "Content-Length": str(size),
+                }
+                await self._send(call, url, headers, handle)
+            finally:
+                handle.close()
+
+        await retry_call(retry, attempt, operation=f"upload {call.url}")
+
+    async def _send(
+        self,
+        call: _Call,
+        url: str,
+        headers: Mapping[str, str],
+        data: object,
+    ) -> HttpResponse:
+        target = _checked_url(url, call)
+        session = self._require_session()
+        try:
+            async with session.request(
+                call.method,
+                target,
+                headers=dict(headers),
+                data=data,
+                # Never follow redirects: a pre-signed PUT or a signed control call sent on
+                # to another host would hand it our body (and possibly credentials).
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                status = response.status
+                response_headers: Mapping[str, str] = response.headers
+        except aiohttp.InvalidURL as exc:
+            raise ProviderProtocolError(f"{call.describe()}: invalid URL") from exc
+        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
+            # Connecting failed: the request never left this host, so it is safe to repeat,
+            # even a create.
+            raise ProviderUnavailable(
+                f"{call.describe()}: cannot connect ({_describe_exc(exc)})"
+            ) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Reset, disconnect, read timeout, broken response: the server may have acted.
+            raise _maybe_sent_error(call, f"{call.describe()}: {_describe_exc(exc)}") from exc
+        if 200 <= status < 300:
+            return HttpResponse(status, response_headers, body, call.url)
+        raise _status_error(call, status, response_headers, body)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _checked_url(url: str, call: _Call) -> URL:
+    # encoded=True: send the URL exactly as signed (yarl would otherwise requote it, which
+    # can change a pre-signed URL's bytes and break its signature).
+    try:
+        target = URL(url, encoded=True)
+    except (ValueError, TypeError) as exc:
+        raise ProviderProtocolError(f"{call.describe()}: invalid URL") from exc
+    scheme = (target.scheme or "").lower()
+    if scheme == "https":
+        return target
+    if scheme == "http" and _is_loopback(target.host or ""):
+        return target
+    raise ProviderProtocolError(
+        f"{call.describe()}: refusing a {scheme or 'relative'} URL; only https:// is allowed, "
+        "or http:// to a loopback address"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _describe_exc(exc: BaseException) -> str:
+    # aiohttp puts the full URL (signature included) into some messages; redact them.
+    text = redact_text(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _maybe_sent_error(
+    call: _Call,
+    message: str,
+    *,
+    status: int | None = None,
+    code: str | None = None,
+    request_id: str | None = None,
+) -> ProviderUnavailable:
+    if call.idempotent:
+        return ProviderUnavailable(message, status=status, code=code, request_id=request_id)
+    return AmbiguousCreate(
+        f"{message} (the request may have been processed; reconcile before repeating it)",
+        status=status,
+        code=code,
+        request_id=request_id,
+    )
+
+
+def _status_error(
+    call: _Call, status: int, headers: Mapping[str, str], body: bytes
+) -> ProviderError:
+    code, detail = _error_fields(body)
+    request_id = _request_id(headers)
+    message = f"{call.describe()} → HTTP {status}" + (f" {code}" if code else "")
+    if detail:
+        message += f": {redact_text(detail)[:300]}"
+    if status == 429 or (code is not None and code in call.throttle_codes):
+        # A throttled request was refused by the gateway, so even a create is safe to repeat.
+        return Throttled(
+            message,
+            retry_after=parse_retry_after(headers),
+            status=status,
+            code=code,
+            request_id=request_id,
+        )
+    if 300 <= status < 400:
+        location = redact_url(headers.get("Location", ""))
+        return ProviderProtocolError(
+            f"{message}: redirect to {location or '?'} refused",
+            status=status,
+            code=code,
+            request_id=request_id,
+        )
+    if status >= 500 or status == 408:
+        return _maybe_sent_error(call, message, status=status, code=code, request_id=request_id)
+    if status in (401, 403):
+        if call.purpose == "upload":
+            return UploadRejected(message, status=status, code=code, request_id=request_id)
+        return AuthenticationFailed(message, status=status, code=code, request_id=request_id)
+    if status == 404:
+        return NotFound(message, status=status, code=code, request_id=request_id)
+    if 400 <= status < 500:
+        if call.purpose == "upload":
+            return UploadRejected(message, status=status, code=code, request_id=request_id)
+        return ProviderRejected(message, status=status, code=code, request_id=request_id)
+    return ProviderProtocolError(message, status=status, code=code, request_id=request_id)
+
+
+def _error_fields(body: bytes) -> tuple[str | None, str | None]:
+    """(code, message) from the error bodies we meet: Huawei, Azure, OBS/S3 XML."""
+    text = body[:65536].decode("utf-8", errors="replace")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        code_match, msg_match = _XML_CODE.search(text), _XML_MESSAGE.search(text)
+        return (
+            code_match.group(1) if code_match else None,
+            msg_match.group(1) if msg_match else None,
+        )
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        payload = payload["error"]  # Azure: {"error": {"code", "message"}}
+    if not isinstance(payload, dict):
+        return None, None
+    code = next((payload[k] for k in ("error_code", "errorCode", "code") if k in payload), None)
+    msg = next((payload[k] for k in ("error_msg", "errorMsg", "message") if k in payload), None)
+    return (str(code) if code is not None else None, str(msg) if msg is not None else None)
+
+
+def _request_id(headers: Mapping[str, str]) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP-date) or ``retry-after-ms``."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(0.0, float(millis) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -1,0 +1,436 @@
+"""Runs the stages in order, voices concurrently, with one limiter per kind of resource.
+
+``check``: discover → prepare (validate, normalize, pair) → manifest; no network.
+``run``:   discover → prepare → create → upload → submit per voice, streaming (uploads of early
+voices run while later voices are still being normalized), then one batch-level ``await`` that
+polls every pending voice together, then the manifest. The ledger is written before every
+remote side effect and after it, so a run killed anywhere resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import structlog
+
+from pipeline.config import Credentials, JobConfig
+from pipeline.errors import (
+    CircuitOpen,
+    DeadlineExceeded,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
+    RunInterrupted,
+)
+from pipeline.ledger.base import Ledger, Stage, VoiceState
+from pipeline.ledger.sqlite import SqliteLedger
+from pipeline.lock import batch_lock
+from pipeline.providers.base import Provider
+from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
+from pipeline.stages import manifest
+from pipeline.stages.discover import discover
+from pipeline.stages.manifest import VoiceResult, files_of
+from pipeline.stages.prepare import PrepareContext, prepare
+
+log = structlog.get_logger("pipeline.runner")
+
+#: Opens a provider for a run: (config, credentials, endpoint base URL) → async context.
+ProviderOpener = Callable[[JobConfig, Credentials, str], AbstractAsyncContextManager[Provider]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunReport:
+    """What a command produced; the CLI turns it into an exit code."""
+
+    command: str
+    manifest: Path
+    results: tuple[VoiceResult, ...]
+    interrupted: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 3
+        return 0 if all(r.status.is_good for r in self.results) else 1
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return manifest.summarize(self.results)
+
+
+class Progress:
+    """Counters the terminal progress display reads; no-ops when nobody reads them."""
+
+    def __init__(self) -> None:
+        self.voices_total = 0
+        self.voices_prepared = 0
+        self.voices_submitted = 0
+        self.voices_done = 0
+        self.bytes_uploaded = 0
+
+
+def _prepare_context(config: JobConfig) -> PrepareContext:
+    return PrepareContext(
+        profile=config.profile,
+        cache_dir=config.cache_dir,
+        limits=config.limits,
+        cpu=anyio.CapacityLimiter(config.limits.cpu_workers),
+    )
+
+
+async def _prepared_stream(
+    config: JobConfig, progress: Progress
+) -> AsyncIterator[PreparedVoice]:
+    """Prepare voices concurrently (a few more than there are cores, so I/O overlaps) and yield
+    each as soon as it is ready."""
+    sources = discover(config.inbox)
+    progress.voices_total = len(sources)
+    ctx = _prepare_context(config)
+    send, receive = anyio.create_memory_object_stream[PreparedVoice](config.limits.cpu_workers * 2)
+    voice_slots = anyio.CapacityLimiter(config.limits.cpu_workers * 2)
+
+    async def one(src_index: int) -> None:
+        async with voice_slots:
+            voice = await prepare(sources[src_index], ctx)
+        progress.voices_prepared += 1
+        await send.send(voice)
+
+    async def produce() -> None:
+        async with send, anyio.create_task_group() as tg:
+            for i in range(len(sources)):
+                tg.start_soon(one, i)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(produce)
+        async with receive:
+            async for voice in receive:
+                yield voice
+
+
+def _provider_info(config: JobConfig) -> dict[str, str]:
+    p = config.provider
+    info = {"kind": p.kind, "endpoint": p.endpoint}
+    if p.kind == "huawei-metastudio":
+        info |= {"edition": p.edition, "upload_mode": p.upload_mode, "project_id": p.project_id}
+    else:
+        info |= {"api_version": p.api_version, "project": p.project, "upload_mode": p.upload_mode}
+    info["profile"] = config.profile.name
+    return info
+
+
+def _prepared_result(voice: PreparedVoice, status: VoiceStatus) -> VoiceResult:
+    return VoiceResult(
+        voice=voice.key,
+        voice_name=voice.meta.voice_name if voice.meta else None,
+        status=status,
+        files=files_of(voice),
+        findings=voice.findings,
+    )
+
+
+async def run_check(config: JobConfig, *, progress: Progress | None = None) -> RunReport:
+    """Pre-flight only: no network; every voice ends ``ready`` or ``rejected``."""
+    progress = progress or Progress()
+    started = datetime.now(UTC)
+    results: list[VoiceResult] = []
+    async for voice in _prepared_stream(config, progress):
+        status = VoiceStatus.REJECTED if voice.rejected else VoiceStatus.READY
+        results.append(_prepared_result(voice, status))
+        log.info("voice.checked", voice=voice.key, status=str(status), findings=len(voice.findings))
+    return _finish(config, "check", started, results, None)
+
+
+def _finish(
+    config: JobConfig,
+    command: str,
+    started: datetime,
+    results: Sequence[VoiceResult],
+    interrupted: str | None,
+) -> RunReport:
+    doc = manifest.build(
+        batch=config.batch,
+        command=command,
+        provider=_provider_info(config),
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        results=results,
+        interrupted=interrupted,
+    )
+    path = manifest.write(doc, config.manifest_dir, config.batch, started)
+    report = RunReport(command=command, manifest=path, results=tuple(results), interrupted=interrupted)
+    log.info("run.finished", command=command, manifest=str(path), interrupted=interrupted, **report.summary)
+    return report
+
+
+class _Breaker:
+    """Counts consecutive voices that failed on an unreachable provider; opens past a limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.consecutive = 0
+
+    def ok(self) -> None:
+        self.consecutive = 0
+
+    def failed(self) -> bool:
+        self.consecutive += 1
+        return self.consecutive >= self.limit
+
+
+async def run_batch(
+    config: JobConfig,
+    credentials: Credentials,
+    *,
+    open_provider: ProviderOpener,
+    detach: bool | None = None,
+    progress: Progress | None = None,
+) -> RunReport:
+    """The whole pipeline for one batch; safe to run again at any time."""
+    progress = progress or Progress()
+    detach = config.await_.mode == "detach" if detach is None else detach
+    started = datetime.now(UTC)
+    prepared: dict[str, PreparedVoice] = {}
+    interrupted: str | None = None
+    async with AsyncExitStack() as stack:
+        stack.enter_context(batch_lock(config.state_dir, config.batch))
+        ledger = await stack.enter_async_context(SqliteLedger(config.ledger_path, config.batch))
+        endpoint = config.provider.endpoint
+        if config.provider.is_emulator:
+            from pipeline.emulator.server import Emulator  # only runs that use it pay the import
+
+            assert config.emulator is not None
+            emu = await stack.enter_async_context(Emulator(config.emulator))
+            endpoint = emu.base_url
+            log.info("emulator.started", base_url=endpoint)
+        provider = await stack.enter_async_context(open_provider(config, credentials, endpoint))
+        try:
+            with anyio.CancelScope() as scope:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_watch_signals, scope)
+                    try:
+                        await _send_all(config, ledger, provider, prepared, progress)
+                        if not detach:
+                            await _await_all(config, ledger, provider, prepared, progress)
+                    finally:
+                        tg.cancel_scope.cancel()
+            if scope.cancelled_caught:
+                interrupted = "signal"
+        except* RunInterrupted as group:
+            interrupted = str(group.exceptions[0])
+        results = await _results(ledger, prepared)
+    return _finish(config, "run", started, results, interrupted)
+
+
+async def _watch_signals(scope: anyio.CancelScope) -> None:
+    """SIGTERM/SIGINT: stop starting new work and let the run write its manifest (exit 3)."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.warning("run.signal", signal=signal.Signals(signum).name)
+            scope.cancel()
+            return
+
+
+async def _send_all(
+    config: JobConfig,
+    ledger: Ledger,
+    provider: Provider,
+    prepared: dict[str, PreparedVoice],
+    progress: Progress,
+) -> None:
+    breaker = _Breaker(config.limits.circuit_breaker)
+    # Voices in flight on the network side at once; uploads and API calls have their own limits
+    # inside the provider, this only bounds memory and open tasks for very large batches.
+    in_flight = anyio.CapacityLimiter(max(config.limits.uploads * 4, 16))
+    async with anyio.create_task_group() as tg:
+        async for voice in _prepared_stream(config, progress):
+            prepared[voice.key] = voice
+            if voice.rejected:
+                log.info("voice.rejected", voice=voice.key, findings=len(voice.findings))
+                continue
+            await in_flight.acquire()
+            tg.start_soon(_drive_one, voice, ledger, provider, breaker, in_flight, progress)
+
+
+async def _drive_one(
+    voice: PreparedVoice,
+    ledger: Ledger,
+    provider: Provider,
+    breaker: _Breaker,
+    in_flight: anyio.CapacityLimiter,
+    progress: Progress,
+) -> None:
+    try:
+        with structlog.contextvars.bound_contextvars(voice=voice.key):
+            await _drive(voice, ledger, provider, breaker)
+        progress.voices_submitted += 1
+    finally:
+        in_flight.release()
+
+
+async def _initial_state(voice: PreparedVoice, ledger: Ledger) -> VoiceState:
+    assert voice.meta is not None  # a voice without voice.toml is rejected
+    state = await ledger.get(voice.key)
+    if state is None:
+        state = VoiceState(
+            batch=ledger.batch,
+            key=voice.key,
+            fingerprint=voice.fingerprint,
+            voice_name=voice.meta.voice_name,
+            stage=Stage.PREPARED,
+            status=VoiceStatus.PENDING,
+        )
+        await ledger.put(state, detail="first seen")
+        return state
+    if state.fingerprint == voice.fingerprint:
+        return state
+    if state.stage in (Stage.PREPARED, Stage.CREATING):
+        return replace(state, fingerprint=voice.fingerprint)
+    if state.stage in (Stage.CREATED, Stage.UPLOADED):
+        # Not submitted yet: the same remote job takes the new files (a PUT overwrites).
+        new = state.advance(Stage.CREATED, fingerprint=voice.fingerprint, uploaded=())
+        await ledger.put(new, detail="input changed before submission; re-uploading")
+        return new
+    # Submitted or finished: never re-sent on its own (it may cost a training); keep the old
+    # result and say so. `voice-onboard retry` starts a new remote job on purpose.
+    note = Finding(
+        severity=Severity.WARNING,
+        code="voice.changed_after_submit",
+        file=voice.key,
+        message="the recordings changed after submission; the earlier job is kept "
+        "(use `voice-onboard retry` to train again)",
+    )
+    if note not in state.findings:
+        state = replace(state, findings=(*state.findings, note))
+        await ledger.put(state)
+    return state
+
+
+async def _drive(voice: PreparedVoice, ledger: Ledger, provider: Provider, breaker: _Breaker) -> None:
+    """create → upload → submit for one voice, checkpointing the ledger around each step."""
+    state = await _initial_state(voice, ledger)
+
+    async def save(s: VoiceState) -> None:
+        await ledger.put(s)
+
+    while state.stage.order < Stage.SUBMITTED.order:
+        try:
+            if state.stage in (Stage.PREPARED, Stage.CREATING):
+                if state.stage is Stage.PREPARED:
+                    state = state.advance(Stage.CREATING)
+                    await ledger.put(state)  # intent, durable before the create call
+                state = await provider.create(voice, state, save)
+            elif state.stage is Stage.CREATED:
+                state = await provider.upload(voice, state, save)
+            else:
+                if state.stage is Stage.UPLOADED:
+                    state = state.advance(Stage.SUBMITTING)
+                    await ledger.put(state)  # intent, durable before the commit call
+                state = await provider.submit(voice, state, save)
+        except ProviderRejected as exc:
+            state = state.advance(
+                Stage.DONE,
+                status=VoiceStatus.FAILED,
+                attempts=state.attempts + 1,
+                last_error=str(exc),
+                findings=(
+                    *state.findings,
+                    Finding(severity=Severity.ERROR, code="remote.error", file=None, message=str(exc)),
+                ),
+            )
+            await ledger.put(state, detail="provider rejected a request")
+            breaker.ok()
+            return
+        except ProviderUnavailable as exc:
+            state = replace(state, attempts=state.attempts + 1, last_error=str(exc))
+            await ledger.put(state, detail="provider unavailable")
+            log.warning("voice.deferred", stage=str(state.stage), error=str(exc))
+            if breaker.failed():
+                raise CircuitOpen(
+                    f"the provider kept failing ({breaker.consecutive} voices in a row): {exc}"
+                ) from None
+            return
+        await ledger.put(state)
+        log.info("voice.stage", stage=str(state.stage), status=str(state.status))
+        if state.stage is Stage.DONE:
+            break
+    breaker.ok()
+
+
+async def _await_all(
+    config: JobConfig,
+    ledger: Ledger,
+    provider: Provider,
+    prepared: Mapping[str, PreparedVoice],
+    progress: Progress,
+) -> None:
+    """Poll every submitted voice of the batch together until all are terminal."""
+    deadline = anyio.current_time() + config.await_.deadline_s
+    interval = config.await_.poll_interval_s
+    while True:
+        pending = [s for s in await ledger.all() if s.stage is Stage.SUBMITTED]
+        if not pending:
+            return
+        try:
+            changed = await provider.poll(pending, prepared)
+        except ProviderUnavailable as exc:
+            log.warning("await.poll_failed", error=str(exc))
+            changed = []
+        for state in changed:
+            await ledger.put(state)
+            if state.stage is Stage.DONE:
+                progress.voices_done += 1
+                log.info("job.status_changed", voice=state.key, status=str(state.status),
+                         remote_state=state.remote.get("state"))
+        still = len(pending) - sum(1 for s in changed if s.stage is Stage.DONE)
+        if still == 0:
+            return
+        if anyio.current_time() + interval > deadline:
+            raise DeadlineExceeded(
+                f"deadline of {config.await_.deadline_s:g} s passed with {still} voices pending"
+            )
+        await anyio.sleep(interval)
+
+
+async def _results(ledger: Ledger, prepared: Mapping[str, PreparedVoice]) -> list[VoiceResult]:
+    """One manifest entry per voice: from this run's pre-flight and the ledger's state.
+    Voices the ledger knows but the inbox no longer holds are kept (the manifest stays true)."""
+    states = {s.key: s for s in await ledger.all()}
+    results: list[VoiceResult] = []
+    for key in sorted(set(prepared) | set(states)):
+        voice = prepared.get(key)
+        state = states.get(key)
+        if voice is not None and voice.rejected:
+            results.append(_prepared_result(voice, VoiceStatus.REJECTED))
+            continue
+        findings: tuple[Finding, ...] = voice.findings if voice else ()
+        if state is None:
+            status = VoiceStatus.PENDING
+            results.append(
+                VoiceResult(
+                    voice=key,
+                    voice_name=voice.meta.voice_name if voice and voice.meta else None,
+                    status=status,
+                    files=files_of(voice) if voice else (),
+                    findings=findings,
+                )
+            )
+            continue
+        status = state.status if state.stage is Stage.DONE else VoiceStatus.PENDING
+        results.append(
+            VoiceResult(
+                voice=key,
+                voice_name=state.voice_name,
+                status=status,
+                remote=state.remote,
+                files=files_of(voice) if voice else (),
+                findings=(*findings, *state.findings),
+                last_error=state.last_error if status is not VoiceStatus.SUCCEEDED else None,
+            )
+        )
+    return results

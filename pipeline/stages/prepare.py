@@ -1,0 +1,259 @@
+"""validate → normalize → pair: ``VoiceSource`` → ``PreparedVoice``.
+
+Audio work runs in worker threads under the CPU limiter (numpy, soxr and libsndfile release the
+GIL for their heavy loops). Normalized audio is content-addressed, so a re-run over unchanged
+input does no audio work. Never touches the network; never raises for bad input — every problem
+is a finding on the returned voice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from pipeline import audio
+from pipeline.audio.profiles import AudioProfile
+from pipeline.config import Limits
+from pipeline.errors import InputError
+from pipeline.records import Finding, PreparedClip, PreparedVoice, Severity, VoiceSource
+from pipeline.transcripts import read_transcripts
+
+# The consent recording has its own rules (Azure accepts 16–48 kHz WAV); only its format is
+# normalized, so its duration is never judged by the prompt-audio bounds.
+_CONSENT_CHECKS = frozenset({"audio.unreadable", "audio.low_sample_rate", "audio.silent", "audio.clipping"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrepareContext:
+    """What the prepare stage needs besides the voice."""
+
+    profile: AudioProfile
+    cache_dir: Path
+    limits: Limits
+    cpu: anyio.CapacityLimiter
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _error(code: str, file: str | None, message: str) -> Finding:
+    return Finding(severity=Severity.ERROR, code=code, file=file, message=message)
+
+
+async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
+    """Validate, normalize and pair one voice."""
+    profile = ctx.profile
+    key = source.key
+    findings: list[Finding] = list(source.findings)
+    max_bytes = int(ctx.limits.max_file_mb * 1024 * 1024)
+
+    wavs = list(source.wavs)
+    if not wavs:
+        findings.append(_error("voice.no_audio", key, "the voice folder holds no recordings"))
+    if len(wavs) > ctx.limits.max_clips:
+        findings.append(
+            _error(
+                "voice.too_many_clips",
+                key,
+                f"{len(wavs)} recordings > limit {ctx.limits.max_clips}; none processed",
+            )
+        )
+        wavs = []
+
+    # Normalize every clip concurrently; the CPU limiter bounds the real parallelism.
+    results: dict[Path, audio.NormalizedAudio | InputError] = {}
+
+    async def one(path: Path) -> None:
+        rel = f"{key}/{path.name}"
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            results[path] = InputError("audio.unreadable", rel, f"cannot stat: {exc.strerror}")
+            return
+        if size > max_bytes:
+            results[path] = InputError(
+                "audio.file_too_large", rel, f"{size / 1e6:.0f} MB > limit {ctx.limits.max_file_mb:g} MB"
+            )
+            return
+        try:
+            results[path] = await anyio.to_thread.run_sync(
+                lambda: audio.normalize(path, profile, ctx.cache_dir, file=rel), limiter=ctx.cpu
+            )
+        except InputError as exc:
+            results[path] = InputError(exc.code, exc.file or rel, exc.message)
+
+    async with anyio.create_task_group() as tg:
+        for path in wavs:
+            tg.start_soon(one, path)
+
+    # Transcripts (only where the provider needs them).
+    texts: dict[str, tuple[str, str]] = {}
+    if profile.needs_transcripts:
+        tset = read_transcripts(source.folder, wav_stems=[p.stem for p in wavs], rel=key)
+        findings.extend(tset.findings)
+        texts = {stem: (t.text, t.source) for stem, t in tset.by_stem.items()}
+
+    clips: list[PreparedClip] = []
+    total = 0.0
+    for index, path in enumerate(wavs):
+        rel = f"{key}/{path.name}"
+        result = results[path]
+        if isinstance(result, InputError):
+            findings.append(_error(result.code, result.file or rel, result.message))
+            continue
+        # Duration bounds are judged on what will be uploaded (after edge-silence trimming);
+        # everything else on the recording as it came in.
+        judged = replace(result.info_in, duration_s=result.info_out.duration_s)
+        clip_findings = audio.assess(judged, profile, file=rel)
+        findings.extend(clip_findings)
+        findings.extend(result.findings)
+        text, transcript = texts.get(path.stem, (None, None))
+        total += result.info_out.duration_s
+        clips.append(
+            PreparedClip(
+                index=index,
+                source=rel,
+                sha256=result.source_sha256,
+                normalized=result.path,
+                duration_s=result.info_out.duration_s,
+                sample_rate_in=result.info_in.sample_rate,
+                sample_rate_out=result.info_out.sample_rate,
+                text=text,
+                transcript=transcript,
+                info_in=result.info_in,
+                info_out=result.info_out,
+            )
+        )
+
+    findings.extend(_voice_checks(source, profile, len(wavs), total, ctx.limits))
+
+    consent_path: Path | None = None
+    consent_sha = ""
+    if profile.needs_consent and source.consent is not None:
+        rel = f"{key}/{source.consent.name}"
+        try:
+            c = await anyio.to_thread.run_sync(
+                lambda: audio.normalize(source.consent, profile, ctx.cache_dir, file=rel),  # type: ignore[arg-type]
+                limiter=ctx.cpu,
+            )
+        except InputError as exc:
+            findings.append(_error(exc.code, rel, exc.message))
+        else:
+            consent_path = c.path
+            consent_sha = c.source_sha256
+            findings.extend(
+                f
+                for f in audio.assess(c.info_in, profile, file=rel)
+                if f.code in _CONSENT_CHECKS
+            )
+
+    auth_sha = ""
+    if profile.needs_authorization and source.authorization is not None:
+        auth_sha = await anyio.to_thread.run_sync(_sha256_file, source.authorization)
+
+    fingerprint = _fingerprint(source, profile, clips, consent_sha, auth_sha)
+    voice = PreparedVoice(
+        key=key,
+        meta=source.meta,
+        clips=tuple(clips),
+        authorization=source.authorization if profile.needs_authorization else None,
+        consent=consent_path,
+        consent_source=f"{key}/{source.consent.name}" if source.consent else None,
+        fingerprint=fingerprint,
+        findings=tuple(findings),
+    )
+    if profile.join_clips and clips and not voice.rejected:
+        joined = ctx.cache_dir / "joined" / f"{fingerprint}.wav"
+        if not joined.exists():
+            await anyio.to_thread.run_sync(
+                lambda: audio.join([c.normalized for c in clips], profile, joined), limiter=ctx.cpu
+            )
+        voice = replace(voice, joined=joined)
+    return voice
+
+
+def _voice_checks(
+    source: VoiceSource, profile: AudioProfile, n_wavs: int, total: float, limits: Limits
+) -> list[Finding]:
+    key = source.key
+    out: list[Finding] = []
+    if profile.clip_count is not None and n_wavs and n_wavs != profile.clip_count:
+        out.append(
+            _error(
+                "voice.clip_count",
+                key,
+                f"{n_wavs} recordings; {profile.name} needs exactly {profile.clip_count}",
+            )
+        )
+    if profile.min_total_s is not None and n_wavs and total < profile.min_total_s:
+        out.append(
+            _error("voice.total_duration", key, f"{total:.1f} s of audio < {profile.min_total_s:g} s")
+        )
+    if profile.max_total_s is not None and total > profile.max_total_s:
+        out.append(
+            _error("voice.total_duration", key, f"{total:.1f} s of audio > {profile.max_total_s:g} s")
+        )
+    if total > limits.max_voice_duration_s:
+        out.append(
+            _error(
+                "voice.total_duration",
+                key,
+                f"{total:.0f} s of audio > limit {limits.max_voice_duration_s:g} s",
+            )
+        )
+    if profile.needs_authorization and source.authorization is None:
+        out.append(
+            _error(
+                "voice.missing_authorization",
+                key,
+                "no signed authorization letter (authorization.pdf/.jpg/.jpeg/.png)",
+            )
+        )
+    if profile.needs_consent:
+        if source.consent is None:
+            out.append(_error("voice.missing_consent", key, "no consent.wav (the consent statement)"))
+        meta = source.meta
+        if meta is not None:
+            missing = [
+                name
+                for name in ("talent_name", "company_name", "locale")
+                if not getattr(meta, name)
+            ]
+            if missing:
+                out.append(
+                    _error(
+                        "voice.missing_talent",
+                        f"{key}/voice.toml",
+                        f"missing {', '.join(missing)} (needed for the consent)",
+                    )
+                )
+    return out
+
+
+def _fingerprint(
+    source: VoiceSource,
+    profile: AudioProfile,
+    clips: list[PreparedClip],
+    consent_sha: str,
+    auth_sha: str,
+) -> str:
+    """A hash over every input that reaches the provider: a changed recording, transcript,
+    letter or voice.toml is a new version of the voice."""
+    payload = {
+        "profile": profile.fingerprint,
+        "meta": None if source.meta is None else repr(source.meta),
+        "clips": [(c.source, c.sha256, c.text) for c in clips],
+        "consent": consent_sha,
+        "authorization": auth_sha,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]

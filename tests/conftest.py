@@ -1,0 +1,61 @@
+"""Shared fixtures: the anyio backend, a clean environment, job-file and inbox factories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+_OUR_ENV = (
+    "HUAWEICLOUD_SDK_AK",
+    "HUAWEICLOUD_SDK_SK",
+    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    "METASTUDIO_AUTH_TOKEN",
+    "AZURE_SPEECH_KEY",
+    "AZURE_BLOB_CONTAINER_SAS_URL",
+    "VOICE_ONBOARD_DATABASE_URL",
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """aiohttp needs asyncio; run every async test on it."""
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees the developer's real credentials."""
+    for name in _OUR_ENV:
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+@pytest.fixture
+def write_job(tmp_path: Path) -> Callable[..., Path]:
+    """Write a job file; keyword arguments become extra TOML text appended to it."""
+
+    def write(
+        *,
+        provider: str = 'kind = "huawei-metastudio"\nendpoint = "emulator"\nedition = "basic"',
+        extra: str = "",
+        name: str = "job.toml",
+        batch: str = "t",
+    ) -> Path:
+        path = tmp_path / name
+        path.write_text(
+            f'[batch]\nname = "{batch}"\ninbox = "inbox"\nstate_dir = "var"\n\n'
+            f"[provider]\n{provider}\n\n{extra}\n",
+            encoding="utf-8",
+        )
+        (tmp_path / "inbox").mkdir(exist_ok=True)
+        return path
+
+    return write
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep numpy/BLAS from oversubscribing the 2 cores the suite shares."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")

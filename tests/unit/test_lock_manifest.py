@@ -1,0 +1,63 @@
+"""The batch lock and the atomic manifest writer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import LockHeld
+from pipeline.lock import batch_lock
+from pipeline.records import Finding, Severity, VoiceStatus
+from pipeline.stages import manifest
+
+
+def test_second_holder_is_refused(tmp_path: Path) -> None:
+    """While one process holds the lock, another gets LockHeld at once."""
+    with batch_lock(tmp_path, "b"):
+        code = (
+            "import sys; from pathlib import Path; from pipeline.lock import batch_lock\n"
+            "from pipeline.errors import LockHeld\n"
+            "try:\n    with batch_lock(Path(sys.argv[1]), 'b'): sys.exit(0)\n"
+            "except LockHeld: sys.exit(75)\n"
+        )
+        proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=False)
+        assert proc.returncode == 75
+    with batch_lock(tmp_path, "b"):
+        pass  # released: can be taken again
+
+
+def test_lock_same_process_twice(tmp_path: Path) -> None:
+    """flock is per open file: a second open in the same process is refused too."""
+    with batch_lock(tmp_path, "b"), pytest.raises(LockHeld, match="locked by pid"), batch_lock(tmp_path, "b"):
+        pass
+
+
+def test_manifest_written_with_latest(tmp_path: Path) -> None:
+    """The manifest and <batch>-latest.json hold the same document with summary counts."""
+    t = datetime(2026, 11, 21, 2, 15, tzinfo=UTC)
+    results = [
+        manifest.VoiceResult(voice="a", voice_name="A", status=VoiceStatus.READY),
+        manifest.VoiceResult(
+            voice="b",
+            voice_name="B",
+            status=VoiceStatus.REJECTED,
+            findings=(Finding(severity=Severity.ERROR, code="audio.too_long", file="b/1.wav", message="16 s"),),
+        ),
+    ]
+    doc = manifest.build(
+        batch="n", command="check", provider={"kind": "k"}, started_at=t, finished_at=t, results=results
+    )
+    path = manifest.write(doc, tmp_path, "n", t)
+    assert path.name == "n-20261121T021500Z.json"
+    data = json.loads(path.read_text())
+    assert data == json.loads((tmp_path / "n-latest.json").read_text())
+    assert data["summary"]["ready"] == 1 and data["summary"]["rejected"] == 1
+    assert data["voices"][1]["findings"][0]["code"] == "audio.too_long"
+    second = manifest.write(doc, tmp_path, "n", t)
+    assert second != path and second.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
