@@ -116,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("voice-onboard: interrupted")
         code = EXIT_INTERRUPTED
+    except Exception as exc:  # a bug of ours: one line here, the traceback in the log
+        log.get_logger("pipeline.cli").error("run.crashed", exc_info=True)
+        _say(f"voice-onboard: internal error: {type(exc).__name__}: {exc}")
+        code = EXIT_INTERNAL
     return code
 
 
@@ -144,15 +148,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     credentials = Credentials.from_env(os.environ).for_provider(config)
     log.REDACTOR.add(credentials.secrets())
     from pipeline.providers.factory import open_provider
-    from pipeline.runner import run_batch
+    from pipeline.runner import RunReport, run_batch
 
-    async def go() -> object:
-        return await run_batch(config, credentials, open_provider=open_provider, detach=args.detach or None)
+    async def go() -> RunReport:
+        return await run_batch(
+            config, credentials, open_provider=open_provider, detach=args.detach or None
+        )
 
     report = anyio.run(go)
-    from pipeline.runner import RunReport
-
-    assert isinstance(report, RunReport)
     _print_summary(report)
     return report.exit_code
 

@@ -23,6 +23,7 @@ CODES: Final[dict[str, str]] = {
     "audio.requantized": "Converted to the profile's sample format (PCM16).",
     "audio.silence_trimmed": "Leading/trailing silence trimmed or padded to 100–200 ms.",
     "audio.gain_adjusted": "Gain changed to bring the peak into the profile's target range.",
+    "audio.gain_capped": "Too quiet to reach the target peak within the gain cap (+20 dB).",
     "audio.quiet": "Loudness well below the usual speech level.",
     "audio.file_too_large": "The file is larger than the configured limit.",
     "audio.not_wav": "A recording that is not a .wav file.",

@@ -246,7 +246,7 @@ async def _send_all(
     breaker = _Breaker(config.limits.circuit_breaker)
     # Voices in flight on the network side at once; uploads and API calls have their own limits
     # inside the provider, this only bounds memory and open tasks for very large batches.
-    in_flight = anyio.CapacityLimiter(max(config.limits.uploads * 4, 16))
+    in_flight = anyio.Semaphore(max(config.limits.uploads * 4, 16))
     async with anyio.create_task_group() as tg:
         async for voice in _prepared_stream(config, progress):
             prepared[voice.key] = voice
@@ -262,7 +262,7 @@ async def _drive_one(
     ledger: Ledger,
     provider: Provider,
     breaker: _Breaker,
-    in_flight: anyio.CapacityLimiter,
+    in_flight: anyio.Semaphore,
     progress: Progress,
 ) -> None:
     try:

@@ -106,11 +106,11 @@ def decode_text(data: bytes, *, file: str) -> str:
                 ) from None
             break
     else:
-        for codec in (_sniff_utf16(data), "utf-8", "gb18030"):
-            if codec is None:
+        for guess in (_sniff_utf16(data), "utf-8", "gb18030"):
+            if guess is None:
                 continue
             try:
-                text = data.decode(codec)
+                text = data.decode(guess)
             except UnicodeDecodeError:
                 continue
             break
@@ -335,7 +335,9 @@ class _Reader:
                 f"{where}control characters removed from the transcript of {stem}.wav",
             )
         if not text:
-            self.add(Severity.ERROR, "transcript.empty", file, f"{where}empty transcript for {stem}.wav")
+            self.add(
+                Severity.ERROR, "transcript.empty", file, f"{where}empty transcript for {stem}.wav"
+            )
             return
         if len(text) > self.max_line_chars:
             self.add(

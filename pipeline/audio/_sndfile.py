@@ -81,6 +81,7 @@ class Reader:
             self.rate = int(self._sf.samplerate)
             self.channels = int(self._sf.channels)
             self.subtype = str(self._sf.subtype)
+            self._float = self.subtype in {"FLOAT", "DOUBLE"}
             if self.format not in WAV_FORMATS:
                 raise unreadable(file, f"not a WAV file (libsndfile sees {self.format})")
             if not 1 <= self.channels <= MAX_CHANNELS:
@@ -109,6 +110,9 @@ class Reader:
             block: F32 = np.ascontiguousarray(data, dtype=np.float32)
             if block.shape[0] == 0:
                 return
+            # Float WAVs can hold NaN/inf, which would poison every measurement and the gain.
+            if self._float and not np.isfinite(block).all():
+                raise unreadable(self._file, "NaN or infinite samples in float data")
             yield block
 
     def blocks_int32(self) -> Iterator[I32]:

@@ -36,8 +36,8 @@ class AudioProfile:
     sample_rate: int  #: output rate
     channels: int = 1  #: output channels; providers take mono only
     subtype: str = "PCM_16"  #: output libsndfile subtype
-    min_input_rate: int = 16000  #: lower rates are rejected (audio.low_sample_rate), never upsampled
-    min_clip_s: float | None = None  #: per-clip lower bound, after edge-silence normalization
+    min_input_rate: int = 16000  #: lower is rejected (audio.low_sample_rate), never upsampled
+    min_clip_s: float | None = None  #: per-clip bounds, on the normalized duration
     max_clip_s: float | None = None  #: per-clip upper bound (Huawei: never > 15 s)
     clip_count: int | None = None  #: exact number of clips per voice
     min_total_s: float | None = None  #: total audio per voice
@@ -77,12 +77,6 @@ class AudioProfile:
     def peak_target_dbfs(self) -> float:
         """The peak normalize() aims for when the peak is out of range (-4.5 dBFS)."""
         return (self.peak_floor_dbfs + self.peak_ceiling_dbfs) / 2
-
-    def edge_after_normalize(self, silence_s: float) -> float:
-        """The length an edge silence of ``silence_s`` will have after normalize()."""
-        if self.edge_silence_min_s <= silence_s <= self.edge_silence_max_s:
-            return silence_s
-        return self.edge_silence_target_s
 
 
 def _huawei_sentences(name: str, clip_count: int) -> AudioProfile:
@@ -154,9 +148,7 @@ def _check_type(key: str, value: object, where: str) -> object:
     if base is str and isinstance(value, str):
         return value
     expected = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
-    raise ConfigError(
-        f"{where} {key} = {value!r}: expected {expected.get(base, base.__name__)}"
-    )
+    raise ConfigError(f"{where} {key} = {value!r}: expected {expected.get(base, base.__name__)}")
 
 
 def _check_values(p: AudioProfile, where: str) -> None:

@@ -30,6 +30,14 @@ Choices where the reference (§11) is silent, all deliberate:
   (the "lost response" case that ``Operation-Id`` exists for). Half of the injected 429s carry
   ``Retry-After: 1``, half carry none (the header is undocumented; clients must cope with both);
   the throttle's own 429 always carries it. Throttling uses real time, not emulated time.
+  ``upload_fault_rate`` drops multipart creates (and blob-endpoint uploads) mid-body.
+* Forced outcomes are looked up by the consent's ``voiceTalentName`` (see ``azure_outcomes``).
+* Statuses: consent NotStarted 0.5-1.5 s → Running 1.5-2.5 s → terminal; personal voice starts
+  after its consent ends, NotStarted 0.5-1.5 s → Running 1-4 s (blob: 3-10 s); emulated seconds,
+  fixed per resource by the seed and its id.
+
+The emulator's own blob container endpoint lives in ``azure_blobstore`` (``/blob/...``);
+``AzureService.container_sas_url()`` mints a SAS URL for it.
 """
 
 from __future__ import annotations
@@ -60,6 +68,7 @@ from pipeline.emulator.azure_blob import (
     list_container,
     loopback_url,
 )
+from pipeline.emulator.azure_blobstore import BlobStore
 from pipeline.emulator.azure_errors import AzureError, bad_argument, not_found, unauthorized
 from pipeline.emulator.azure_outcomes import jitter, parse_forced
 from pipeline.emulator.azure_state import (
@@ -83,6 +92,7 @@ from pipeline.emulator.azure_upload import (
     read_json,
     read_multipart,
     request_fingerprint,
+    reset_midway,
 )
 from pipeline.emulator.context import EmulatorContext
 
@@ -120,6 +130,7 @@ class AzureCounters:
     unauthorized: int
     faults: Mapping[int, int]  #: injected fault answers by status
     lost_responses: int  #: 500s given after the call took effect
+    upload_resets: int  #: multipart uploads whose connection was dropped mid-body
 
 
 class SlidingWindow:
@@ -166,8 +177,11 @@ class AzureService:
         self._unauthorized = 0
         self._faults: Counter[int] = Counter()
         self._lost = 0
+        self._upload_resets = 0
         #: switch for the "not approved for personal voice" 403 (issue #2191)
         self.approved = True
+        #: the emulator's own Azure Blob endpoint (``/blob/...``) for blob-SAS mode
+        self.blob_store = BlobStore(ctx)
 
     # --- wiring -----------------------------------------------------------------------------
 
@@ -208,6 +222,25 @@ class AzureService:
         ]
         for path, name, methods in routes:
             app.router.add_route("*", path, self._gate(name, methods))
+        self.blob_store.install(app)
+
+    def container_sas_url(
+        self,
+        container: str = "voices",
+        *,
+        account: str = "emulator",
+        permissions: str = "racwdl",
+        ttl: float | None = None,
+    ) -> str:
+        """A SAS URL for a container of the emulator's own blob endpoint (created on demand),
+        valid for ``ttl`` real seconds (default ``url_ttl``): what ``AZURE_BLOB_CONTAINER_SAS_URL``
+        holds in tests."""
+        return self.blob_store.container_sas_url(
+            container,
+            account=account,
+            permissions=permissions,
+            ttl=self._ctx.options.url_ttl if ttl is None else ttl,
+        )
 
     def _gate(self, name: str, methods: Mapping[str, Handler]) -> Entry:
         async def entry(request: web.Request) -> web.StreamResponse:
@@ -607,6 +640,10 @@ class AzureService:
         op_header = request.headers.get("Operation-Id")
         if op_header is not None:
             check_id(op_header, "Operation-Id")
+        if request.method == "POST" and self._ctx.faults.upload_fault():
+            self._upload_resets += 1
+            await reset_midway(request)
+            return web.Response()  # never sent: the connection is gone
         staging = self._staging()
         try:
             if request.method == "POST":
@@ -779,6 +816,7 @@ class AzureService:
             unauthorized=self._unauthorized,
             faults=dict(self._faults),
             lost_responses=self._lost,
+            upload_resets=self._upload_resets,
         )
 
     def snapshot(self) -> dict[str, object]:
@@ -810,6 +848,7 @@ class AzureService:
                 for v in self._voices.values()
             ],
             "operations": len(self._operations),
+            "blob": self.blob_store.snapshot(),
             "counters": {
                 "requests": counters.requests,
                 "byRoute": counters.by_route,
@@ -819,6 +858,7 @@ class AzureService:
                 "unauthorized": counters.unauthorized,
                 "faults": {str(k): v for k, v in counters.faults.items()},
                 "lostResponses": counters.lost_responses,
+                "uploadResets": counters.upload_resets,
             },
         }
 

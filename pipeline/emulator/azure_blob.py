@@ -20,7 +20,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from pipeline.emulator.azure_errors import AzureError, bad_argument
+from pipeline.emulator.azure_errors import bad_argument
 
 MAX_BLOBS: Final = 1000  #: the training-data limit; more is a failure, not a silent cut
 MAX_FILE_BYTES: Final = 30 * 1024 * 1024  #: the spec's per-file cap (``x-ms-max-length``)
@@ -158,12 +158,3 @@ async def download(session: aiohttp.ClientSession, url: URL, dest: Path) -> Down
 def client_session() -> aiohttp.ClientSession:
     """A short-lived session for one create call's fetches."""
     return aiohttp.ClientSession(timeout=_TIMEOUT)
-
-
-def fetch_error_detail(exc: BaseException) -> str:
-    """A message for logs/state that never contains the SAS signature."""
-    if isinstance(exc, BlobFetchError):
-        return str(exc)
-    if isinstance(exc, AzureError):
-        return exc.message
-    return type(exc).__name__

@@ -11,18 +11,7 @@ from typing import Final
 
 from aiohttp import web
 
-#: The ``ErrorCode`` values of the spec, with the HTTP status they go with by convention.
-STATUS_OF_CODE: Final[Mapping[str, int]] = {
-    "BadRequest": 400,
-    "BadArgument": 400,
-    "Unauthorized": 401,
-    "Forbidden": 403,
-    "NotFound": 404,
-    "UnsupportedMediaType": 415,
-    "TooManyRequests": 429,
-    "InternalServerError": 500,
-    "ServiceUnavailable": 503,
-}
+#: The ``ErrorCode`` that goes with an HTTP status, by convention (§3.2).
 CODE_OF_STATUS: Final[Mapping[int, str]] = {
     400: "BadRequest",
     401: "Unauthorized",

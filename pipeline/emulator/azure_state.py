@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from pipeline.emulator.azure_errors import AzureError, bad_argument
+from pipeline.emulator.azure_errors import bad_argument
 
 #: ``ResourceId`` of the spec: path ids, body ids and ``Operation-Id``.
 ID_PATTERN: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,62}[a-zA-Z0-9]$")
@@ -340,8 +340,3 @@ def page_bounds(query: Mapping[str, str]) -> tuple[int, int]:
         return value
 
     return number("skip", 0, 0), min(number("maxpagesize", 100, 1), 100)
-
-
-def require(condition: bool, error: AzureError) -> None:
-    if not condition:
-        raise error

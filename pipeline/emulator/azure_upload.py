@@ -56,9 +56,6 @@ class Body:
             raise bad_argument(name, f"{name} must be a string.")
         return value
 
-    def discard(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
-
 
 def request_fingerprint(request: web.Request, body_digest: str) -> str:
     """What makes two requests "identical": method, path and the body's digest (not the query
@@ -155,3 +152,16 @@ async def _read_field(part: BodyPartReader, name: str) -> str:
         return bytes(data).decode(part.get_charset("utf-8"))
     except (UnicodeDecodeError, LookupError):
         raise bad_argument(name, f"The form field {name} is not valid text.") from None
+
+
+async def reset_midway(request: web.Request) -> None:
+    """Take part of the body, as a server dying mid-transfer would, then drop the connection
+    without an answer (``upload_fault_rate``). Nothing is kept, so no half resource exists."""
+    length = request.content_length or 2 * _CHUNK
+    received = 0
+    async for chunk in request.content.iter_chunked(_CHUNK):
+        received += len(chunk)
+        if received * 2 >= length:
+            break
+    if request.transport is not None:
+        request.transport.abort()

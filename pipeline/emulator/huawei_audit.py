@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Final
 
-from pipeline.emulator.huawei_model import AuditError, DurationLimits, JobType, SENTENCES
+from pipeline.emulator.huawei_model import SENTENCES, AuditError, DurationLimits, JobType
 
 AUDIO_FORMAT: Final = "MSS.20020011"
 FILES_MISMATCH: Final = "MSS.20020012"
@@ -65,9 +65,7 @@ def _text_problem(data: bytes) -> str | None:
     return None if text.strip() else "the transcript is empty"
 
 
-def _sentence_errors(
-    index: int, wav: IO[bytes] | None, text: bytes | None
-) -> list[AuditError]:
+def _sentence_errors(index: int, wav: IO[bytes] | None, text: bytes | None) -> list[AuditError]:
     audio_name, text_name = f"{index}.wav", f"{index}.txt"
     errors: list[AuditError] = []
 
@@ -114,10 +112,14 @@ def audit_package(
 
 
 def _package_error(name: str, message: str) -> AuditError:
-    return AuditError(audio_name=name, text_name="", error_code=FILES_MISMATCH, error_message=message)
+    return AuditError(
+        audio_name=name, text_name="", error_code=FILES_MISMATCH, error_message=message
+    )
 
 
-def _audit_sentences_zip(archive: zipfile.ZipFile, names: list[str], count: int) -> list[AuditError]:
+def _audit_sentences_zip(
+    archive: zipfile.ZipFile, names: list[str], count: int
+) -> list[AuditError]:
     expected = {f"{i}.{ext}" for i in range(count) for ext in ("wav", "txt")}
     present = set(names)
     errors = [

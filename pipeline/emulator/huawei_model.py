@@ -106,8 +106,14 @@ FORCEABLE: Final = frozenset(
 #: Job failure codes; the reference recovered none, these are the emulator's own.
 FAILURES: Final[Mapping[JobState, tuple[str, str]]] = {
     JobState.FAILED: ("MSS.20030001", "Model training failed."),
-    JobState.SPLIT_FAILED: ("MSS.20030002", "The long recording could not be split into sentences."),
-    JobState.USER_REVIEW_REJECT: ("MSS.20030003", "The trained voice was rejected in result review."),
+    JobState.SPLIT_FAILED: (
+        "MSS.20030002",
+        "The long recording could not be split into sentences.",
+    ),
+    JobState.USER_REVIEW_REJECT: (
+        "MSS.20030003",
+        "The trained voice was rejected in result review.",
+    ),
 }
 
 
@@ -311,7 +317,7 @@ def plan(
         Transition(at=t, state=JobState.AUDITING, actions=(("SYSTEM_AUDIT_PASS", "SYSTEM"),))
     )
     t += durations.admin_audit
-    audit_pass = (("ADMIN_AUDIT_PASS", "ADMIN"),)
+    audit_pass: tuple[tuple[str, str], ...] = (("ADMIN_AUDIT_PASS", "ADMIN"),)
     long_recording = job_type in (JobType.ADVANCE, JobType.THIRD_PARTY)
     if long_recording or outcome is JobState.SPLIT_FAILED:
         steps.append(Transition(at=t, state=JobState.WAITING_SPLIT, actions=audit_pass))

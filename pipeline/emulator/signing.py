@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -160,16 +160,3 @@ def _signature(sk: str, sdk_date: str, canonical_request: str) -> str:
     digest = hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()
     string_to_sign = f"{ALGORITHM}\n{sdk_date}\n{digest}"
     return hmac.new(sk.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def header_reader(items: Sequence[tuple[str, str]]) -> Callable[[str], str | None]:
-    """A case-insensitive ``header(name)`` over raw (name, value) pairs, joining repeats."""
-    table: dict[str, list[str]] = {}
-    for name, value in items:
-        table.setdefault(name.lower(), []).append(value)
-
-    def read(name: str) -> str | None:
-        values = table.get(name.lower())
-        return None if values is None else ",".join(values)
-
-    return read

@@ -237,8 +237,9 @@ class ObjectStore:
         except (KeyError, ValueError):
             self._outcomes["bad_signature"] += 1
             raise _StoreError(
-                403, "AccessDenied", "Query-string authentication requires AccessKeyId, "
-                "Expires and Signature"
+                403,
+                "AccessDenied",
+                "Query-string authentication requires AccessKeyId, Expires and Signature",
             ) from None
         if expires < self._ctx.clock.real_now():
             self._outcomes["expired"] += 1
@@ -319,4 +320,3 @@ def _close_and_unlink(handle: BinaryIO, part: Path) -> None:
 def _unlink_all(paths: list[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
-

@@ -11,10 +11,10 @@ reset, disconnect, read timeout, 5xx, 408             ``ProviderUnavailable``; `
                                                       for a non-idempotent request (it may have
                                                       reached the server)
 429, or an error code listed as a throttle code       ``Throttled`` (``retry_after`` from headers)
-401/403 from a control API                            ``AuthenticationFailed``
-401/403 from an object store (``put_file``)           ``UploadRejected`` (refresh the URL)
 404                                                   ``NotFound``
-other 4xx                                             ``ProviderRejected``
+401/403 from a control API                            ``AuthenticationFailed``
+other 4xx from a control API                          ``ProviderRejected``
+other 4xx from an object store (``put_file``)         ``UploadRejected`` (refresh the URL)
 3xx (redirects are never followed), garbage           ``ProviderProtocolError``
 ====================================================  ===========================================
 
@@ -109,11 +109,11 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc.rpartition("@")[2]
     kept: list[str] = []
     for item in parts.query.split("&") if parts.query else ():
-        raw_key, eq, _ = item.partition("=")
+        raw_key = item.partition("=")[0]
         if unquote_plus(raw_key).lower() in SECRET_QUERY_PARAMS:
             kept.append(f"{raw_key}={REDACTED}")
         else:
-            kept.append(item if eq or not item else raw_key)
+            kept.append(item)
     return urlunsplit((parts.scheme, netloc, parts.path, "&".join(kept), ""))
 
 
@@ -175,7 +175,9 @@ async def retry_call(
         try:
             return await call()
         except Exception as exc:
-            if not retry_on(exc) or attempt >= policy.attempts:
+            if not retry_on(exc):
+                raise
+            if attempt >= policy.attempts:
                 _log_gave_up(operation, attempt, exc)
                 raise
             retry_after = exc.retry_after if isinstance(exc, Throttled) else None
@@ -202,7 +204,8 @@ async def retry_call(
 
 
 def _log_gave_up(operation: str, attempt: int, exc: Exception) -> None:
-    if attempt > 1 and isinstance(exc, ProviderError):
+    # Only for retryable errors whose budget ran out; other errors are the caller's to report.
+    if isinstance(exc, ProviderError):
         log.warning(
             "http.retry_exhausted",
             operation=operation,
@@ -238,6 +241,8 @@ class RateLimiter:
     @classmethod
     def per_second(cls, rate: float) -> RateLimiter:
         """A limiter for ``rate`` calls per second (fractional rates widen the window)."""
+        if rate <= 0:
+            raise ValueError("a rate limit must be > 0 calls per second")
         if rate >= 1:
             return cls(int(rate), 1.0)
         return cls(1, 1.0 / rate)
@@ -275,6 +280,8 @@ class HttpSettings:
     #: aiohttp's default 300 s and must not be killed for it.
     read_timeout: float = 120.0
     user_agent: str = "voice-onboarding/0.1"
+    #: put_file's retry policy when the caller passes none (resets, 5xx, 429 are retried).
+    upload_retry: RetryPolicy = RetryPolicy(attempts=4, max_elapsed_s=900.0, base_delay=1.0)
     trust_env: bool = False  #: honour HTTP(S)_PROXY (aiohttp would also read ~/.netrc)
 
 
@@ -320,7 +327,7 @@ class HttpTransport(Protocol):
         *,
         content_type: str,
         extra_headers: Mapping[str, str] = ...,
-        retry: RetryPolicy = ...,
+        retry: RetryPolicy | None = None,
     ) -> None: ...
 
 
@@ -414,13 +421,14 @@ class HttpClient:
         *,
         content_type: str,
         extra_headers: Mapping[str, str] = _NO_HEADERS,
-        retry: RetryPolicy = NO_RETRY,
+        retry: RetryPolicy | None = None,
     ) -> None:
         """PUT a file to a pre-signed/SAS URL, streamed from disk with an exact Content-Length.
 
         The file is reopened on every attempt (a consumed file payload cannot be replayed).
         A 401/403 raises ``UploadRejected`` at once (expired URL or signature/Content-Type
-        mismatch: the caller refreshes the URL); resets and 5xx are retried per ``retry``.
+        mismatch: the caller refreshes the URL); resets and 5xx are retried per ``retry``
+        (default ``settings.upload_retry``; ``NO_RETRY`` for a single attempt).
         """
         call = _Call("PUT", redact_url(url), "upload", True)
 
@@ -440,7 +448,8 @@ class HttpClient:
             finally:
                 handle.close()
 
-        await retry_call(retry, attempt, operation=f"upload {call.url}")
+        policy = self.settings.upload_retry if retry is None else retry
+        await retry_call(policy, attempt, operation="http.put_file")
 
     async def _send(
         self,
@@ -457,6 +466,8 @@ class HttpClient:
                 target,
                 headers=dict(headers),
                 data=data,
+                # aiohttp itself resends an idempotent request (GET/PUT/DELETE) once when the
+                # connection drops (RFC 9112 §9.3.1); our retry attempts come on top of that.
                 # Never follow redirects: a pre-signed PUT or a signed control call sent on
                 # to another host would hand it our body (and possibly credentials).
                 allow_redirects=False,
@@ -481,6 +492,11 @@ class HttpClient:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL we would never send to: not https, and not http to a loopback address."""
+    _checked_url(url, _Call("URL", redact_url(url), "control", True))
 
 
 def _checked_url(url: str, call: _Call) -> URL:

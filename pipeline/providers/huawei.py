@@ -260,12 +260,12 @@ class HuaweiProvider:
                                   findings=(*state.findings, finding), last_error=finding.message)
                 )
                 continue
-            if job.state == state.remote.get("state"):
-                continue
+            final = _FINAL.get(job.state)
+            if job.state == state.remote.get("state") and final is None:
+                continue  # nothing new (a final state is finished below even if already seen)
             remote = state.with_remote(state=job.state, asset_id=job.asset_id,
                                        job_failed_code=job.job_failed_code,
                                        job_failed_reason=job.job_failed_reason)
-            final = _FINAL.get(job.state)
             if final is None:
                 changed.append(replace(state, remote=remote))
                 continue

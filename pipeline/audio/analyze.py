@@ -1,0 +1,330 @@
+"""Measure a recording (:func:`analyze`) and judge it against a profile (:func:`assess`).
+
+Everything is measured in one block-wise pass (:class:`Meter`), so memory stays flat: besides
+one block of audio, the meter keeps five numbers per 10 ms frame and one per 100 ms sub-block
+(about 15 MB for an hour). normalize() feeds the same meter with the audio it writes, which is
+how it measures its output without reading it back.
+
+How the estimates work (all on the DC-free mono downmix, in 10 ms frames):
+
+- *noise floor*: the 10th percentile of frame power. Cheap and robust to dropouts, but it
+  needs quiet frames: a clip that is all sound (or a steady synthetic tone) has its floor
+  on the sound itself and reads as SNR ≈ 0 dB. Real speech has pauses.
+- *silence threshold*: 50 dB below the loudest frame, raised to 10 dB over the noise floor
+  for noisy recordings, but never closer than 20 dB to the loudest frame. Relative levels
+  only, so a gain change does not move the edges.
+- *leading/trailing silence*: whole frames below the threshold at either end.
+- *SNR*: mean power of the frames above the threshold over the noise floor, capped at
+  :data:`SNR_CAP_DB` (a noise-free synthetic signal has an infinite SNR; the cap keeps the
+  value finite for JSON and comparisons, and 100 dB is far above any threshold).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.audio._sndfile import Reader
+from pipeline.audio.loudness import LoudnessMeter
+from pipeline.audio.profiles import AudioProfile
+from pipeline.records import AudioInfo, Finding, Severity
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+#: |x| at or above this counts as full scale (int16 full scale reads 32767/32768 ≈ 0.99997).
+CLIP_LEVEL: Final = 0.999
+#: Consecutive full-scale samples that make a clipped run; shorter touches are legitimate peaks.
+CLIP_RUN: Final = 3
+SNR_CAP_DB: Final = 100.0
+NOISE_PERCENTILE: Final = 10.0
+SILENCE_BELOW_LOUDEST_DB: Final = 50.0
+SILENCE_OVER_NOISE_DB: Final = 10.0
+SILENCE_MIN_GAP_DB: Final = 20.0
+#: Below this SNR there is nothing above the noise floor worth calling speech: audio.silent.
+SILENT_SNR_DB: Final = 3.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurements:
+    """An AudioInfo plus the per-frame data normalize() plans its edits with."""
+
+    info: AudioInfo
+    frame_len: int  #: samples per 10 ms frame
+    first_active: int | None  #: index of the first frame above the silence threshold
+    last_active: int | None
+    frame_max: F64  #: per-frame max of the mono downmix (DC not removed)
+    frame_min: F64
+
+
+class _ClipRuns:
+    """Counts samples in runs of >= CLIP_RUN full-scale samples, per channel, across blocks."""
+
+    def __init__(self, channels: int) -> None:
+        self._carry = [0] * channels  # length of the run still open at the end of the last block
+        self.count = 0
+
+    def _close(self, run: int) -> None:
+        if run >= CLIP_RUN:
+            self.count += run
+
+    def feed(self, full: npt.NDArray[np.bool_]) -> None:
+        n = full.shape[0]
+        for c in range(full.shape[1]):
+            mask = full[:, c]
+            if not mask.any():  # the common case: no clipping at all
+                self._close(self._carry[c])
+                self._carry[c] = 0
+                continue
+            edges = np.diff(mask.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+            starts = np.flatnonzero(edges == 1)
+            ends = np.flatnonzero(edges == -1)
+            lengths = ends - starts
+            if starts[0] == 0:  # the run left open by the last block continues here
+                lengths[0] += self._carry[c]
+            else:
+                self._close(self._carry[c])
+            self._carry[c] = 0
+            if ends[-1] == n:  # still open: the next block may extend it
+                self._carry[c] = int(lengths[-1])
+                lengths = lengths[:-1]
+            self.count += int(lengths[lengths >= CLIP_RUN].sum())
+
+    def finish(self) -> int:
+        for c, run in enumerate(self._carry):
+            self._close(run)
+            self._carry[c] = 0
+        return self.count
+
+
+class Meter:
+    """Streaming measurements of one signal: feed (frames, channels) float blocks, then finish."""
+
+    def __init__(self, rate: int, channels: int, *, subtype: str) -> None:
+        self.rate = rate
+        self.channels = channels
+        self.subtype = subtype
+        self.frame_len = max(1, round(rate / 100))  # == LoudnessMeter's sub-block / 10
+        self._loudness = LoudnessMeter(rate, channels, LoudnessMeter.block_frames(rate))
+        # Blocks handed to _process hold whole 100 ms sub-blocks (and so whole 10 ms frames),
+        # except the very last; incoming blocks of any size are re-chunked to that length.
+        # Frame k therefore always starts at sample k * frame_len, which the edges rely on.
+        self._chunk = LoudnessMeter.block_frames(rate)
+        self._pending: list[F32] = []
+        self._pending_frames = 0
+        self._frames = 0
+        self._peak = 0.0
+        self._sum = 0.0
+        self._clips = _ClipRuns(channels)
+        self._downmix = np.full(channels, 1.0 / channels)
+        self._fsum: list[F64] = []
+        self._fsq: list[F64] = []
+        self._fmax: list[F64] = []
+        self._fmin: list[F64] = []
+        self._flen: list[I64] = []
+
+    def feed(self, block: F32) -> None:
+        """Add a block of shape (frames, channels), full scale ±1.0."""
+        if block.shape[0] == 0:
+            return
+        self._pending.append(block)
+        self._pending_frames += block.shape[0]
+        if self._pending_frames < self._chunk:
+            return
+        data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        whole = (data.shape[0] // self._chunk) * self._chunk
+        for start in range(0, whole, self._chunk):
+            self._process(data[start : start + self._chunk])
+        rest = data[whole:]
+        self._pending = [rest] if rest.shape[0] else []
+        self._pending_frames = rest.shape[0]
+
+    def _process(self, x: F32) -> None:
+        n = x.shape[0]
+        self._frames += n
+        magnitude = np.abs(x)
+        self._peak = max(self._peak, float(magnitude.max()))
+        self._clips.feed(magnitude >= CLIP_LEVEL)
+        # A matrix-vector product: ndarray.mean(axis=1) is ~7x slower over so short an axis.
+        mono: F64 = x[:, 0].astype(np.float64) if self.channels == 1 else x @ self._downmix
+        self._sum += float(mono.sum())
+        # Per-frame sums rather than powers: the DC offset is known only at the end, and
+        # power about the mean follows from the sum and the sum of squares.
+        bounds = np.arange(0, n, self.frame_len)
+        self._fsum.append(np.add.reduceat(mono, bounds))
+        self._fsq.append(np.add.reduceat(np.square(mono), bounds))
+        self._fmax.append(np.maximum.reduceat(mono, bounds))
+        self._fmin.append(np.minimum.reduceat(mono, bounds))
+        self._flen.append(np.diff(np.append(bounds, n)))
+        self._loudness.feed(x)
+
+    def finish(self) -> Measurements:
+        """Flush and compute every measurement."""
+        if self._pending:
+            self._process(np.concatenate(self._pending))
+            self._pending = []
+        frames, rate = self._frames, self.rate
+        dc = self._sum / frames if frames else 0.0
+        fsum, fsq = _cat(self._fsum), _cat(self._fsq)
+        flen = _cat(self._flen).astype(np.float64)
+        power = np.zeros(0)
+        if frames:
+            mean = fsum / flen
+            power = np.maximum(fsq / flen - 2.0 * dc * mean + dc * dc, 0.0)
+        first, last, snr_db = _activity(power)
+        duration = frames / rate
+        if first is None or last is None:
+            lead = trail = duration
+        else:
+            lead = first * self.frame_len / rate
+            trail = max(0.0, (frames - (last + 1) * self.frame_len) / rate)
+        clipped = self._clips.finish()
+        info = AudioInfo(
+            frames=frames,
+            sample_rate=rate,
+            channels=self.channels,
+            subtype=self.subtype,
+            duration_s=duration,
+            peak_dbfs=_dbfs(self._peak),
+            clipped_samples=clipped,
+            clip_fraction=clipped / (frames * self.channels) if frames else 0.0,
+            dc_offset=dc,
+            loudness_lufs=self._loudness.integrated(),
+            lead_silence_s=lead,
+            trail_silence_s=trail,
+            snr_db=snr_db,
+        )
+        return Measurements(
+            info=info,
+            frame_len=self.frame_len,
+            first_active=first,
+            last_active=last,
+            frame_max=_cat(self._fmax),
+            frame_min=_cat(self._fmin),
+        )
+
+
+def _cat(parts: Sequence[npt.NDArray[np.float64] | npt.NDArray[np.int64]]) -> F64:
+    return np.concatenate(parts).astype(np.float64, copy=False) if parts else np.zeros(0)
+
+
+def _dbfs(amplitude: float) -> float:
+    return 20.0 * math.log10(amplitude) if amplitude > 0 else -math.inf
+
+
+def _activity(power: F64) -> tuple[int | None, int | None, float]:
+    """First and last frames above the silence threshold, and the SNR estimate."""
+    if power.shape[0] == 0:
+        return None, None, 0.0
+    loudest = float(power.max())
+    if loudest <= 0.0:
+        return None, None, 0.0
+    noise = float(np.percentile(power, NOISE_PERCENTILE))
+    threshold = max(
+        loudest * 10 ** (-SILENCE_BELOW_LOUDEST_DB / 10), noise * 10 ** (SILENCE_OVER_NOISE_DB / 10)
+    )
+    threshold = min(threshold, loudest * 10 ** (-SILENCE_MIN_GAP_DB / 10))
+    active = np.flatnonzero(power > threshold)
+    speech = float(power[active].mean())
+    snr = SNR_CAP_DB if noise <= 0.0 else min(SNR_CAP_DB, 10.0 * math.log10(speech / noise))
+    return int(active[0]), int(active[-1]), snr
+
+
+def measure(path: Path, *, file: str | None = None, max_bytes: int | None = None) -> Measurements:
+    """One block-wise pass over ``path``: everything analyze() reports, plus frame data."""
+    with Reader(path, file=file, max_bytes=max_bytes) as reader:
+        return measure_reader(reader)
+
+
+def measure_reader(reader: Reader) -> Measurements:
+    """Read ``reader`` to its end through a Meter."""
+    meter = Meter(reader.rate, reader.channels, subtype=reader.subtype)
+    for block in reader.blocks():
+        meter.feed(block)
+    return meter.finish()
+
+
+def analyze(path: Path, *, max_bytes: int | None = None) -> AudioInfo:
+    """Measure one recording block-wise, in constant memory.
+
+    Raises InputError ``audio.unreadable`` (file None) for an empty, truncated or non-WAV file,
+    or anything libsndfile refuses; ``audio.file_too_large`` when ``max_bytes`` is exceeded.
+    """
+    return measure(path, max_bytes=max_bytes).info
+
+
+def assess(info: AudioInfo, profile: AudioProfile, *, file: str) -> list[Finding]:
+    """Per-clip checks of a recording's measurements against ``profile``.
+
+    Every check uses ``info`` as given. Duration bounds are meant for what will be uploaded:
+    callers pass the source's info with ``duration_s`` replaced by the normalized duration
+    (edge silence trimmed or padded), as ``pipeline.stages.prepare`` does. A silent clip gets
+    audio.silent and no clipping, SNR or loudness findings.
+    """
+    out: list[Finding] = []
+
+    def add(severity: Severity, code: str, message: str) -> None:
+        out.append(Finding(severity=severity, code=code, file=file, message=message))
+
+    if info.sample_rate < profile.min_input_rate:
+        add(
+            Severity.ERROR,
+            "audio.low_sample_rate",
+            f"{info.sample_rate} Hz < {profile.min_input_rate} Hz",
+        )
+    duration = info.duration_s
+    if profile.max_clip_s is not None and duration > profile.max_clip_s:
+        add(Severity.ERROR, "audio.too_long", f"{duration:.2f} s > {profile.max_clip_s:.2f} s")
+    if profile.min_clip_s is not None and duration < profile.min_clip_s:
+        add(Severity.ERROR, "audio.too_short", f"{duration:.2f} s < {profile.min_clip_s:.2f} s")
+    silent = _silence_reason(info)
+    if silent is not None:
+        add(Severity.ERROR, "audio.silent", silent)
+        return out
+    if info.clipped_samples:
+        fraction = f"{info.clipped_samples} clipped samples ({info.clip_fraction:.3%})"
+        if info.clip_fraction >= profile.clipping_error_fraction:
+            limit = f"{profile.clipping_error_fraction:.3%}"
+            add(Severity.ERROR, "audio.clipping", f"{fraction} >= {limit}")
+        else:
+            add(Severity.WARNING, "audio.clipping", fraction)
+    if info.snr_db < profile.snr_error_db:
+        add(
+            Severity.ERROR,
+            "audio.low_snr",
+            f"estimated SNR {info.snr_db:.0f} dB (< {profile.snr_error_db:.0f} dB)",
+        )
+    elif info.snr_db < profile.snr_warn_db:
+        add(
+            Severity.WARNING,
+            "audio.low_snr",
+            f"estimated SNR {info.snr_db:.0f} dB (< {profile.snr_warn_db:.0f} dB)",
+        )
+    # -inf loudness here means "shorter than one 400 ms gating block", not "quiet".
+    if -math.inf < info.loudness_lufs < profile.quiet_lufs:
+        add(
+            Severity.WARNING,
+            "audio.quiet",
+            f"loudness {info.loudness_lufs:.1f} LUFS (< {profile.quiet_lufs:.0f} LUFS)",
+        )
+    return out
+
+
+def _silence_reason(info: AudioInfo) -> str | None:
+    """Why the clip counts as silent, or None when there is something to hear."""
+    if info.frames == 0:
+        return "no audio frames"
+    if info.peak_dbfs == -math.inf:
+        return "digital silence"
+    if info.duration_s >= 0.4 and info.loudness_lufs == -math.inf:
+        return "nothing above -70 LUFS"
+    if info.snr_db < SILENT_SNR_DB:
+        return f"nothing above the noise floor (estimated SNR {info.snr_db:.0f} dB)"
+    return None

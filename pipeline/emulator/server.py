@@ -1,0 +1,200 @@
+"""The emulator's server: both providers and their object stores in one aiohttp app, one port.
+
+``Emulator`` is the in-process form (``async with Emulator(options) as emu``), used by the tests,
+the demo and ``endpoint = "emulator"``; ``serve_forever`` is ``voice-onboard emulator``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import signal
+import tempfile
+from contextlib import AsyncExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+import anyio
+import anyio.to_thread
+from aiohttp import web
+
+from pipeline.emulator.azure import AzureService
+from pipeline.emulator.context import (
+    DEFAULT_AZURE_KEY,
+    DEFAULT_HUAWEI_AK,
+    DEFAULT_HUAWEI_SK,
+    DEFAULT_HUAWEI_TOKEN,
+    EmulatedClock,
+    EmulatorContext,
+    EmulatorOptions,
+    Faults,
+)
+from pipeline.emulator.huawei import HuaweiService
+from pipeline.emulator.huawei_model import HuaweiSettings
+from pipeline.emulator.store import ObjectStore
+from pipeline.errors import ConfigError
+
+STATE_PATH: Final = "/_emulator/state"
+
+EMULATOR_HELP: Final = f"""\
+Serve emulated Huawei MetaStudio voice training and Azure AI Speech personal voice on one
+loopback port, with their object stores, accelerated time and fault injection.
+
+routes:
+  /v1/{{project_id}}/voice-training-manage/...   Huawei (every project_id is its own tenant)
+  /customvoice/...                             Azure
+  /obs/{{bucket}}/{{key}}                          Huawei pre-signed upload URLs (OBS-like)
+  GET {STATE_PATH}                          read-only JSON of the emulator's state
+
+credentials: the emulator accepts what the clients read from the environment when set,
+otherwise these fixed test values:
+  HUAWEICLOUD_SDK_AK      {DEFAULT_HUAWEI_AK}
+  HUAWEICLOUD_SDK_SK      {DEFAULT_HUAWEI_SK}
+  METASTUDIO_AUTH_TOKEN   {DEFAULT_HUAWEI_TOKEN}   (sent as X-Auth-Token)
+  AZURE_SPEECH_KEY        {DEFAULT_AZURE_KEY}
+
+time: --time-scale X runs emulated time X times faster than real time (Huawei training takes
+1 day basic, 2 days middle, 3 days third-party, 4 days advance; 100000 ends them in seconds).
+faults: --fault-rate R answers that share of API calls with 500/503/429 (and, for creates,
+sometimes performs the create and drops the answer); --upload-fault-rate R resets that share
+of uploads mid-body; --url-ttl S makes upload URLs expire after S real seconds.
+outcomes: --outcome 'GLOB=STATE' forces the final state of voices whose name matches GLOB
+(Huawei: SUCCEED, FAILED, AUDIT_FAILED, SPLIT_FAILED, USER_REVIEW_REJECT); first match wins.
+"""
+
+_STATE_NAME = re.compile(r"[A-Za-z][A-Za-z_]*")
+
+
+def parse_outcome(text: str) -> tuple[str, str]:
+    """Split a ``GLOB=STATE`` flag value into (glob, state); ConfigError when malformed."""
+    glob, sep, state = text.rpartition("=")
+    glob, state = glob.strip(), state.strip()
+    if not sep or not glob or not _STATE_NAME.fullmatch(state):
+        raise ConfigError(f"--outcome expects GLOB=STATE (e.g. 'alice*=FAILED'), got {text!r}")
+    return glob, state
+
+
+def _url_host(host: str) -> str:
+    # A wildcard bind is reachable on loopback; an IPv6 literal needs brackets in a URL.
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    try:
+        is_v6 = ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return host
+    return f"[{host}]" if is_v6 else host
+
+
+class Emulator:
+    """Both emulated providers on ``options.host:options.port`` (0 = a free port)."""
+
+    def __init__(
+        self, options: EmulatorOptions, *, huawei_settings: HuaweiSettings | None = None
+    ) -> None:
+        self.options = options
+        self._huawei_settings = huawei_settings
+        self._stack: AsyncExitStack | None = None
+        self._context: EmulatorContext | None = None
+        self._huawei: HuaweiService | None = None
+        self._azure: AzureService | None = None
+
+    @property
+    def context(self) -> EmulatorContext:
+        if self._context is None:
+            raise RuntimeError("the emulator is not running")
+        return self._context
+
+    @property
+    def base_url(self) -> str:
+        """e.g. ``http://127.0.0.1:43123``."""
+        return self.context.base_url
+
+    @property
+    def huawei(self) -> HuaweiService:
+        if self._huawei is None:
+            raise RuntimeError("the emulator is not running")
+        return self._huawei
+
+    @property
+    def azure(self) -> AzureService:
+        if self._azure is None:
+            raise RuntimeError("the emulator is not running")
+        return self._azure
+
+    async def __aenter__(self) -> Self:
+        if self._stack is not None:
+            raise RuntimeError("an Emulator can be entered only once")
+        stack = self._stack = AsyncExitStack()
+        try:
+            await self._start(stack)
+        except BaseException:
+            await stack.aclose()
+            raise
+        return self
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        options = self.options
+        if options.storage is not None:
+            storage = options.storage
+            await anyio.to_thread.run_sync(lambda: storage.mkdir(parents=True, exist_ok=True))
+        else:
+            temporary = tempfile.TemporaryDirectory(prefix="voice-onboard-emulator-")
+            # Removing thousands of uploaded objects is disk work: keep it off the event loop.
+            stack.push_async_callback(anyio.to_thread.run_sync, temporary.cleanup)
+            storage = Path(temporary.name)
+        ctx = EmulatorContext(
+            options=options,
+            clock=EmulatedClock(options.time_scale),
+            faults=Faults(options),
+            storage=storage,
+        )
+        app = web.Application()
+        store = ObjectStore(ctx)
+        store.install(app)
+        huawei = HuaweiService(ctx, store=store, settings=self._huawei_settings)
+        huawei.install(app)
+        azure = AzureService(ctx)
+        azure.install(app)
+        app.router.add_get(STATE_PATH, self._state)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, options.host, options.port)
+        await site.start()
+        port = runner.addresses[0][1]
+        ctx.base_url = f"http://{_url_host(options.host)}:{port}"
+        self._context, self._huawei, self._azure = ctx, huawei, azure
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._stack is not None:
+            # Shielded: when the caller is being cancelled (SIGINT, a test's task group), the
+            # server must still close its sockets and remove its temporary storage.
+            with anyio.CancelScope(shield=True):
+                await self._stack.aclose()
+
+    async def _state(self, request: web.Request) -> web.StreamResponse:
+        ctx = self.context
+        return web.json_response(
+            {
+                "base_url": ctx.base_url,
+                "time_scale": ctx.clock.scale,
+                "emulated_now": ctx.clock.now(),
+                "huawei": self.huawei.snapshot(),
+                "azure": self.azure.snapshot(),
+            }
+        )
+
+
+async def serve_forever(options: EmulatorOptions) -> None:
+    """Run the emulator, print ``emulator listening on URL``, stop on cancel/SIGINT/SIGTERM."""
+    async with Emulator(options) as emulator:
+        print(f"emulator listening on {emulator.base_url}", flush=True)
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _signum in signals:
+                break

@@ -1,0 +1,561 @@
+"""The Azure AI Speech personal voice provider: the stage-level adapter over ``AzureClient``.
+
+create  ensure the project (one PUT per run), create the consent from ``consent.wav`` with the
+        talent, company and locale of ``voice.toml``, and wait for it (every ~1 s, bounded) —
+        all waiting voices share one list call per round (``ConsentWatch``) instead of one GET
+        each. A consent that fails verification ends the voice as ``needs_attention``.
+upload  multipart mode: nothing (the audio goes with the personal-voice create). blob-SAS
+        mode: PUT every normalized clip to ``<batch>/<personal voice id>/NNNN.wav`` in the
+        customer's container, concurrently under the upload limit, recording each blob in the
+        ledger so a resumed run uploads nothing twice.
+submit  create the personal voice: multipart POST with the clips, or JSON PUT naming the blobs.
+poll    list the project's personal voices page by page (``nextLink``), never one GET per voice.
+
+Idempotency: every id and ``Operation-Id`` is derived from the batch, the voice key and the
+voice's content fingerprint (``voice_ids``), so any retry (a lost answer, a crash, a re-run)
+addresses the same resources, and Azure replays an identical request under a used
+``Operation-Id``. The runner writes an intent (``creating``/``submitting``) before each create;
+the provider records the resource id in the ledger *before* sending, so a later call that finds
+it recorded looks the resource up (GET) before creating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Final, TypeVar
+
+import anyio
+import structlog
+
+from pipeline.config import Credentials, JobConfig
+from pipeline.errors import (
+    AuthenticationFailed,
+    ConfigError,
+    NotFound,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from pipeline.ledger.base import Stage, VoiceState
+from pipeline.providers.azure_client import (
+    AudioFile,
+    AzureClient,
+    BlobContainer,
+    BlobSource,
+    Consent,
+    PersonalVoice,
+    parse_datetime,
+)
+from pipeline.providers.base import Save
+from pipeline.providers.http import HttpClient
+from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
+
+log = structlog.get_logger("pipeline.providers.azure")
+
+_UNSAFE: Final = re.compile(r"[^A-Za-z0-9._-]+")
+_STEM_MAX: Final = 36  #: room for "-" + 16 hex + "-" + the longest suffix within 64
+_HASH_HEX: Final = 16  #: 64 bits: no collision among distinct voices in any realistic project
+_SUFFIXES: Final = {"consent": "c", "consent_op": "opc", "voice": "pv", "voice_op": "oppv"}
+
+T = TypeVar("T")
+#: Looks a resource up by id: the resource, or None when it does not exist.
+_Finder = Callable[[str], Awaitable[T | None]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceIds:
+    """Every caller-chosen Azure id of one voice version (each matches ``ResourceId``)."""
+
+    consent_id: str
+    consent_operation_id: str
+    personal_voice_id: str
+    personal_voice_operation_id: str
+
+
+def _stem(text: str) -> str:
+    """A readable, ``ResourceId``-safe part: unsafe runs become "-", ends are alphanumeric."""
+    cleaned = _UNSAFE.sub("-", text)
+    cleaned = cleaned[:_STEM_MAX]
+    # ResourceId must start and end with a letter or digit.
+    cleaned = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
+    return cleaned or "voice"
+
+
+def voice_ids(batch: str, key: str, fingerprint: str) -> VoiceIds:
+    """The ids of voice ``key`` of ``batch`` at content ``fingerprint``.
+
+    ``<batch>-<key>`` sanitized and cut to 36 characters for people, then a hash of the exact
+    batch, key and fingerprint so that distinct keys that sanitize alike never collide, and a
+    changed recording gets new resources; a suffix tells the four ids apart (operation ids
+    share one namespace with each other, resource ids one per kind). At most 58 characters.
+    """
+    stem = _stem(f"{batch}-{key}")
+    digest = hashlib.sha256(f"azure-v1\0{batch}\0{key}\0{fingerprint}".encode()).hexdigest()
+    base = f"{stem}-{digest[:_HASH_HEX]}"
+    return VoiceIds(
+        consent_id=f"{base}-{_SUFFIXES['consent']}",
+        consent_operation_id=f"{base}-{_SUFFIXES['consent_op']}",
+        personal_voice_id=f"{base}-{_SUFFIXES['voice']}",
+        personal_voice_operation_id=f"{base}-{_SUFFIXES['voice_op']}",
+    )
+
+
+def blob_name(batch: str, personal_voice_id: str, index: int) -> str:
+    """The blob of clip ``index``: under the voice's own prefix, so the create selects it alone."""
+    return f"{blob_prefix(batch, personal_voice_id)}{index:04d}.wav"
+
+
+def blob_prefix(batch: str, personal_voice_id: str) -> str:
+    return f"{batch}/{personal_voice_id}/"
+
+
+class ConsentWatch:
+    """Waits for consents to end, one list call per round for every voice that waits.
+
+    The samples GET each consent every second (reference §2.5). Under the 50-requests-per-10-s
+    limit that GET is a third of a voice's budget (consent create, consent GET, voice create),
+    so waiting voices share rounds instead: a round lists the project's consents created since
+    the oldest one waited for (``createdDateTime ge``, so old batches are never paged through)
+    and every waiter reads its consent from it. A waiter sleeps ``interval``, then joins a
+    round that started after it woke, or leads one. If the service refuses the list filter,
+    the watch falls back to one GET per consent for the rest of the run.
+    """
+
+    def __init__(self, client: AzureClient, project: str, interval: float) -> None:
+        self._client = client
+        self._project = project
+        self._interval = interval
+        self._waiting: dict[str, datetime] = {}  #: consent id → its createdDateTime
+        self._latest: dict[str, Consent] = {}  #: what the last round saw of waited consents
+        self._round: tuple[float, anyio.Event] | None = None  #: (started, done) in progress
+        self._last_round_started = -math.inf  #: of the last round that ended
+        self._by_get = False
+        self.rounds = 0
+
+    async def wait(self, consent: Consent, bound: float) -> Consent:
+        """``consent`` once it is terminal; ProviderUnavailable after ``bound`` seconds."""
+        created = parse_datetime(consent.created)
+        waited = 0.0
+        if not consent.terminal and created is not None:
+            self._waiting[consent.id] = created
+        try:
+            while not consent.terminal:
+                if waited >= bound:
+                    raise ProviderUnavailable(
+                        f"consent {consent.id} still {consent.status} after {waited:.0f} s"
+                    )
+                await anyio.sleep(self._interval)
+                waited += self._interval
+                if self._by_get or consent.id not in self._waiting:
+                    consent = await self._client.get_consent(consent.id)
+                    continue
+                await self._round_after(anyio.current_time())
+                seen = self._latest.get(consent.id)
+                if seen is None:
+                    # Not listed (a lagging list, or the filter refused meanwhile): ask directly.
+                    seen = await self._client.get_consent(consent.id)
+                consent = seen
+        finally:
+            self._waiting.pop(consent.id, None)
+            self._latest.pop(consent.id, None)
+        return consent
+
+    async def _round_after(self, asked: float) -> None:
+        """Return once a round that started at or after ``asked`` has ended."""
+        while self._last_round_started < asked:
+            current = self._round
+            if current is None:
+                await self._lead_round()
+                return
+            started, done = current
+            await done.wait()
+            if started >= asked:
+                return
+
+    async def _lead_round(self) -> None:
+        done = anyio.Event()
+        started = anyio.current_time()
+        self._round = (started, done)
+        try:
+            since = min(self._waiting.values(), default=None)
+            listed: dict[str, Consent] = {}
+            try:
+                async for item in self._client.iter_consents(self._project, created_since=since):
+                    if item.id in self._waiting:
+                        listed[item.id] = item
+            except ProviderRejected as exc:
+                log.warning("consent_watch.list_refused", error=str(exc))
+                self._by_get = True
+                return
+            except ProviderError as exc:
+                # Waiters keep their last view and try again next interval (within the bound).
+                log.warning("consent_watch.round_failed", error=str(exc))
+                return
+            self._latest = listed
+            self.rounds += 1
+        finally:
+            self._last_round_started = started
+            self._round = None
+            done.set()
+
+
+class AzureProvider:
+    """Provider protocol implementation for Azure AI Speech personal voice."""
+
+    def __init__(
+        self,
+        *,
+        config: JobConfig,
+        client: AzureClient,
+        http: HttpClient,
+        uploads: anyio.CapacityLimiter,
+        credentials: Credentials,
+        consent_poll_s: float | None = None,
+        consent_wait_s: float = 300.0,
+        blob_single_put_max: int = 4 * 1024 * 1024,
+        blob_block_size: int = 1024 * 1024,
+    ) -> None:
+        """
+        Args:
+            uploads: the run's upload limiter; bounds blob PUTs and multipart creates (each
+                multipart body is built in memory, so this also bounds memory).
+            credentials: ``azure_blob_sas_url`` is required in blob-SAS mode.
+            consent_poll_s: seconds between consent GETs; default the smaller of 1 s (what the
+                official samples use, reference §2.5) and the job's ``[await] poll_interval``.
+            consent_wait_s: give up waiting for a consent after this long; the voice is
+                deferred (it stays ``creating``) and the next run picks the consent up.
+        """
+        self._config = config
+        self._client = client
+        self._uploads = uploads
+        self._project = config.provider.project
+        self._batch = config.batch
+        self._consent_poll_s = (
+            consent_poll_s
+            if consent_poll_s is not None
+            else min(1.0, config.await_.poll_interval_s)
+        )
+        self._consent_wait_s = consent_wait_s
+        self._consents = ConsentWatch(client, self._project, self._consent_poll_s)
+        self._blob: BlobContainer | None = None
+        if config.provider.upload_mode == "blob-sas":
+            if not credentials.azure_blob_sas_url:
+                raise ConfigError(
+                    f"{config.path}: upload_mode = blob-sas needs AZURE_BLOB_CONTAINER_SAS_URL"
+                )
+            try:
+                self._blob = BlobContainer(
+                    http,
+                    credentials.azure_blob_sas_url,
+                    retry=client.retry.upload,
+                    single_put_max=blob_single_put_max,
+                    block_size=blob_block_size,
+                )
+            except (ValueError, ProviderError):
+                # the message would quote the URL; the variable's name is enough
+                raise ConfigError(
+                    "AZURE_BLOB_CONTAINER_SAS_URL is not a container URL with a SAS query "
+                    "(https://, or http:// to a loopback address)"
+                ) from None
+        self._project_lock = anyio.Lock()
+        self._project_ready = False
+        self.bytes_uploaded = 0
+
+    def describe(self) -> Mapping[str, str]:
+        p = self._config.provider
+        return {
+            "kind": p.kind,
+            "api_version": self._client.api_version,
+            "project": p.project,
+            "upload_mode": p.upload_mode,
+        }
+
+    def ids(self, state: VoiceState) -> VoiceIds:
+        return voice_ids(self._batch, state.key, state.fingerprint)
+
+    # -- create ------------------------------------------------------------------------------
+
+    async def _ensure_project(self) -> None:
+        # Once per run, not per voice: every voice would otherwise spend a request of the
+        # 50-per-10-s budget on it. The lock makes the first voice do it while others wait.
+        async with self._project_lock:
+            if not self._project_ready:
+                await self._client.put_project(
+                    self._project,
+                    description="Personal voices onboarded by voice-onboarding",
+                )
+                self._project_ready = True
+                log.info("azure.project_ready", project=self._project)
+
+    async def create(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
+        await self._ensure_project()
+        ids = self.ids(state)
+        consent: Consent | None = None
+        if state.remote.get("consent_id") == ids.consent_id:
+            # Recorded before an earlier create was sent: it may exist; look before creating.
+            consent = await self._client.find_consent(ids.consent_id)
+            if consent is not None:
+                log.info("create.adopted", consent_id=consent.id, remote_state=consent.status)
+        else:
+            state = replace(state, remote=state.with_remote(consent_id=ids.consent_id))
+            await save(state)
+        if consent is None:
+            consent = await self._create_consent(voice, state, ids)
+        consent = await self._consents.wait(consent, self._consent_wait_s)
+        remote = state.with_remote(
+            consent_id=consent.id, state=consent.status, failure_reason=consent.failure_reason
+        )
+        if consent.status == "Failed":
+            reason = consent.failure_reason or "no reason given"
+            finding = Finding(
+                severity=Severity.ERROR,
+                code="remote.consent_failed",
+                file=voice.consent_source,
+                message=f"consent {consent.id} failed verification: {reason}",
+            )
+            log.info("create.consent_failed", consent_id=consent.id, reason=reason)
+            return state.advance(
+                Stage.DONE,
+                status=VoiceStatus.NEEDS_ATTENTION,
+                remote=remote,
+                findings=(*state.findings, finding),
+                last_error=finding.message,
+            )
+        return state.advance(Stage.CREATED, remote=remote)
+
+    async def _create_consent(
+        self, voice: PreparedVoice, state: VoiceState, ids: VoiceIds
+    ) -> Consent:
+        meta = voice.meta
+        # Pre-flight rejects such a voice (voice.missing_consent / voice.missing_talent); this
+        # only keeps one odd voice from stopping the batch if that ever changes.
+        if (
+            meta is None
+            or voice.consent is None
+            or not (meta.talent_name and meta.company_name and meta.locale)
+        ):
+            raise ProviderRejected(
+                "a consent needs consent.wav and talent_name, company_name, locale in voice.toml"
+            )
+        try:
+            async with self._uploads:
+                created = await self._client.create_consent(
+                    ids.consent_id,
+                    operation_id=ids.consent_operation_id,
+                    project_id=self._project,
+                    voice_talent_name=meta.talent_name,
+                    company_name=meta.company_name,
+                    locale=meta.locale,
+                    audio=AudioFile("consent.wav", voice.consent),
+                    description=f"{self._batch}/{state.key}",
+                )
+        except ProviderRejected as exc:
+            existing = await self._adopt_after_refusal(
+                exc, self._client.find_consent, ids.consent_id
+            )
+            if existing is None:
+                raise
+            return existing
+        log.info("create.consent_created", consent_id=created.resource.id)
+        return created.resource
+
+    async def _adopt_after_refusal(
+        self, exc: ProviderRejected, find: _Finder[T], resource_id: str
+    ) -> T | None:
+        """After a refused create: the resource, if it exists under our id, else None.
+
+        Our ids carry the content hash, so a resource under one is ours. It can exist while the
+        create is refused when the ledger lost our record of it, or when the service no longer
+        keeps the Operation-Id for a replay (its lifetime is undocumented, reference §11.8).
+        """
+        if isinstance(exc, AuthenticationFailed | NotFound):
+            return None
+        found = await find(resource_id)
+        if found is not None:
+            log.info("create.adopted_after_refusal", resource_id=resource_id, code=exc.code)
+        return found
+
+    # -- upload ------------------------------------------------------------------------------
+
+    async def upload(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
+        if self._blob is None:
+            return state.advance(Stage.UPLOADED)  # multipart: the audio goes with the create
+        blob = self._blob
+        ids = self.ids(state)
+        todo = [
+            (clip.normalized, name)
+            for clip in voice.clips
+            if (name := blob_name(self._batch, ids.personal_voice_id, clip.index))
+            not in state.uploaded
+        ]
+        lock = anyio.Lock()
+        current = state
+        errors: list[ProviderError] = []
+
+        async def one(path: Path, name: str) -> None:
+            nonlocal current
+            try:
+                async with self._uploads:
+                    size = await blob.put_file(name, path)
+            except ProviderError as exc:
+                # Collected, not raised: a task group would wrap it in an ExceptionGroup the
+                # runner does not catch, and the other clips may as well finish (and be kept).
+                errors.append(exc)
+                return
+            self.bytes_uploaded += size
+            async with lock:
+                current = replace(current, uploaded=(*current.uploaded, name))
+                await save(current)
+
+        async with anyio.create_task_group() as tg:
+            for path, name in todo:
+                tg.start_soon(one, path, name)
+        if errors:
+            raise errors[0]
+        log.info(
+            "upload.blobs_stored",
+            blobs=len(todo),
+            prefix=blob_prefix(self._batch, ids.personal_voice_id),
+        )
+        return current.advance(Stage.UPLOADED)
+
+    # -- submit ------------------------------------------------------------------------------
+
+    async def submit(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
+        ids = self.ids(state)
+        pv: PersonalVoice | None = None
+        if state.remote.get("personal_voice_id") == ids.personal_voice_id:
+            pv = await self._client.find_personal_voice(ids.personal_voice_id)
+            if pv is not None:
+                log.info("submit.adopted", personal_voice_id=pv.id, remote_state=pv.status)
+        else:
+            state = replace(
+                state, remote=state.with_remote(personal_voice_id=ids.personal_voice_id)
+            )
+            await save(state)
+        if pv is None:
+            pv = await self._create_voice(voice, state, ids)
+        return state.advance(
+            Stage.SUBMITTED,
+            remote=state.with_remote(
+                personal_voice_id=pv.id,
+                speaker_profile_id=pv.speaker_profile_id,
+                state=pv.status,
+                failure_reason=None,
+            ),
+        )
+
+    async def _create_voice(
+        self, voice: PreparedVoice, state: VoiceState, ids: VoiceIds
+    ) -> PersonalVoice:
+        consent_id = state.remote["consent_id"]
+        description = f"{self._batch}/{state.key}"
+        try:
+            if self._blob is None:
+                audio = [AudioFile(f"{c.index:04d}.wav", c.normalized) for c in voice.clips]
+                async with self._uploads:
+                    created = await self._client.create_personal_voice(
+                        ids.personal_voice_id,
+                        operation_id=ids.personal_voice_operation_id,
+                        project_id=self._project,
+                        consent_id=consent_id,
+                        audio=audio,
+                        display_name=state.voice_name,
+                        description=description,
+                    )
+            else:
+                # The service lists and reads the container itself, so containerUrl must carry
+                # the SAS (read + list, reference §6.4); it is sent in the body only, never
+                # logged (BlobSource's repr and every error message redact it).
+                created = await self._client.create_personal_voice_from_blobs(
+                    ids.personal_voice_id,
+                    operation_id=ids.personal_voice_operation_id,
+                    project_id=self._project,
+                    consent_id=consent_id,
+                    source=BlobSource(
+                        container_url=self._blob.container_url,
+                        prefix=blob_prefix(self._batch, ids.personal_voice_id),
+                        extensions=(".wav",),
+                    ),
+                    display_name=state.voice_name,
+                    description=description,
+                )
+        except ProviderRejected as exc:
+            existing = await self._adopt_after_refusal(
+                exc, self._client.find_personal_voice, ids.personal_voice_id
+            )
+            if existing is None:
+                raise
+            return existing
+        log.info("submit.created", personal_voice_id=created.resource.id)
+        return created.resource
+
+    # -- await -------------------------------------------------------------------------------
+
+    async def poll(
+        self, states: Sequence[VoiceState], voices: Mapping[str, PreparedVoice]
+    ) -> list[VoiceState]:
+        listed = {v.id: v async for v in self._client.iter_personal_voices(self._project)}
+        changed: list[VoiceState] = []
+        for state in states:
+            pv_id = state.remote.get("personal_voice_id", "")
+            pv = listed.get(pv_id)
+            if pv is None and pv_id:
+                # Not in the list (created after the list was read, or a list that lags):
+                # one GET for this voice tells.
+                pv = await self._client.find_personal_voice(pv_id)
+            if pv is None:
+                finding = Finding(
+                    severity=Severity.ERROR,
+                    code="remote.job_failed",
+                    file=None,
+                    message=f"personal voice {pv_id or '?'} no longer exists (deleted?)",
+                )
+                changed.append(
+                    state.advance(
+                        Stage.DONE,
+                        status=VoiceStatus.FAILED,
+                        findings=(*state.findings, finding),
+                        last_error=finding.message,
+                    )
+                )
+                continue
+            update = self._polled(state, pv)
+            if update is not None:
+                changed.append(update)
+        return changed
+
+    def _polled(self, state: VoiceState, pv: PersonalVoice) -> VoiceState | None:
+        remote = state.with_remote(
+            speaker_profile_id=pv.speaker_profile_id,
+            state=pv.status,
+            failure_reason=pv.failure_reason,
+        )
+        if pv.status == "Succeeded":
+            return state.advance(Stage.DONE, status=VoiceStatus.SUCCEEDED, remote=remote)
+        if pv.status == "Failed":
+            reason = pv.failure_reason or "no reason given"
+            finding = Finding(
+                severity=Severity.ERROR,
+                code="remote.job_failed",
+                file=None,
+                message=f"personal voice {pv.id} failed: {reason}",
+            )
+            return state.advance(
+                Stage.DONE,
+                status=VoiceStatus.FAILED,
+                remote=remote,
+                findings=(*state.findings, finding),
+                last_error=finding.message,
+            )
+        if pv.status == state.remote.get("state"):
+            return None
+        # NotStarted → Running, or a status this client does not know (modelAsString):
+        # recorded, and polling goes on until the await deadline.
+        return replace(state, remote=remote)

@@ -1,0 +1,81 @@
+"""Builds the run's provider from the job file: one HttpClient (one aiohttp session) for the
+whole run, the provider's API client on it, and the stage-level adapter the runner drives."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+
+from pipeline.config import HUAWEI, Credentials, JobConfig
+from pipeline.providers.base import Provider
+from pipeline.providers.http import HttpClient, HttpSettings
+
+
+def http_settings(config: JobConfig) -> HttpSettings:
+    # Pool size follows the upload limit, with room for control calls beside the uploads.
+    return HttpSettings(connections=config.limits.uploads + 8)
+
+
+@asynccontextmanager
+async def open_provider(
+    config: JobConfig, credentials: Credentials, endpoint: str
+) -> AsyncIterator[Provider]:
+    """The provider for ``config``, talking to ``endpoint`` (a base URL; the emulator's when
+    the job file says ``endpoint = "emulator"``)."""
+    async with HttpClient(http_settings(config)) as http:
+        uploads = anyio.CapacityLimiter(config.limits.uploads)
+        if config.provider.kind == HUAWEI:
+            yield _huawei(config, credentials, endpoint, http, uploads)
+        else:
+            yield _azure(config, credentials, endpoint, http, uploads)
+
+
+def _huawei(
+    config: JobConfig,
+    credentials: Credentials,
+    endpoint: str,
+    http: HttpClient,
+    uploads: anyio.CapacityLimiter,
+) -> Provider:
+    from pipeline.providers.huawei import HuaweiProvider
+    from pipeline.providers.huawei_client import AkSkAuth, HuaweiClient, RateLimits, TokenAuth
+
+    auth: AkSkAuth | TokenAuth
+    if credentials.huawei_ak and credentials.huawei_sk:
+        auth = AkSkAuth(
+            ak=credentials.huawei_ak,
+            sk=credentials.huawei_sk,
+            security_token=credentials.huawei_security_token,
+        )
+    else:
+        assert credentials.huawei_token is not None  # Credentials.for_provider checked it
+        auth = TokenAuth(token=credentials.huawei_token)
+    client = HuaweiClient(
+        http,
+        base_url=endpoint,
+        project_id=config.provider.project_id,
+        auth=auth,
+        app_user_id=config.provider.app_user_id,
+        rate_limits=RateLimits.uniform(
+            write=config.limits.create_per_second, read=config.limits.query_per_second
+        ),
+    )
+    return HuaweiProvider(config=config, client=client, http=http, uploads=uploads)
+
+
+def _azure(
+    config: JobConfig,
+    credentials: Credentials,
+    endpoint: str,
+    http: HttpClient,
+    uploads: anyio.CapacityLimiter,
+) -> Provider:
+    from pipeline.providers.azure import AzureProvider
+    from pipeline.providers.azure_client import AzureClient
+
+    client = AzureClient(http, base_url=endpoint, config=config, key=credentials.azure_key or "")
+    return AzureProvider(
+        config=config, client=client, http=http, uploads=uploads, credentials=credentials
+    )
