@@ -8,6 +8,7 @@ exit 2, never a traceback. Exit codes are DESIGN §2's: 0 all good, 1 some voice
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("voice-onboard: interrupted")
         code = EXIT_INTERRUPTED
-    except Exception as exc:  # a bug of ours: one line here, the traceback in the log
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line here, the traceback in the log
         log.get_logger("pipeline.cli").error("run.crashed", exc_info=True)
         _say(f"voice-onboard: internal error: {type(exc).__name__}: {exc}")
         code = EXIT_INTERNAL
@@ -187,7 +188,11 @@ def _sample_data(args: argparse.Namespace) -> int:
     if args.voices < 0:
         raise ConfigError("--voices must be >= 0")
     voices = write_inbox(
-        args.dir, voices=args.voices, profile=args.profile, with_defects=args.with_defects, seed=args.seed
+        args.dir,
+        voices=args.voices,
+        profile=args.profile,
+        with_defects=args.with_defects,
+        seed=args.seed,
     )
     defects = sum(1 for v in voices if v.defect)
     print(f"wrote {len(voices)} voices ({defects} with defects) to {args.dir}")
@@ -215,8 +220,6 @@ def _emulator(args: argparse.Namespace) -> int:
         storage=args.storage,
         credentials=EmuCredentials.from_env(),
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve_forever, options)
-    except KeyboardInterrupt:
-        pass
     return EXIT_OK

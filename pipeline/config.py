@@ -26,7 +26,12 @@ HUAWEI: Final = "huawei-metastudio"
 AZURE: Final = "azure-personal-voice"
 EMULATOR: Final = "emulator"
 
-_EDITIONS: Final = {"basic": "BASIC", "middle": "MIDDLE", "advance": "ADVANCE", "third-party": "THIRD_PARTY"}
+_EDITIONS: Final = {
+    "basic": "BASIC",
+    "middle": "MIDDLE",
+    "advance": "ADVANCE",
+    "third-party": "THIRD_PARTY",
+}
 _EDITION_PROFILE: Final = {
     "basic": "huawei-basic",
     "middle": "huawei-middle",
@@ -169,7 +174,11 @@ class Credentials:
             )
         if kind == AZURE and not self.azure_key:
             raise ConfigError(f"{config.path}: missing credentials: set AZURE_SPEECH_KEY")
-        if kind == AZURE and config.provider.upload_mode == "blob-sas" and not self.azure_blob_sas_url:
+        if (
+            kind == AZURE
+            and config.provider.upload_mode == "blob-sas"
+            and not self.azure_blob_sas_url
+        ):
             raise ConfigError(
                 f"{config.path}: upload_mode = blob-sas needs AZURE_BLOB_CONTAINER_SAS_URL"
             )
@@ -270,7 +279,9 @@ class _Table:
     def finish(self, allowed_extra: tuple[str, ...] = ()) -> None:
         for key in self.data:
             if key not in self.used and key not in allowed_extra:
-                raise ConfigError(f"{self.source.where(self.name, key)}: unknown key '{self.name}.{key}'")
+                raise ConfigError(
+                    f"{self.source.where(self.name, key)}: unknown key '{self.name}.{key}'"
+                )
 
 
 class _Source:
@@ -334,7 +345,8 @@ def load_job(path: Path) -> JobConfig:
     state_raw = batch.str_("state_dir", required=True)
     ledger_url = batch.str_("ledger") or os.environ.get("VOICE_ONBOARD_DATABASE_URL") or None
     batch.finish()
-    assert inbox_raw is not None and state_raw is not None
+    assert inbox_raw is not None
+    assert state_raw is not None
     inbox = (base / inbox_raw).resolve()
     state_dir = (base / state_raw).resolve()
 
@@ -376,7 +388,7 @@ def load_job(path: Path) -> JobConfig:
         emulator = _read_emulator(emu_t, base)
     elif emu_t.data:
         raise ConfigError(
-            f"{source.where('emulator', None)}: [emulator] is only used with endpoint = \"emulator\""
+            f'{source.where("emulator", None)}: [emulator] is only used with endpoint = "emulator"'
         )
 
     return JobConfig(
@@ -440,7 +452,7 @@ def _check_endpoint(endpoint: str, t: _Table) -> None:
     if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
         return
     raise t._bad(
-        "endpoint", "must be \"emulator\", an https:// URL, or http:// to a loopback address"
+        "endpoint", 'must be "emulator", an https:// URL, or http:// to a loopback address'
     )
 
 

@@ -74,7 +74,9 @@ def known_secrets() -> tuple[str, ...]:
     return REDACTOR.secrets
 
 
-def configure(*, json: bool | None = None, level: int = logging.INFO, stream: TextIO | None = None) -> None:
+def configure(
+    *, json: bool | None = None, level: int = logging.INFO, stream: TextIO | None = None
+) -> None:
     """Configure structlog once, at the edge (the CLI)."""
     stream = stream or sys.stderr
     if json is None:

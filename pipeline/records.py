@@ -108,7 +108,7 @@ class AudioInfo:
     loudness_lufs: float  #: ITU-R BS.1770 integrated loudness; -inf when silent or too short
     lead_silence_s: float
     trail_silence_s: float
-    snr_db: float  #: estimate (speech vs noise-floor frame energies); inf for noise-free audio
+    snr_db: float  #: estimate (speech vs noise-floor frame energies); capped at 100 dB
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

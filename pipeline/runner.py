@@ -23,7 +23,6 @@ from pipeline.config import Credentials, JobConfig
 from pipeline.errors import (
     CircuitOpen,
     DeadlineExceeded,
-    ProviderError,
     ProviderRejected,
     ProviderUnavailable,
     RunInterrupted,
@@ -84,9 +83,7 @@ def _prepare_context(config: JobConfig) -> PrepareContext:
     )
 
 
-async def _prepared_stream(
-    config: JobConfig, progress: Progress
-) -> AsyncIterator[PreparedVoice]:
+async def _prepared_stream(config: JobConfig, progress: Progress) -> AsyncIterator[PreparedVoice]:
     """Prepare voices concurrently (a few more than there are cores, so I/O overlaps) and yield
     each as soon as it is ready."""
     sources = discover(config.inbox)
@@ -163,8 +160,16 @@ def _finish(
         interrupted=interrupted,
     )
     path = manifest.write(doc, config.manifest_dir, config.batch, started)
-    report = RunReport(command=command, manifest=path, results=tuple(results), interrupted=interrupted)
-    log.info("run.finished", command=command, manifest=str(path), interrupted=interrupted, **report.summary)
+    report = RunReport(
+        command=command, manifest=path, results=tuple(results), interrupted=interrupted
+    )
+    log.info(
+        "run.finished",
+        command=command,
+        manifest=str(path),
+        interrupted=interrupted,
+        **report.summary,
+    )
     return report
 
 
@@ -311,7 +316,9 @@ async def _initial_state(voice: PreparedVoice, ledger: Ledger) -> VoiceState:
     return state
 
 
-async def _drive(voice: PreparedVoice, ledger: Ledger, provider: Provider, breaker: _Breaker) -> None:
+async def _drive(
+    voice: PreparedVoice, ledger: Ledger, provider: Provider, breaker: _Breaker
+) -> None:
     """create → upload → submit for one voice, checkpointing the ledger around each step."""
     state = await _initial_state(voice, ledger)
 
@@ -340,7 +347,9 @@ async def _drive(voice: PreparedVoice, ledger: Ledger, provider: Provider, break
                 last_error=str(exc),
                 findings=(
                     *state.findings,
-                    Finding(severity=Severity.ERROR, code="remote.error", file=None, message=str(exc)),
+                    Finding(
+                        severity=Severity.ERROR, code="remote.error", file=None, message=str(exc)
+                    ),
                 ),
             )
             await ledger.put(state, detail="provider rejected a request")
@@ -385,8 +394,12 @@ async def _await_all(
             await ledger.put(state)
             if state.stage is Stage.DONE:
                 progress.voices_done += 1
-                log.info("job.status_changed", voice=state.key, status=str(state.status),
-                         remote_state=state.remote.get("state"))
+                log.info(
+                    "job.status_changed",
+                    voice=state.key,
+                    status=str(state.status),
+                    remote_state=state.remote.get("state"),
+                )
         still = len(pending) - sum(1 for s in changed if s.stage is Stage.DONE)
         if still == 0:
             return

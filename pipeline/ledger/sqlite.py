@@ -11,7 +11,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Final
+from typing import Final, Self
 
 import anyio
 import anyio.to_thread
@@ -72,7 +72,7 @@ class SqliteLedger:
     def batch(self) -> str:
         return self._batch
 
-    async def __aenter__(self) -> SqliteLedger:
+    async def __aenter__(self) -> Self:
         await anyio.to_thread.run_sync(self._open, limiter=self._limiter)
         return self
 
@@ -113,18 +113,22 @@ class SqliteLedger:
 
     async def get(self, key: str) -> VoiceState | None:
         def run() -> VoiceState | None:
-            row = self._c().execute(
-                "SELECT * FROM voices WHERE batch=? AND key=?", (self._batch, key)
-            ).fetchone()
+            row = (
+                self._c()
+                .execute("SELECT * FROM voices WHERE batch=? AND key=?", (self._batch, key))
+                .fetchone()
+            )
             return None if row is None else _from_row(row)
 
         return await anyio.to_thread.run_sync(run, limiter=self._limiter)
 
     async def all(self) -> list[VoiceState]:
         def run() -> list[VoiceState]:
-            rows = self._c().execute(
-                "SELECT * FROM voices WHERE batch=? ORDER BY key", (self._batch,)
-            ).fetchall()
+            rows = (
+                self._c()
+                .execute("SELECT * FROM voices WHERE batch=? ORDER BY key", (self._batch,))
+                .fetchall()
+            )
             return [_from_row(r) for r in rows]
 
         return await anyio.to_thread.run_sync(run, limiter=self._limiter)
@@ -167,7 +171,9 @@ class SqliteLedger:
                 args = (self._batch, key)
             rows = self._c().execute(sql + " ORDER BY id", args).fetchall()
             return [
-                StageEvent(key=r[0], stage=Stage(r[1]), status=VoiceStatus(r[2]), at=r[3], detail=r[4])
+                StageEvent(
+                    key=r[0], stage=Stage(r[1]), status=VoiceStatus(r[2]), at=r[3], detail=r[4]
+                )
                 for r in rows
             ]
 

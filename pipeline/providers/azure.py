@@ -223,11 +223,12 @@ class AzureProvider:
     ) -> None:
         """
         Args:
-            uploads: the run's upload limiter; bounds blob PUTs and multipart creates (each
-                multipart body is built in memory, so this also bounds memory).
+            uploads: the run's upload limiter; bounds blob PUTs and multipart creates alike
+                (both carry the audio).
             credentials: ``azure_blob_sas_url`` is required in blob-SAS mode.
-            consent_poll_s: seconds between consent GETs; default the smaller of 1 s (what the
-                official samples use, reference §2.5) and the job's ``[await] poll_interval``.
+            consent_poll_s: seconds between consent checks; default the smaller of 1 s (what
+                the official samples use, reference §2.5) and the job's ``[await]
+                poll_interval``.
             consent_wait_s: give up waiting for a consent after this long; the voice is
                 deferred (it stays ``creating``) and the next run picks the consent up.
         """
@@ -454,7 +455,8 @@ class AzureProvider:
     async def _create_voice(
         self, voice: PreparedVoice, state: VoiceState, ids: VoiceIds
     ) -> PersonalVoice:
-        consent_id = state.remote["consent_id"]
+        # recorded by create; the derived id is the same unless the inputs changed since
+        consent_id = state.remote.get("consent_id") or ids.consent_id
         description = f"{self._batch}/{state.key}"
         try:
             if self._blob is None:

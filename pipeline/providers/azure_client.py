@@ -11,7 +11,7 @@ caller-chosen ``Operation-Id``. Azure replays an identical request that repeats 
 ``Operation-Id`` and refuses a different one (reference §2.1), so a create whose answer was lost
 is simply sent again, byte for byte: creates are retried like reads here. Multipart bodies use a
 boundary derived from the ``Operation-Id`` so every attempt, in this run or the next, sends the
-same bytes.
+same bytes; they are spooled to a file and streamed from it (audio never sits in memory whole).
 
 Rate limit: 50 requests per 10 s per Speech resource (reference §8). ``RequestWindow`` counts a
 request from the moment it is started until ``window`` seconds after its answer arrived; that

@@ -25,8 +25,8 @@ from pipeline.config import JobConfig
 from pipeline.errors import AmbiguousCreate, ProviderRejected, UploadRejected
 from pipeline.ledger.base import Stage, VoiceState
 from pipeline.providers.base import Save
-from pipeline.providers.huawei_client import CreateJobBody, HuaweiClient, JobInfo, UploadAddresses
 from pipeline.providers.http import HttpClient
+from pipeline.providers.huawei_client import CreateJobBody, HuaweiClient, JobInfo, UploadAddresses
 from pipeline.providers.packaging import build_zip
 from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
 
@@ -34,8 +34,16 @@ log = structlog.get_logger("pipeline.providers.huawei")
 
 _SUBMITTED_STATES: Final = frozenset(
     {
-        "SYSTEM_AUDITING", "AUDITING", "WAITING_SPLIT", "SPLITTING", "ANNOTATING", "WAITING",
-        "PROCESSING", "RESULT_REVIEW", "USER_RESULT_REVIEW", "UPLOADING",
+        "SYSTEM_AUDITING",
+        "AUDITING",
+        "WAITING_SPLIT",
+        "SPLITTING",
+        "ANNOTATING",
+        "WAITING",
+        "PROCESSING",
+        "RESULT_REVIEW",
+        "USER_RESULT_REVIEW",
+        "UPLOADING",
     }
 )
 #: Final states and what they mean for the voice (reference §5: SPLIT_FAILED and
@@ -89,7 +97,9 @@ class HuaweiProvider:
         jobs = [
             j
             async for j in self._client.iter_jobs(
-                batch_name=self._config.batch, voice_name=voice_name, job_type=self._config.provider.job_type
+                batch_name=self._config.batch,
+                voice_name=voice_name,
+                job_type=self._config.provider.job_type,
             )
             if j.voice_name == voice_name  # exact, whatever the server's matching rule is
         ]
@@ -130,7 +140,9 @@ class HuaweiProvider:
         self._addresses[created.job_id] = created.addresses
         log.info("create.created", job_id=created.job_id)
         return state.advance(
-            Stage.CREATED, remote=state.with_remote(job_id=created.job_id, state="CREATING"), uploaded=()
+            Stage.CREATED,
+            remote=state.with_remote(job_id=created.job_id, state="CREATING"),
+            uploaded=(),
         )
 
     def _adopt(self, state: VoiceState, job: JobInfo) -> VoiceState:
@@ -185,7 +197,9 @@ class HuaweiProvider:
             await save(state)
         return state.advance(Stage.UPLOADED)
 
-    async def _upload_segments(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
+    async def _upload_segments(
+        self, voice: PreparedVoice, state: VoiceState, save: Save
+    ) -> VoiceState:
         job_id = state.remote["job_id"]
         confirmed = set(await self._client.segment_info(job_id))
         text_dir = self._packages / voice.fingerprint
@@ -256,16 +270,23 @@ class HuaweiProvider:
                     message=f"job {job_id} no longer exists at the provider (deleted?)",
                 )
                 changed.append(
-                    state.advance(Stage.DONE, status=VoiceStatus.FAILED,
-                                  findings=(*state.findings, finding), last_error=finding.message)
+                    state.advance(
+                        Stage.DONE,
+                        status=VoiceStatus.FAILED,
+                        findings=(*state.findings, finding),
+                        last_error=finding.message,
+                    )
                 )
                 continue
             final = _FINAL.get(job.state)
             if job.state == state.remote.get("state") and final is None:
                 continue  # nothing new (a final state is finished below even if already seen)
-            remote = state.with_remote(state=job.state, asset_id=job.asset_id,
-                                       job_failed_code=job.job_failed_code,
-                                       job_failed_reason=job.job_failed_reason)
+            remote = state.with_remote(
+                state=job.state,
+                asset_id=job.asset_id,
+                job_failed_code=job.job_failed_code,
+                job_failed_reason=job.job_failed_reason,
+            )
             if final is None:
                 changed.append(replace(state, remote=remote))
                 continue
@@ -278,11 +299,22 @@ class HuaweiProvider:
             elif code is not None:
                 reason = " ".join(x for x in (job.job_failed_code, job.job_failed_reason) if x)
                 last_error = reason or job.state
-                findings.append(Finding(severity=Severity.ERROR, code=code, file=None,
-                                        message=reason or f"the provider reports {job.state}"))
+                findings.append(
+                    Finding(
+                        severity=Severity.ERROR,
+                        code=code,
+                        file=None,
+                        message=reason or f"the provider reports {job.state}",
+                    )
+                )
             changed.append(
-                state.advance(Stage.DONE, status=status, remote=remote,
-                              findings=tuple(findings), last_error=last_error)
+                state.advance(
+                    Stage.DONE,
+                    status=status,
+                    remote=remote,
+                    findings=tuple(findings),
+                    last_error=last_error,
+                )
             )
         return changed
 
@@ -295,14 +327,28 @@ class HuaweiProvider:
         texts = {f"{c.index}.txt": c.transcript for c in voice.clips} if voice else {}
         out: list[Finding] = []
         for err in result.errors:
-            file = sources.get(err.audio_name or "") or texts.get(err.text_name or "") or (
-                err.audio_name or err.text_name
+            file = (
+                sources.get(err.audio_name or "")
+                or texts.get(err.text_name or "")
+                or (err.audio_name or err.text_name)
             )
-            out.append(Finding(severity=Severity.ERROR, code="remote.audit_failed", file=file,
-                               message=f"{err.error_code}: {err.error_message}"))
+            out.append(
+                Finding(
+                    severity=Severity.ERROR,
+                    code="remote.audit_failed",
+                    file=file,
+                    message=f"{err.error_code}: {err.error_message}",
+                )
+            )
         if not out:
-            out.append(Finding(severity=Severity.ERROR, code="remote.audit_failed", file=None,
-                               message="the provider's review failed (no per-file reason given)"))
+            out.append(
+                Finding(
+                    severity=Severity.ERROR,
+                    code="remote.audit_failed",
+                    file=None,
+                    message="the provider's review failed (no per-file reason given)",
+                )
+            )
         return out
 
 
@@ -319,11 +365,17 @@ class _UrlPicker:
         elif self.kind == "letter":
             url = a.authorization_letter_uploading_url
         elif self.kind == "audio":
-            url = a.audio_uploading_url[self.index] if self.index < len(a.audio_uploading_url) else None
+            url = (
+                a.audio_uploading_url[self.index]
+                if self.index < len(a.audio_uploading_url)
+                else None
+            )
         else:
             url = a.txt_uploading_url[self.index] if self.index < len(a.txt_uploading_url) else None
         if not url:
-            raise ProviderRejected(f"the provider gave no {self.kind} upload URL (index {self.index})")
+            raise ProviderRejected(
+                f"the provider gave no {self.kind} upload URL (index {self.index})"
+            )
         return url
 
 

@@ -57,7 +57,9 @@ def build_zip(voice: PreparedVoice, out: Path, *, join: bool) -> Path:
                     # Streamed member by member in 1 MiB pieces: memory does not grow with the
                     # recording's length (an advance recording can be hours long).
                     info = _info(name)
-                    info.file_size = content.stat().st_size  # lets zipfile pick zip64 only if needed
+                    info.file_size = (
+                        content.stat().st_size
+                    )  # lets zipfile pick zip64 only if needed
                     with content.open("rb") as src, zf.open(info, "w") as dst:
                         while chunk := src.read(1 << 20):
                             dst.write(chunk)

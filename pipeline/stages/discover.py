@@ -57,7 +57,9 @@ def _refused(folder: Path, why: str) -> VoiceSource:
         authorization=None,
         consent=None,
         findings=(
-            Finding(severity=Severity.ERROR, code="voice.unsafe_path", file=folder.name, message=why),
+            Finding(
+                severity=Severity.ERROR, code="voice.unsafe_path", file=folder.name, message=why
+            ),
         ),
     )
 
@@ -130,7 +132,9 @@ def read_meta(path: Path, rel: str) -> tuple[VoiceMeta | None, list[Finding]]:
 
     def bad(message: str) -> tuple[None, list[Finding]]:
         return None, [
-            Finding(severity=Severity.ERROR, code="voice.metadata_invalid", file=rel, message=message)
+            Finding(
+                severity=Severity.ERROR, code="voice.metadata_invalid", file=rel, message=message
+            )
         ]
 
     try:

@@ -25,7 +25,9 @@ from pipeline.transcripts import read_transcripts
 
 # The consent recording has its own rules (Azure accepts 16–48 kHz WAV); only its format is
 # normalized, so its duration is never judged by the prompt-audio bounds.
-_CONSENT_CHECKS = frozenset({"audio.unreadable", "audio.low_sample_rate", "audio.silent", "audio.clipping"})
+_CONSENT_CHECKS = frozenset(
+    {"audio.unreadable", "audio.low_sample_rate", "audio.silent", "audio.clipping"}
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,7 +84,9 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
             return
         if size > max_bytes:
             results[path] = InputError(
-                "audio.file_too_large", rel, f"{size / 1e6:.0f} MB > limit {ctx.limits.max_file_mb:g} MB"
+                "audio.file_too_large",
+                rel,
+                f"{size / 1e6:.0f} MB > limit {ctx.limits.max_file_mb:g} MB",
             )
             return
         try:
@@ -152,9 +156,7 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
             consent_path = c.path
             consent_sha = c.source_sha256
             findings.extend(
-                f
-                for f in audio.assess(c.info_in, profile, file=rel)
-                if f.code in _CONSENT_CHECKS
+                f for f in audio.assess(c.info_in, profile, file=rel) if f.code in _CONSENT_CHECKS
             )
 
     auth_sha = ""
@@ -197,11 +199,15 @@ def _voice_checks(
         )
     if profile.min_total_s is not None and n_wavs and total < profile.min_total_s:
         out.append(
-            _error("voice.total_duration", key, f"{total:.1f} s of audio < {profile.min_total_s:g} s")
+            _error(
+                "voice.total_duration", key, f"{total:.1f} s of audio < {profile.min_total_s:g} s"
+            )
         )
     if profile.max_total_s is not None and total > profile.max_total_s:
         out.append(
-            _error("voice.total_duration", key, f"{total:.1f} s of audio > {profile.max_total_s:g} s")
+            _error(
+                "voice.total_duration", key, f"{total:.1f} s of audio > {profile.max_total_s:g} s"
+            )
         )
     if total > limits.max_voice_duration_s:
         out.append(
@@ -221,7 +227,9 @@ def _voice_checks(
         )
     if profile.needs_consent:
         if source.consent is None:
-            out.append(_error("voice.missing_consent", key, "no consent.wav (the consent statement)"))
+            out.append(
+                _error("voice.missing_consent", key, "no consent.wav (the consent statement)")
+            )
         meta = source.meta
         if meta is not None:
             missing = [

@@ -73,12 +73,15 @@ async def test_basic_package_batch_and_rerun(
 ) -> None:
     """30 basic voices all succeed with one job each, the right zip and letter; a re-run sends
     no create, upload or commit and exits 0."""
-    config = huawei_job(tmp_path, endpoint=emulator.base_url, inbox=basic_inbox, cache_from=basic_cache)
+    config = huawei_job(
+        tmp_path, endpoint=emulator.base_url, inbox=basic_inbox, cache_from=basic_cache
+    )
     report = await run(config)
     _assert_all(report, VoiceStatus.SUCCEEDED, 30)
     assert report.exit_code == 0
     jobs = _jobs_by_voice(emulator)
-    assert len(jobs) == 30 and all(len(ids) == 1 for ids in jobs.values())
+    assert len(jobs) == 30
+    assert all(len(ids) == 1 for ids in jobs.values())
     for job in emulator.huawei.jobs(PROJECT_ID):
         assert job.state == "SUCCEED"
         objects = emulator.huawei.objects(job.job_id)
@@ -88,7 +91,8 @@ async def test_basic_package_batch_and_rerun(
             names = sorted(zf.namelist())
         assert names == sorted([f"{i}.wav" for i in range(20)] + [f"{i}.txt" for i in range(20)])
         letters = [o for name, o in objects.items() if "authorization" in name]
-        assert len(letters) == 1 and letters[0].content_type == "application/pdf"
+        assert len(letters) == 1
+        assert letters[0].content_type == "application/pdf"
     manifest = json.loads(report.manifest.read_text())
     assert manifest["summary"]["succeeded"] == 30
     assert all(v["remote"]["asset_id"] for v in manifest["voices"])
@@ -111,7 +115,11 @@ async def test_segment_mode(
     keys = sorted(p.name for p in basic_inbox.iterdir())[:10]
     inbox = link_tree(basic_inbox, tmp_path / "inbox", keys)
     config = huawei_job(
-        tmp_path, endpoint=emulator.base_url, inbox=inbox, upload_mode="segment", cache_from=basic_cache
+        tmp_path,
+        endpoint=emulator.base_url,
+        inbox=inbox,
+        upload_mode="segment",
+        cache_from=basic_cache,
     )
     report = await run(config)
     _assert_all(report, VoiceStatus.SUCCEEDED, 10)
@@ -121,8 +129,10 @@ async def test_segment_mode(
         objects = emulator.huawei.objects(job.job_id)
         wavs = [o for n, o in objects.items() if n.endswith(".wav")]
         txts = [o for n, o in objects.items() if n.endswith(".txt")]
-        assert len(wavs) == 20 and {o.content_type for o in wavs} == {"audio/wav"}
-        assert len(txts) == 20 and {o.content_type for o in txts} == {"text/plain"}
+        assert len(wavs) == 20
+        assert {o.content_type for o in wavs} == {"audio/wav"}
+        assert len(txts) == 20
+        assert {o.content_type for o in txts} == {"text/plain"}
     assert all(len(ids) == 1 for ids in _jobs_by_voice(emulator).values())
 
 
@@ -163,7 +173,8 @@ async def test_forced_outcomes(basic_inbox: Path, basic_cache: Path, tmp_path: P
     assert any(f.code == "remote.audit_failed" and f.file for f in audit.findings)
     failed = by_key[keys[1]]
     assert failed.status is VoiceStatus.FAILED
-    assert failed.remote.get("job_failed_code") and failed.remote.get("job_failed_reason")
+    assert failed.remote.get("job_failed_code")
+    assert failed.remote.get("job_failed_reason")
     assert any(f.code == "remote.job_failed" for f in failed.findings)
     assert by_key[keys[2]].status is VoiceStatus.SUCCEEDED
     assert by_key[keys[3]].status is VoiceStatus.SUCCEEDED
@@ -184,13 +195,21 @@ async def test_middle_and_advance(tmp_path: Path, emulator: Emulator) -> None:
     middle = tmp_path / "middle"
     write_inbox(middle / "inbox", voices=5, profile="huawei-middle", seed=5)
     report = await run(
-        huawei_job(middle, endpoint=emulator.base_url, inbox=middle / "inbox", edition="middle", batch="m")
+        huawei_job(
+            middle, endpoint=emulator.base_url, inbox=middle / "inbox", edition="middle", batch="m"
+        )
     )
     _assert_all(report, VoiceStatus.SUCCEEDED, 5)
     advance = tmp_path / "advance"
     write_inbox(advance / "inbox", voices=3, profile="huawei-advance", seed=6)
     report = await run(
-        huawei_job(advance, endpoint=emulator.base_url, inbox=advance / "inbox", edition="advance", batch="a")
+        huawei_job(
+            advance,
+            endpoint=emulator.base_url,
+            inbox=advance / "inbox",
+            edition="advance",
+            batch="a",
+        )
     )
     _assert_all(report, VoiceStatus.SUCCEEDED, 3)
     for job in emulator.huawei.jobs(PROJECT_ID):
@@ -202,5 +221,6 @@ async def test_middle_and_advance(tmp_path: Path, emulator: Emulator) -> None:
             assert len(names) == 200
         else:
             assert job.job_type == "ADVANCE"
-            assert len(names) == 1 and names[0].endswith(".wav")
+            assert len(names) == 1
+            assert names[0].endswith(".wav")
     assert all(len(ids) == 1 for ids in _jobs_by_voice(emulator).values())

@@ -60,13 +60,17 @@ def test_bad_values(write_job: Callable[..., Path]) -> None:
         load_job(write_job(extra='[await]\ndeadline = "soon"'))
     with pytest.raises(ConfigError, match="segment works only"):
         load_job(
-            write_job(provider='kind = "huawei-metastudio"\nedition = "advance"\nupload_mode = "segment"')
+            write_job(
+                provider='kind = "huawei-metastudio"\nedition = "advance"\nupload_mode = "segment"'
+            )
         )
 
 
 def test_endpoint_rules(write_job: Callable[..., Path]) -> None:
     """Plain http is allowed only to a loopback address."""
-    ok = load_job(write_job(provider='kind = "huawei-metastudio"\nendpoint = "http://127.0.0.1:8600"'))
+    ok = load_job(
+        write_job(provider='kind = "huawei-metastudio"\nendpoint = "http://127.0.0.1:8600"')
+    )
     assert ok.emulator is None
     with pytest.raises(ConfigError, match="endpoint must be"):
         load_job(write_job(provider='kind = "huawei-metastudio"\nendpoint = "http://example.com"'))
@@ -75,7 +79,9 @@ def test_endpoint_rules(write_job: Callable[..., Path]) -> None:
 def test_durations_and_audio_overrides(write_job: Callable[..., Path]) -> None:
     """Durations accept units; [audio] overrides reach the profile."""
     config = load_job(
-        write_job(extra='[await]\ndeadline = "2h"\npoll_interval = "30s"\n[audio]\nsnr_warn_db = 30.0')
+        write_job(
+            extra='[await]\ndeadline = "2h"\npoll_interval = "30s"\n[audio]\nsnr_warn_db = 30.0'
+        )
     )
     assert config.await_.deadline_s == 7200
     assert config.await_.poll_interval_s == 30
@@ -85,13 +91,20 @@ def test_durations_and_audio_overrides(write_job: Callable[..., Path]) -> None:
 def test_missing_credentials_for_real_endpoint(write_job: Callable[..., Path]) -> None:
     """A real endpoint without credentials is a configuration error; the emulator needs none."""
     real = load_job(
-        write_job(provider='kind = "huawei-metastudio"\nendpoint = "https://metastudio.example.com"')
+        write_job(
+            provider='kind = "huawei-metastudio"\nendpoint = "https://metastudio.example.com"'
+        )
     )
     with pytest.raises(ConfigError, match="HUAWEICLOUD_SDK_AK"):
         Credentials.from_env({}).for_provider(real)
     emu = load_job(write_job())
     creds = Credentials.from_env({}).for_provider(emu)
-    assert creds.huawei_ak and creds.huawei_sk
-    azure = load_job(write_job(provider='kind = "azure-personal-voice"\nendpoint = "https://x.example.com"\nupload_mode = "blob-sas"'))
+    assert creds.huawei_ak
+    assert creds.huawei_sk
+    azure = load_job(
+        write_job(
+            provider='kind = "azure-personal-voice"\nendpoint = "https://x.example.com"\nupload_mode = "blob-sas"'
+        )
+    )
     with pytest.raises(ConfigError, match="AZURE_BLOB_CONTAINER_SAS_URL"):
         Credentials.from_env({"AZURE_SPEECH_KEY": "k"}).for_provider(azure)

@@ -31,7 +31,9 @@ def _state(key: str = "alice", **kw: object) -> VoiceState:
 async def test_put_get_roundtrip(tmp_path: Path) -> None:
     """Every field survives a put and a reopen of the file."""
     path = tmp_path / "l.sqlite3"
-    finding = Finding(severity=Severity.ERROR, code="remote.audit_failed", file="a/1.wav", message="m")
+    finding = Finding(
+        severity=Severity.ERROR, code="remote.audit_failed", file="a/1.wav", message="m"
+    )
     state = _state(
         stage=Stage.SUBMITTED,
         remote={"job_id": "j1", "state": "AUDITING"},

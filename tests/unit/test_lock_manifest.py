@@ -33,7 +33,11 @@ def test_second_holder_is_refused(tmp_path: Path) -> None:
 
 def test_lock_same_process_twice(tmp_path: Path) -> None:
     """flock is per open file: a second open in the same process is refused too."""
-    with batch_lock(tmp_path, "b"), pytest.raises(LockHeld, match="locked by pid"), batch_lock(tmp_path, "b"):
+    with (
+        batch_lock(tmp_path, "b"),
+        pytest.raises(LockHeld, match="locked by pid"),
+        batch_lock(tmp_path, "b"),
+    ):
         pass
 
 
@@ -46,18 +50,29 @@ def test_manifest_written_with_latest(tmp_path: Path) -> None:
             voice="b",
             voice_name="B",
             status=VoiceStatus.REJECTED,
-            findings=(Finding(severity=Severity.ERROR, code="audio.too_long", file="b/1.wav", message="16 s"),),
+            findings=(
+                Finding(
+                    severity=Severity.ERROR, code="audio.too_long", file="b/1.wav", message="16 s"
+                ),
+            ),
         ),
     ]
     doc = manifest.build(
-        batch="n", command="check", provider={"kind": "k"}, started_at=t, finished_at=t, results=results
+        batch="n",
+        command="check",
+        provider={"kind": "k"},
+        started_at=t,
+        finished_at=t,
+        results=results,
     )
     path = manifest.write(doc, tmp_path, "n", t)
     assert path.name == "n-20261121T021500Z.json"
     data = json.loads(path.read_text())
     assert data == json.loads((tmp_path / "n-latest.json").read_text())
-    assert data["summary"]["ready"] == 1 and data["summary"]["rejected"] == 1
+    assert data["summary"]["ready"] == 1
+    assert data["summary"]["rejected"] == 1
     assert data["voices"][1]["findings"][0]["code"] == "audio.too_long"
     second = manifest.write(doc, tmp_path, "n", t)
-    assert second != path and second.exists()
+    assert second != path
+    assert second.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
