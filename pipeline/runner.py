@@ -28,7 +28,7 @@ from pipeline.errors import (
     RunInterrupted,
 )
 from pipeline.ledger.base import Ledger, Stage, VoiceState
-from pipeline.ledger.sqlite import SqliteLedger
+from pipeline.ledger import open_ledger
 from pipeline.lock import batch_lock
 from pipeline.providers.base import Provider
 from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
@@ -83,7 +83,7 @@ def _prepare_context(config: JobConfig) -> PrepareContext:
     )
 
 
-async def _prepared_stream(config: JobConfig, progress: Progress) -> AsyncIterator[PreparedVoice]:
+async def prepare_stream(config: JobConfig, progress: Progress) -> AsyncIterator[PreparedVoice]:
     """Prepare voices concurrently (a few more than there are cores, so I/O overlaps) and yield
     each as soon as it is ready."""
     sources = discover(config.inbox)
@@ -136,14 +136,14 @@ async def run_check(config: JobConfig, *, progress: Progress | None = None) -> R
     progress = progress or Progress()
     started = datetime.now(UTC)
     results: list[VoiceResult] = []
-    async for voice in _prepared_stream(config, progress):
+    async for voice in prepare_stream(config, progress):
         status = VoiceStatus.REJECTED if voice.rejected else VoiceStatus.READY
         results.append(_prepared_result(voice, status))
         log.info("voice.checked", voice=voice.key, status=str(status), findings=len(voice.findings))
-    return _finish(config, "check", started, results, None)
+    return finish_run(config, "check", started, results, None)
 
 
-def _finish(
+def finish_run(
     config: JobConfig,
     command: str,
     started: datetime,
@@ -173,7 +173,7 @@ def _finish(
     return report
 
 
-class _Breaker:
+class Breaker:
     """Counts consecutive voices that failed on an unreachable provider; opens past a limit."""
 
     def __init__(self, limit: int) -> None:
@@ -204,7 +204,7 @@ async def run_batch(
     interrupted: str | None = None
     async with AsyncExitStack() as stack:
         stack.enter_context(batch_lock(config.state_dir, config.batch))
-        ledger = await stack.enter_async_context(SqliteLedger(config.ledger_path, config.batch))
+        ledger = await stack.enter_async_context(open_ledger(config))
         endpoint = config.provider.endpoint
         if config.provider.is_emulator:
             from pipeline.emulator.server import Emulator  # only runs that use it pay the import
@@ -219,17 +219,17 @@ async def run_batch(
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_watch_signals, scope)
                     try:
-                        await _send_all(config, ledger, provider, prepared, progress)
+                        await send_all(config, ledger, provider, prepared, progress)
                         if not detach:
-                            await _await_all(config, ledger, provider, prepared, progress)
+                            await await_batch(config, ledger, provider, prepared, progress)
                     finally:
                         tg.cancel_scope.cancel()
             if scope.cancelled_caught:
                 interrupted = "signal"
         except* RunInterrupted as group:
             interrupted = str(group.exceptions[0])
-        results = await _results(ledger, prepared)
-    return _finish(config, "run", started, results, interrupted)
+        results = await collect_results(ledger, prepared)
+    return finish_run(config, "run", started, results, interrupted)
 
 
 async def _watch_signals(scope: anyio.CancelScope) -> None:
@@ -241,44 +241,44 @@ async def _watch_signals(scope: anyio.CancelScope) -> None:
             return
 
 
-async def _send_all(
+async def send_all(
     config: JobConfig,
     ledger: Ledger,
     provider: Provider,
     prepared: dict[str, PreparedVoice],
     progress: Progress,
 ) -> None:
-    breaker = _Breaker(config.limits.circuit_breaker)
+    breaker = Breaker(config.limits.circuit_breaker)
     # Voices in flight on the network side at once; uploads and API calls have their own limits
     # inside the provider, this only bounds memory and open tasks for very large batches.
     in_flight = anyio.Semaphore(max(config.limits.uploads * 4, 16))
     async with anyio.create_task_group() as tg:
-        async for voice in _prepared_stream(config, progress):
+        async for voice in prepare_stream(config, progress):
             prepared[voice.key] = voice
             if voice.rejected:
                 log.info("voice.rejected", voice=voice.key, findings=len(voice.findings))
                 continue
             await in_flight.acquire()
-            tg.start_soon(_drive_one, voice, ledger, provider, breaker, in_flight, progress)
+            tg.start_soon(_drive_task, voice, ledger, provider, breaker, in_flight, progress)
 
 
-async def _drive_one(
+async def _drive_task(
     voice: PreparedVoice,
     ledger: Ledger,
     provider: Provider,
-    breaker: _Breaker,
+    breaker: Breaker,
     in_flight: anyio.Semaphore,
     progress: Progress,
 ) -> None:
     try:
         with structlog.contextvars.bound_contextvars(voice=voice.key):
-            await _drive(voice, ledger, provider, breaker)
+            await drive_voice(voice, ledger, provider, breaker)
         progress.voices_submitted += 1
     finally:
         in_flight.release()
 
 
-async def _initial_state(voice: PreparedVoice, ledger: Ledger) -> VoiceState:
+async def initial_state(voice: PreparedVoice, ledger: Ledger) -> VoiceState:
     assert voice.meta is not None  # a voice without voice.toml is rejected
     state = await ledger.get(voice.key)
     if state is None:
@@ -316,11 +316,11 @@ async def _initial_state(voice: PreparedVoice, ledger: Ledger) -> VoiceState:
     return state
 
 
-async def _drive(
-    voice: PreparedVoice, ledger: Ledger, provider: Provider, breaker: _Breaker
+async def drive_voice(
+    voice: PreparedVoice, ledger: Ledger, provider: Provider, breaker: Breaker
 ) -> None:
     """create → upload → submit for one voice, checkpointing the ledger around each step."""
-    state = await _initial_state(voice, ledger)
+    state = await initial_state(voice, ledger)
 
     async def save(s: VoiceState) -> None:
         await ledger.put(s)
@@ -371,7 +371,7 @@ async def _drive(
     breaker.ok()
 
 
-async def _await_all(
+async def await_batch(
     config: JobConfig,
     ledger: Ledger,
     provider: Provider,
@@ -410,7 +410,7 @@ async def _await_all(
         await anyio.sleep(interval)
 
 
-async def _results(ledger: Ledger, prepared: Mapping[str, PreparedVoice]) -> list[VoiceResult]:
+async def collect_results(ledger: Ledger, prepared: Mapping[str, PreparedVoice]) -> list[VoiceResult]:
     """One manifest entry per voice: from this run's pre-flight and the ledger's state.
     Voices the ledger knows but the inbox no longer holds are kept (the manifest stays true)."""
     states = {s.key: s for s in await ledger.all()}
