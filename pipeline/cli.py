@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -46,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         "2 usage or configuration error, 3 cut short, 75 batch locked by another run.",
     )
     p.add_argument("--log-json", action="store_true", help="JSON log lines even on a terminal")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="info log lines on a terminal too (default there: warnings)",
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     c = sub.add_parser("check", help="pre-flight only: validate, normalize, pair; no network")
@@ -96,7 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``voice-onboard`` and ``python -m pipeline``."""
     args = build_parser().parse_args(argv)
-    log.configure(json=True if args.log_json else None)
+    # On a terminal the progress bars and the summary say what info lines would; under cron
+    # (stderr not a terminal) every info event goes out as a JSON line.
+    quiet = sys.stderr.isatty() and not args.log_json and not args.verbose
+    log.configure(
+        json=True if args.log_json else None, level=logging.WARNING if quiet else logging.INFO
+    )
     try:
         code = _dispatch(args)
     except ConfigError as exc:
@@ -134,12 +146,22 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "emulator":
         return _emulator(args)
     from pipeline.config import Credentials, load_job
+    from pipeline.runner import RunReport
 
     config = load_job(args.job)
     if args.command == "check":
-        from pipeline.runner import run_check
+        from pipeline.runner import Progress, run_check
 
-        report = anyio.run(run_check, config)
+        async def check() -> RunReport:
+            counters = Progress()
+            if not sys.stderr.isatty():
+                return await run_check(config, progress=counters)
+            from pipeline.progress import live
+
+            async with live(counters, network=False):
+                return await run_check(config, progress=counters)
+
+        report = anyio.run(check)
         _print_summary(report)
         return report.exit_code
     if args.command == "status":
@@ -149,12 +171,27 @@ def _dispatch(args: argparse.Namespace) -> int:
     credentials = Credentials.from_env(os.environ).for_provider(config)
     log.REDACTOR.add(credentials.secrets())
     from pipeline.providers.factory import open_provider
-    from pipeline.runner import RunReport, run_batch
+    from pipeline.runner import Progress, run_batch
+
+    detach = args.detach or None
+    if config.provider.is_emulator and (detach or config.await_.mode == "detach"):
+        raise ConfigError(
+            f'{config.path}: --detach with endpoint = "emulator" would lose the emulated jobs '
+            "when this run ends; start `voice-onboard emulator` and point endpoint at it"
+        )
 
     async def go() -> RunReport:
-        return await run_batch(
-            config, credentials, open_provider=open_provider, detach=args.detach or None
-        )
+        counters = Progress()
+        if not sys.stderr.isatty():
+            return await run_batch(
+                config, credentials, open_provider=open_provider, detach=detach, progress=counters
+            )
+        from pipeline.progress import live
+
+        async with live(counters, network=True):
+            return await run_batch(
+                config, credentials, open_provider=open_provider, detach=detach, progress=counters
+            )
 
     report = anyio.run(go)
     _print_summary(report)

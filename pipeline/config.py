@@ -93,6 +93,14 @@ class AwaitConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReportConfig:
+    """The ``[report]`` table: what a run writes besides the manifest."""
+
+    html: bool = True  #: an HTML report beside each manifest
+    metrics_textfile: Path | None = None  #: Prometheus textfile (node_exporter), None = off
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobConfig:
     """Everything a run needs from the job file, resolved and validated."""
 
@@ -106,6 +114,7 @@ class JobConfig:
     limits: Limits
     await_: AwaitConfig
     emulator: EmulatorOptions | None  #: set when provider.endpoint == "emulator"
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     @property
     def ledger_path(self) -> Path:
@@ -313,7 +322,7 @@ class _Source:
         return f"{self.path}:{line}" if line else str(self.path)
 
 
-_TOP_LEVEL: Final = ("batch", "provider", "audio", "limits", "await", "emulator")
+_TOP_LEVEL: Final = ("batch", "provider", "audio", "limits", "await", "emulator", "report")
 
 
 def load_job(path: Path) -> JobConfig:
@@ -391,6 +400,17 @@ def load_job(path: Path) -> JobConfig:
             f'{source.where("emulator", None)}: [emulator] is only used with endpoint = "emulator"'
         )
 
+    report_t = _Table(source, "report", data.get("report"))
+    html = report_t.raw("html")
+    if html is not None and not isinstance(html, bool):
+        raise report_t._bad("html", "must be true or false")
+    metrics_raw = report_t.str_("metrics_textfile")
+    report_t.finish()
+    report = ReportConfig(
+        html=True if html is None else html,
+        metrics_textfile=(base / metrics_raw).resolve() if metrics_raw else None,
+    )
+
     return JobConfig(
         path=path.resolve(),
         batch=name,
@@ -402,6 +422,7 @@ def load_job(path: Path) -> JobConfig:
         limits=limits,
         await_=await_cfg,
         emulator=emulator,
+        report=report,
     )
 
 

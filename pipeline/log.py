@@ -74,11 +74,26 @@ def known_secrets() -> tuple[str, ...]:
     return REDACTOR.secrets
 
 
+class _Stderr:
+    """Resolves ``sys.stderr`` on every write, so a live progress display that redirects
+    stderr can print log lines above its bars."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(
     *, json: bool | None = None, level: int = logging.INFO, stream: TextIO | None = None
 ) -> None:
     """Configure structlog once, at the edge (the CLI)."""
-    stream = stream or sys.stderr
+    stream = stream or _Stderr()  # type: ignore[assignment]
+    assert stream is not None
     if json is None:
         json = not stream.isatty()
     renderer: Any = (

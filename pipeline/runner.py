@@ -27,8 +27,8 @@ from pipeline.errors import (
     ProviderUnavailable,
     RunInterrupted,
 )
-from pipeline.ledger.base import Ledger, Stage, VoiceState
 from pipeline.ledger import open_ledger
+from pipeline.ledger.base import Ledger, Stage, VoiceState
 from pipeline.lock import batch_lock
 from pipeline.providers.base import Provider
 from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
@@ -38,6 +38,11 @@ from pipeline.stages.manifest import VoiceResult, files_of
 from pipeline.stages.prepare import PrepareContext, prepare
 
 log = structlog.get_logger("pipeline.runner")
+
+#: A voice whose provider calls keep failing (after each call's own retries) is tried this many
+#: times per run, pausing _VOICE_PAUSE_S × try in between, before it is left for the next run.
+_VOICE_TRIES = 3
+_VOICE_PAUSE_S = 2.0
 
 #: Opens a provider for a run: (config, credentials, endpoint base URL) → async context.
 ProviderOpener = Callable[[JobConfig, Credentials, str], AbstractAsyncContextManager[Provider]]
@@ -274,6 +279,7 @@ async def _drive_task(
         with structlog.contextvars.bound_contextvars(voice=voice.key):
             await drive_voice(voice, ledger, provider, breaker)
         progress.voices_submitted += 1
+        progress.bytes_uploaded = provider.bytes_uploaded
     finally:
         in_flight.release()
 
@@ -325,6 +331,7 @@ async def drive_voice(
     async def save(s: VoiceState) -> None:
         await ledger.put(s)
 
+    tries = 0
     while state.stage.order < Stage.SUBMITTED.order:
         try:
             if state.stage in (Stage.PREPARED, Stage.CREATING):
@@ -356,8 +363,17 @@ async def drive_voice(
             breaker.ok()
             return
         except ProviderUnavailable as exc:
+            # The call's own retries are spent. Give the voice a few more tries with a growing
+            # pause (a provider hiccup of a minute should not cost a whole nightly run); then
+            # leave it where it stopped — the next run resumes it — and count it towards the
+            # circuit breaker.
             state = replace(state, attempts=state.attempts + 1, last_error=str(exc))
             await ledger.put(state, detail="provider unavailable")
+            tries += 1
+            if tries < _VOICE_TRIES:
+                log.warning("voice.retrying", stage=str(state.stage), error=str(exc), tries=tries)
+                await anyio.sleep(_VOICE_PAUSE_S * tries)
+                continue
             log.warning("voice.deferred", stage=str(state.stage), error=str(exc))
             if breaker.failed():
                 raise CircuitOpen(
@@ -410,7 +426,9 @@ async def await_batch(
         await anyio.sleep(interval)
 
 
-async def collect_results(ledger: Ledger, prepared: Mapping[str, PreparedVoice]) -> list[VoiceResult]:
+async def collect_results(
+    ledger: Ledger, prepared: Mapping[str, PreparedVoice]
+) -> list[VoiceResult]:
     """One manifest entry per voice: from this run's pre-flight and the ledger's state.
     Voices the ledger knows but the inbox no longer holds are kept (the manifest stays true)."""
     states = {s.key: s for s in await ledger.all()}

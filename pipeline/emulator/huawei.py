@@ -310,6 +310,8 @@ class HuaweiService:
                     answered=not lost,
                 )
             )
+            if self.settings.create_answer_delay_s > 0:
+                await anyio.sleep(self.settings.create_answer_delay_s)
             if lost and request.transport is not None:
                 request.transport.abort()
                 return web.Response()  # never sent

@@ -192,6 +192,9 @@ class HuaweiSettings:
     limits: DurationLimits = field(default_factory=DurationLimits)
     #: share of fault_rate with which a create is performed but its answer dropped
     lost_answer_share: float = 0.5
+    #: real seconds a create's answer is held after the job was made: lets crash tests kill a
+    #: client between "the job exists" and "the client recorded its id"
+    create_answer_delay_s: float = 0.0
     #: Retry-After (seconds) on injected 429s
     fault_retry_after_s: int = 1
 

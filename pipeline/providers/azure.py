@@ -266,6 +266,7 @@ class AzureProvider:
                 ) from None
         self._project_lock = anyio.Lock()
         self._project_ready = False
+        #: audio bytes sent (multipart creates and blob PUTs), for the runner's progress
         self.bytes_uploaded = 0
 
     def describe(self) -> Mapping[str, str]:
@@ -363,6 +364,7 @@ class AzureProvider:
             if existing is None:
                 raise
             return existing
+        self.bytes_uploaded += voice.consent.stat().st_size
         log.info("create.consent_created", consent_id=created.resource.id)
         return created.resource
 
@@ -471,6 +473,7 @@ class AzureProvider:
                         display_name=state.voice_name,
                         description=description,
                     )
+                self.bytes_uploaded += sum(a.path.stat().st_size for a in audio)
             else:
                 # The service lists and reads the container itself, so containerUrl must carry
                 # the SAS (read + list, reference §6.4); it is sent in the body only, never

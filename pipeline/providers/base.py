@@ -22,6 +22,11 @@ Save = Callable[[VoiceState], Awaitable[None]]
 class Provider(Protocol):
     """One voice-training service behind one interface."""
 
+    @property
+    def bytes_uploaded(self) -> int:
+        """Bytes stored remotely by this run so far (for progress and metrics)."""
+        ...
+
     def describe(self) -> Mapping[str, str]:
         """The manifest's ``provider`` object (kind, edition, endpoint …; no secrets)."""
         ...

@@ -56,6 +56,7 @@ _FINAL: Final = {
     "USER_REVIEW_REJECT": (VoiceStatus.NEEDS_ATTENTION, "remote.review_rejected"),
 }
 _URL_REFRESHES: Final = 3
+_CREATE_TRIES: Final = 4
 _PACKAGE: Final = "package"
 _AUTHORIZATION: Final = "authorization"
 
@@ -127,16 +128,23 @@ class HuaweiProvider:
             description=meta.description,
             phone=meta.phone,
         )
-        try:
-            created = await self._client.create_job(self._config.provider.job_type, body)
-        except AmbiguousCreate:
-            # The create may have landed: look again before trying anything else.
-            await anyio.sleep(0.5)
-            earlier = await self._find_earlier(state.voice_name)
-            if earlier is not None and earlier.job_id not in state.history:
-                log.info("create.reconciled", job_id=earlier.job_id)
-                return self._adopt(state, earlier)
-            raise
+        # Huawei has no idempotency key. A create whose answer was lost (connection reset, 5xx,
+        # timeout after sending) may or may not have made a job, so before trying again we ask
+        # the list API. We trust list to be read-after-write consistent (the docs say nothing
+        # either way); the short pause covers a gateway that answered before the job was stored.
+        for attempt in range(_CREATE_TRIES):
+            try:
+                created = await self._client.create_job(self._config.provider.job_type, body)
+                break
+            except AmbiguousCreate:
+                if attempt == _CREATE_TRIES - 1:
+                    raise
+                await anyio.sleep(0.2 * (attempt + 1))
+                earlier = await self._find_earlier(state.voice_name)
+                if earlier is not None and earlier.job_id not in state.history:
+                    log.info("create.reconciled", job_id=earlier.job_id)
+                    return self._adopt(state, earlier)
+                log.info("create.retrying", attempt=attempt + 1)
         self._addresses[created.job_id] = created.addresses
         log.info("create.created", job_id=created.job_id)
         return state.advance(

@@ -151,6 +151,7 @@ async def prepared_voices(config: JobConfig) -> dict[str, PreparedVoice]:
 
 
 def statuses(report: RunReport) -> dict[str, VoiceStatus]:
+    """Voice key → manifest status."""
     return {r.voice: r.status for r in report.results}
 
 
@@ -164,6 +165,7 @@ def inbox30(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _azurite_binary() -> Path | None:
+    """azurite-blob as `make test` installs it, else from PATH."""
     for candidate in (
         REPO / ".cache" / "azurite" / "node_modules" / ".bin" / "azurite-blob",
         REPO / "node_modules" / ".bin" / "azurite-blob",
@@ -292,6 +294,7 @@ async def list_blobs(sas_url: str, prefix: str = "") -> dict[str, int]:
 
 
 async def blob_sha256(sas_url: str, name: str) -> str:
+    """The SHA-256 of a blob's bytes as the store serves them."""
     base, _, query = sas_url.partition("?")
     async with (
         aiohttp.ClientSession() as session,
