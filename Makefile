@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-.PHONY: all install demo demo-check test lint typecheck check format bench
+.PHONY: all install demo demo-check test soak lint typecheck check format bench
 
 all: check
 
@@ -33,6 +33,13 @@ demo-check: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+## make soak: the reliability soaks at the issue's sizes (200 voices under faults, 50 voices
+## killed 20 times) and the fuzzers with many more examples; figures land in var/soak.log.
+soak: $(STAMP)
+	mkdir -p var
+	VOICE_ONBOARD_SOAK=1 VOICE_ONBOARD_FUZZ_EXAMPLES=5000 $(BIN)/pytest -q -s -p no:cacheprovider \
+		tests/integration/test_crash_soak.py $(wildcard tests/fuzz) 2>&1 | tee var/soak.log | grep -vE '^\{|^20[0-9][0-9]-'
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline tests
