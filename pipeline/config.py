@@ -81,6 +81,10 @@ class Limits:
     max_clips: int = 2000  #: per voice
     max_voice_duration_s: float = 4 * 3600.0
     circuit_breaker: int = 20  #: consecutive voices failing on provider errors before the run stops
+    #: per-call retry budgets (None = each call kind's default: create 6 tries / 60 s, commit
+    #: 6 / 120 s, poll 8 / 300 s, upload 4 / 900 s)
+    retry_attempts: int | None = None
+    retry_budget_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -373,6 +377,14 @@ def load_job(path: Path) -> JobConfig:
         max_clips=limits_t.integer("max_clips", 2000, minimum=1),
         max_voice_duration_s=limits_t.duration("max_voice_duration", 4 * 3600.0),
         circuit_breaker=limits_t.integer("circuit_breaker", 20, minimum=1),
+        retry_attempts=(
+            limits_t.integer("retry_attempts", 0, minimum=1)
+            if "retry_attempts" in limits_t.data
+            else None
+        ),
+        retry_budget_s=(
+            limits_t.duration("retry_budget", 0.0) if "retry_budget" in limits_t.data else None
+        ),
     )
     limits_t.finish()
 

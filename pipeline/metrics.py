@@ -90,7 +90,7 @@ class _Family:
 
 def _unix(stamp: str) -> float:
     """Seconds since the epoch of a manifest timestamp (``2026-11-21T02:15:00Z``)."""
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(stamp).timestamp()
 
 
 def render(
@@ -108,7 +108,9 @@ def render(
     duration = max(0.0, finished - _unix(doc["started_at"]))
     success = finished if exit_code == 0 else (previous_success or 0.0)
 
-    voices = _Family("voices", "gauge", "Voices of the batch per status at the end of the last run.")
+    voices = _Family(
+        "voices", "gauge", "Voices of the batch per status at the end of the last run."
+    )
     for status in VoiceStatus:
         voices.add(summary.get(str(status), 0), batch=batch, status=str(status))
     retries_f = _Family(
@@ -121,19 +123,20 @@ def render(
         retries_f.add(retries.get(kind, 0), batch=batch, kind=kind)
     families = [
         voices,
-        _Family(
-            "last_run_bytes_uploaded", "gauge", "Bytes the last run stored remotely."
-        ).add(bytes_uploaded or 0, batch=batch),
+        _Family("last_run_bytes_uploaded", "gauge", "Bytes the last run stored remotely.").add(
+            bytes_uploaded or 0, batch=batch
+        ),
         retries_f,
-        _Family(
-            "last_run_duration_seconds", "gauge", "Wall time of the last run in seconds."
-        ).add(duration, batch=batch),
+        _Family("last_run_duration_seconds", "gauge", "Wall time of the last run in seconds.").add(
+            duration, batch=batch
+        ),
         _Family(
             "last_run_timestamp_seconds", "gauge", "When the last run finished (Unix time)."
         ).add(finished, batch=batch),
         _Family(
-            "last_run_exit_code", "gauge", "Exit code of the last run (0 all good, 1 some "
-            "voices not good, 3 cut short)."
+            "last_run_exit_code",
+            "gauge",
+            "Exit code of the last run (0 all good, 1 some voices not good, 3 cut short).",
         ).add(exit_code, batch=batch),
         _Family(
             "last_success_timestamp_seconds",

@@ -32,6 +32,8 @@ from pipeline.ledger.base import Ledger, Stage, VoiceState
 from pipeline.lock import batch_lock
 from pipeline.providers.base import Provider
 from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
+from pipeline.report import RunFacts, clip_figures, gather_facts, publish
+from pipeline.retry import same_content
 from pipeline.stages import manifest
 from pipeline.stages.discover import discover
 from pipeline.stages.manifest import VoiceResult, files_of
@@ -141,11 +143,14 @@ async def run_check(config: JobConfig, *, progress: Progress | None = None) -> R
     progress = progress or Progress()
     started = datetime.now(UTC)
     results: list[VoiceResult] = []
+    prepared: dict[str, PreparedVoice] = {}  # for the report's audio charts
     async for voice in prepare_stream(config, progress):
+        prepared[voice.key] = voice
         status = VoiceStatus.REJECTED if voice.rejected else VoiceStatus.READY
         results.append(_prepared_result(voice, status))
         log.info("voice.checked", voice=voice.key, status=str(status), findings=len(voice.findings))
-    return finish_run(config, "check", started, results, None)
+    facts = RunFacts(clips=clip_figures(prepared))
+    return finish_run(config, "check", started, results, None, facts=facts)
 
 
 def finish_run(
@@ -154,6 +159,8 @@ def finish_run(
     started: datetime,
     results: Sequence[VoiceResult],
     interrupted: str | None,
+    *,
+    facts: RunFacts | None = None,
 ) -> RunReport:
     doc = manifest.build(
         batch=config.batch,
@@ -168,6 +175,9 @@ def finish_run(
     report = RunReport(
         command=command, manifest=path, results=tuple(results), interrupted=interrupted
     )
+    # The HTML report beside the manifest and the metrics file. publish() logs its own failures
+    # and never raises: the manifest written above stands whatever happens there.
+    publish(config, doc, path, facts or RunFacts(), exit_code=report.exit_code)
     log.info(
         "run.finished",
         command=command,
@@ -232,9 +242,18 @@ async def run_batch(
             if scope.cancelled_caught:
                 interrupted = "signal"
         except* RunInterrupted as group:
-            interrupted = str(group.exceptions[0])
+            interrupted = str(_first_leaf(group))
         results = await collect_results(ledger, prepared)
-    return finish_run(config, "run", started, results, interrupted)
+        facts = await gather_facts(ledger, prepared, bytes_uploaded=provider.bytes_uploaded)
+    return finish_run(config, "run", started, results, interrupted, facts=facts)
+
+
+def _first_leaf(group: BaseExceptionGroup[RunInterrupted]) -> BaseException:
+    """The first real exception inside (possibly nested) task-group exception groups."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 async def _watch_signals(scope: anyio.CancelScope) -> None:
@@ -298,7 +317,7 @@ async def initial_state(voice: PreparedVoice, ledger: Ledger) -> VoiceState:
         )
         await ledger.put(state, detail="first seen")
         return state
-    if state.fingerprint == voice.fingerprint:
+    if same_content(state.fingerprint, voice.fingerprint):  # a forced retry's suffix aside
         return state
     if state.stage in (Stage.PREPARED, Stage.CREATING):
         return replace(state, fingerprint=voice.fingerprint)

@@ -11,6 +11,14 @@ equal the standard's 48 kHz table and are correct at every other rate. NumPy has
 and a per-sample Python loop would be far too slow, so the cascade runs as an FIR: its impulse
 response (taken from the exact frequency response) is cut where it has decayed below 1e-9 of
 its peak, and applied by FFT overlap-add with the tail carried from block to block.
+
+This filter is the hottest loop of normalization (it runs over the input and again over the
+output), so its FFTs are tuned: single precision (NumPy >= 2 keeps float32 FFTs in float32,
+twice the throughput of float64; the round-off sits ~120 dB below the signal, far under any
+gate), and a transform length of about 32k points with only factors 2, 3 and 5 — large enough
+that the filter's few thousand taps waste little of each transform, small enough that the
+working set stays in a core's L2 cache (a 65536-point transform measured twice as slow per
+sample here).
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ RELATIVE_GATE_LU: Final = -10.0
 #: BS.1770 channel weights for L, R, C, Ls, Rs; further channels (rare in voice work) count 1.0.
 _CHANNEL_GAINS: Final = (1.0, 1.0, 1.0, 1.41, 1.41)
 _TAIL_CUTOFF: Final = 1e-9
+#: Frames per FFT block aimed for (the transform holds the block plus the filter's taps).
+_TARGET_FFT: Final = 1 << 15
 
 
 def sub_block_frames(rate: int) -> int:
@@ -74,6 +84,21 @@ def k_weighting_fir(rate: int) -> F64:
     return h[: int(big[-1]) + 1].copy()
 
 
+def fast_fft_size(n: int) -> int:
+    """The smallest length >= ``n`` whose only prime factors are 2, 3 and 5 (FFT-friendly)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            # The smallest power-of-two multiple of p35 that reaches n.
+            size = p35 << max(0, (-(-n // p35) - 1).bit_length())
+            best = min(best, size)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
 class LoudnessMeter:
     """Feeds blocks of (frames, channels) audio; :meth:`integrated` gives BS.1770 LUFS.
 
@@ -84,18 +109,18 @@ class LoudnessMeter:
     def __init__(self, rate: int, channels: int, max_block: int) -> None:
         self.rate = rate
         self.sub_len = sub_block_frames(rate)  #: 100 ms: a quarter of a 400 ms gating block
-        self._h = k_weighting_fir(rate)
-        taps = self._h.shape[0]
-        self._nfft = 1 << math.ceil(math.log2(max_block + taps - 1))
-        self._spectrum = np.fft.rfft(self._h, self._nfft)
-        self._tail = np.zeros((channels, taps - 1))
-        self._gains = np.array(
-            [_CHANNEL_GAINS[c] if c < len(_CHANNEL_GAINS) else 1.0 for c in range(channels)]
-        )
+        h = k_weighting_fir(rate)
+        self._taps = taps = h.shape[0]
+        self._nfft = fast_fft_size(max_block + taps - 1)
+        self._spectrum = np.fft.rfft(h.astype(np.float32), self._nfft)
+        self._tail = np.zeros((channels, taps - 1), np.float32)
+        gains = [_CHANNEL_GAINS[c] if c < len(_CHANNEL_GAINS) else 1.0 for c in range(channels)]
+        # All-ones weights (mono, stereo) need no weighting pass at all.
+        self._gains = None if all(g == 1.0 for g in gains) else np.array(gains, np.float32)
         self._subs: list[F64] = []
 
     @staticmethod
-    def block_frames(rate: int, target: int = 1 << 16) -> int:
+    def block_frames(rate: int, target: int = _TARGET_FFT) -> int:
         """A block length that suits this meter: whole sub-blocks, an FFT of ``target`` points."""
         sub_len = sub_block_frames(rate)
         taps = int(k_weighting_fir(rate).shape[0])
@@ -107,16 +132,28 @@ class LoudnessMeter:
         n = x.shape[0]
         if n == 0:
             return
-        taps = self._h.shape[0]
-        # (channels, frames) keeps each channel's FFT on contiguous memory.
-        spectrum = np.fft.rfft(x.T, self._nfft, axis=1)
-        y = np.fft.irfft(spectrum * self._spectrum, self._nfft, axis=1)[:, : n + taps - 1]
+        taps = self._taps
+        # (channels, frames) keeps each channel's FFT on contiguous memory; float32 in gives
+        # float32 transforms (NumPy >= 2), a 2x saving over the float64 default.
+        spectrum = np.fft.rfft(x.T.astype(np.float32, copy=False), self._nfft, axis=1)
+        spectrum *= self._spectrum
+        y = np.fft.irfft(spectrum, self._nfft, axis=1)
         y[:, : taps - 1] += self._tail
-        self._tail = y[:, n:].copy()
-        energy = self._gains @ np.square(y[:, :n])
+        self._tail = y[:, n : n + taps - 1].copy()
+        y = y[:, :n]
+        np.square(y, out=y)
+        if self._gains is not None:
+            energy = self._gains @ y
+        elif y.shape[0] == 1:
+            energy = y[0]
+        else:
+            energy = y.sum(axis=0)
         whole = n // self.sub_len
         if whole:
-            self._subs.append(energy[: whole * self.sub_len].reshape(whole, self.sub_len).sum(1))
+            # Sums of 100 ms of energy are accumulated in float64: they feed a mean over the
+            # whole recording.
+            subs = energy[: whole * self.sub_len].reshape(whole, self.sub_len)
+            self._subs.append(subs.sum(axis=1, dtype=np.float64))
 
     def integrated(self) -> float:
         """Gated integrated loudness in LUFS; -inf when silent or shorter than 400 ms."""

@@ -5,17 +5,30 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import anyio
 
-from pipeline.config import HUAWEI, Credentials, JobConfig
+from pipeline.config import HUAWEI, Credentials, JobConfig, Limits
 from pipeline.providers.base import Provider
-from pipeline.providers.http import HttpClient, HttpSettings
+from pipeline.providers.http import HttpClient, HttpSettings, RetryPolicy
+
+
+def _tuned(policy: RetryPolicy, limits: Limits) -> RetryPolicy:
+    """A call kind's default policy with the job file's [limits] retry overrides applied."""
+    return replace(
+        policy,
+        attempts=limits.retry_attempts or policy.attempts,
+        max_elapsed_s=(
+            policy.max_elapsed_s if limits.retry_budget_s is None else limits.retry_budget_s
+        ),
+    )
 
 
 def http_settings(config: JobConfig) -> HttpSettings:
     # Pool size follows the upload limit, with room for control calls beside the uploads.
-    return HttpSettings(connections=config.limits.uploads + 8)
+    base = HttpSettings(connections=config.limits.uploads + 8)
+    return replace(base, upload_retry=_tuned(base.upload_retry, config.limits))
 
 
 @asynccontextmanager
@@ -40,7 +53,13 @@ def _huawei(
     uploads: anyio.CapacityLimiter,
 ) -> Provider:
     from pipeline.providers.huawei import HuaweiProvider
-    from pipeline.providers.huawei_client import AkSkAuth, HuaweiClient, RateLimits, TokenAuth
+    from pipeline.providers.huawei_client import (
+        AkSkAuth,
+        HuaweiClient,
+        RateLimits,
+        RetryPolicies,
+        TokenAuth,
+    )
 
     auth: AkSkAuth | TokenAuth
     if credentials.huawei_ak and credentials.huawei_sk:
@@ -60,6 +79,12 @@ def _huawei(
         app_user_id=config.provider.app_user_id,
         rate_limits=RateLimits.uniform(
             write=config.limits.create_per_second, read=config.limits.query_per_second
+        ),
+        retry=RetryPolicies(
+            **{
+                kind: _tuned(getattr(RetryPolicies(), kind), config.limits)
+                for kind in ("create", "commit", "poll", "upload")
+            }
         ),
     )
     return HuaweiProvider(config=config, client=client, http=http, uploads=uploads)

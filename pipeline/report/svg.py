@@ -212,11 +212,11 @@ def strip_chart(
             f'fill="#24292f"><title>{esc(row)}</title>{esc(_short(row, 20))}</text>'
         )
     for p in points:
-        i = index.get(p.row)
-        if i is None:
+        at = index.get(p.row)
+        if at is None:
             continue
         verdict = metric.verdict(p.value)
-        cy = top + row_h * (i + 0.5)
+        cy = top + row_h * (at + 0.5)
         parts.append(
             f'<circle class="pt pt-{verdict}" cx="{x(p.value):.1f}" cy="{cy:.1f}" r="3.6" '
             f'fill="{POINT[verdict]}" fill-opacity="0.8" stroke="#fff" stroke-width="0.6">'
@@ -236,7 +236,7 @@ def histogram(metric: Metric, points: Sequence[Point], *, width: int = 560, bins
     counts = [0] * bins
     for v in values:
         counts[min(bins - 1, max(0, int((v - lo) / (hi - lo) * bins)))] += 1
-    peak = max(counts) if counts and max(counts) else 1
+    peak = max(counts, default=0) or 1
     parts = _zones_and_limits(metric, x, top, bottom, labels=True)
     parts += _axis(x, bottom, metric.unit, top)
     bw = (x.x1 - x.x0) / bins

@@ -561,7 +561,7 @@ async def test_service_limit_below_the_client_limit_still_succeeds(
     tmp_path: Path, inbox30: Path
 ) -> None:
     """An emulator limit under the client's own makes 429s; every voice still succeeds."""
-    options = EmulatorOptions(time_scale=FAST, azure_requests_per_window=15, azure_window_s=1.0)
+    options = EmulatorOptions(time_scale=FAST, azure_requests_per_window=20, azure_window_s=1.0)
     opened = Opened()
     async with Emulator(options) as emu:
         config = make_job(

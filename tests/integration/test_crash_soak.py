@@ -217,3 +217,28 @@ async def test_fault_soak(inbox: Path, cache: Path, tmp_path: Path) -> None:
         f"fault soak: {voices} voices, {len(emu.huawei.creates)} jobs, {lost} lost create answers, "
         f"store outcomes {dict(emu.huawei.store.outcomes)}"
     )
+
+
+async def test_circuit_breaker_ends_the_run(inbox: Path, cache: Path, tmp_path: Path) -> None:
+    """A provider that keeps failing ends the run early: exit 3, a manifest with every voice
+    pending, and a ledger the next run can resume from."""
+    keys = sorted(p.name for p in inbox.iterdir())[:4]
+    small = link_tree(inbox, tmp_path / "inbox", keys)
+    extra = '[limits]\ncircuit_breaker = 2\nretry_attempts = 2\nretry_budget = "1s"'
+    async with Emulator(EmulatorOptions(time_scale=FAST, fault_rate=1.0, seed=5)) as emu:
+        config = huawei_job(
+            tmp_path, endpoint=emu.base_url, inbox=small, cache_from=cache, extra=extra
+        )
+        with anyio.fail_after(120):
+            report = await run(config)
+    assert report.exit_code == 3
+    assert report.interrupted and "kept failing" in report.interrupted
+    manifest = json.loads(report.manifest.read_text())
+    assert manifest["summary"]["pending"] == 4
+    conn = sqlite3.connect(config.ledger_path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    async with Emulator(EmulatorOptions(time_scale=FAST)) as healthy:
+        config = huawei_job(tmp_path, endpoint=healthy.base_url, inbox=small)
+        again = await run(config)
+    assert {r.status for r in again.results} == {VoiceStatus.SUCCEEDED}
