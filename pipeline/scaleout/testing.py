@@ -55,3 +55,22 @@ def scratch_schema(url: str, prefix: str = "vo_test") -> Iterator[str]:
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes")
+
+
+def require_test_database() -> str:
+    """The test server's URL; skips the calling test when it is unusable, except in CI
+    (``CI=true``), where a missing server is a failure, never a silent skip."""
+    import pytest  # only tests call this; the package itself never imports pytest
+
+    url = database_url_for_tests()
+    reason = unreachable_reason(url)
+    if reason is not None:
+        hint = "start it or set VOICE_ONBOARD_TEST_DATABASE_URL"
+        if _truthy(os.environ.get("CI")):
+            pytest.fail(f"{reason} ({hint}; CI=true, so this is not skipped)")
+        pytest.skip(f"{reason} ({hint})")
+    return url

@@ -140,3 +140,43 @@ def test_run_on_emulator_and_status(tmp_path: Path, write_job: Callable[..., Pat
     assert status.returncode == 0
     voices = json.loads(status.stdout)["voices"]
     assert [v["status"] for v in voices] == ["succeeded", "succeeded"]
+
+
+def test_standalone_emulator_serves_and_stops(tmp_path: Path) -> None:
+    """`voice-onboard emulator --port 0` prints its URL, serves both APIs' state, stops on SIGTERM."""
+    import signal
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "emulator",
+            "--port",
+            "0",
+            "--time-scale",
+            "1000",
+            "--storage",
+            str(tmp_path / "objects"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("emulator listening on http://127.0.0.1:")
+        base = line.split()[-1]
+        with urllib.request.urlopen(f"{base}/_emulator/state", timeout=10) as answer:
+            state = json.loads(answer.read())
+        assert "huawei" in state and "azure" in state
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
