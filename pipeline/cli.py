@@ -20,6 +20,7 @@ import anyio
 
 from pipeline import log
 from pipeline.errors import ConfigError, LedgerError, LockHeld, PipelineError, RunInterrupted
+from pipeline.records import VoiceStatus
 
 EXIT_OK: Final = 0
 EXIT_SOME_BAD: Final = 1
@@ -65,6 +66,65 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="what the ledger knows, per voice")
     s.add_argument("job", type=Path, help="job file (jobs/*.toml)")
     s.add_argument("--json", action="store_true", help="JSON instead of a table")
+    s.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        choices=[str(v) for v in VoiceStatus],
+        help="only voices with this status (repeatable)",
+    )
+    s.add_argument("--voices", nargs="+", default=[], metavar="KEY", help="only these (globs ok)")
+    s.add_argument("--events", action="store_true", help="each voice's stage changes too")
+
+    t = sub.add_parser(
+        "retry",
+        help="re-queue failed / needs_attention voices after their files were fixed",
+        description="Put failed or needs_attention voices back in the queue; the next `run` "
+        "creates a new remote job (the old one is kept in the ledger's history). Voices whose "
+        "files did not change are refused unless --force. Exit 0 when every named voice was "
+        "re-queued, 1 when some were refused, 75 when a run holds the batch.",
+    )
+    t.add_argument("job", type=Path, help="job file (jobs/*.toml)")
+    t.add_argument(
+        "--voices", nargs="+", required=True, metavar="KEY", help="voice keys (globs ok)"
+    )
+    t.add_argument("--force", action="store_true", help="retry even if the files did not change")
+
+    # Scale-out (pipeline.scaleout): a PostgreSQL ledger shared by workers on many hosts.
+    q = sub.add_parser(
+        "enqueue",
+        help="scale-out: queue one job per voice still to send (running it again adds nothing)",
+        description="Discover the inbox and defer one procrastinate job per voice that has "
+        "none waiting or running and was not sent yet. Needs [batch] ledger = "
+        '"postgresql://…" or VOICE_ONBOARD_DATABASE_URL. Safe from cron.',
+    )
+    q.add_argument("job", type=Path, help="job file (jobs/*.toml)")
+    w = sub.add_parser(
+        "worker",
+        help="scale-out: take voices from the batch's queue and drive them, on any host",
+        description="Run a worker for the job's batch: prepare + create/upload/submit one "
+        "voice per job, poll the batch in bulk periodically, retry jobs of dead workers. All "
+        "workers share one rate limit per provider API. Stops on SIGTERM (exit 0).",
+    )
+    w.add_argument("job", type=Path, help="job file (jobs/*.toml)")
+    w.add_argument("--concurrency", type=int, default=8, help="voices at once (default 8)")
+    w.add_argument(
+        "--until-done",
+        action="store_true",
+        help="exit once no voice of the batch is queued, running or awaiting the provider "
+        "(0; 1 when some voices stopped before submission)",
+    )
+    w.add_argument(
+        "--heartbeat",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="worker heartbeat; a worker silent for 3 heartbeats is dead (default 10)",
+    )
+    m = sub.add_parser(
+        "manifest", help="write the batch's manifest from its ledger (no inbox, no network)"
+    )
+    m.add_argument("job", type=Path, help="job file (jobs/*.toml)")
 
     from pipeline.emulator.server import EMULATOR_HELP
 
@@ -167,7 +227,37 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "status":
         from pipeline.status import show_status
 
-        return anyio.run(show_status, config, args.json)
+        async def status() -> int:
+            return await show_status(
+                config, args.json, statuses=args.status, voices=args.voices, events=args.events
+            )
+
+        return anyio.run(status)
+    if args.command == "retry":
+        from pipeline.retry import retry_voices
+
+        async def retry() -> int:
+            outcomes = await retry_voices(config, args.voices, force=args.force)
+            for outcome in outcomes:
+                print(outcome.line())
+            return EXIT_OK if all(o.requeued for o in outcomes) else EXIT_SOME_BAD
+
+        return anyio.run(retry)
+    if args.command in ("enqueue", "worker", "manifest"):
+        from pipeline.scaleout import commands
+
+        if args.command == "enqueue":
+            return commands.enqueue(config)
+        if args.command == "worker":
+            return commands.worker(
+                config,
+                concurrency=args.concurrency,
+                until_done=args.until_done,
+                heartbeat_s=args.heartbeat,
+            )
+        manifest_report = commands.manifest(config)
+        _print_summary(manifest_report)
+        return manifest_report.exit_code
     credentials = Credentials.from_env(os.environ).for_provider(config)
     log.REDACTOR.add(credentials.secrets())
     from pipeline.providers.factory import open_provider

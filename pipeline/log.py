@@ -10,59 +10,146 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Final, TextIO
+from urllib.parse import quote
 
 import structlog
 
-# Query parameters that carry a signature or credential in pre-signed URLs: OBS (Huawei),
-# Azure SAS, S3. Their values are replaced, the rest of the URL stays readable.
-_SIGNED_PARAMS: Final = re.compile(
-    r"(?i)([?&](?:Signature|AccessKeyId|sig|X-Amz-Signature|X-Amz-Credential|"
-    r"X-Amz-Security-Token|x-obs-security-token|skoid|sktid)=)[^&#\s\"'<>]*"
+#: Query parameters (compared case-insensitively) that carry a signature or a credential in
+#: pre-signed URLs: OBS (Huawei), Azure SAS, S3, GCS. Their values are replaced, the rest of the
+#: URL (host, path, ``Expires``, ``se``, ``sp`` …) stays readable. ``pipeline.providers.http``
+#: uses the same set for ``redact_url``.
+SECRET_QUERY_PARAMS: Final = frozenset(
+    {
+        "signature",  # OBS / S3 v2 pre-signed; also the Huawei SDK-HMAC Authorization header
+        "accesskeyid",  # OBS / S3 v2 pre-signed
+        "awsaccesskeyid",
+        "sig",  # Azure SAS
+        "skoid",  # Azure user-delegation SAS: the signing identity
+        "sktid",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "x-obs-security-token",
+        "securitytoken",
+        "x-goog-signature",
+        "x-goog-credential",
+    }
+)
+#: Headers whose whole value is a credential (compared case-insensitively).
+SECRET_HEADERS: Final = frozenset(
+    {
+        "authorization",
+        "x-auth-token",
+        "x-security-token",
+        "ocp-apim-subscription-key",
+        "api-key",
+        "x-ms-copy-source-authorization",
+    }
 )
 REDACTED: Final = "REDACTED"
 
+# name=value wherever it stands: in a query (?/&), in an Authorization header ("…, Signature=
+# hex"), or percent-encoded inside another URL ("%3FSignature%3D…"). Not preceded by a name
+# character, so "sig" does not match the end of "Xsig". The value ends at a separator.
+_PARAM_NAMES: Final = "|".join(
+    re.escape(n) for n in sorted(SECRET_QUERY_PARAMS, key=len, reverse=True)
+)
+_SIGNED_PARAMS: Final = re.compile(
+    rf"(?i)(?:(?<=%3F)|(?<=%26)|(?<![A-Za-z0-9_.%-]))"
+    rf"((?:{_PARAM_NAMES})(?:=|%3D))(?:(?!%26)[^&#\s\"'<>,;])*"
+)
+# "X-Auth-Token: v", "'Authorization': 'v'", "api-key=v": the value up to a quote or line end.
+_HEADER_NAMES: Final = "|".join(re.escape(n) for n in sorted(SECRET_HEADERS, key=len, reverse=True))
+_SECRET_HEADER: Final = re.compile(
+    rf"(?i)(?<![A-Za-z0-9_-])((?:{_HEADER_NAMES})[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n]+"
+)
+# Userinfo of a URL: scheme://user:password@host.
+_USERINFO: Final = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@\"'<>]+@")
+#: Secret values shorter than this are not searched for: they would match everywhere.
+MIN_SECRET_LEN: Final = 4
+
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with secret values and URL signature parameters replaced."""
+    """``text`` without secret values, URL signatures, credential headers or URL userinfo.
+
+    The one redaction of the code base: ``pipeline.providers.http.redact_text`` calls it too.
+    ``secrets`` are searched for verbatim and percent-encoded (as they appear in a URL).
+    """
     out = _SIGNED_PARAMS.sub(lambda m: m.group(1) + REDACTED, text)
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            out = out.replace(secret, REDACTED)
+    out = _SECRET_HEADER.sub(lambda m: m.group(1) + REDACTED, out)
+    out = _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", out)
+    for secret in _variants(secrets):
+        out = out.replace(secret, REDACTED)
     return out
 
 
+def _variants(secrets: Iterable[str]) -> list[str]:
+    """Each secret as given and percent-encoded, longest first (a secret may hold another)."""
+    found: set[str] = set()
+    for secret in secrets:
+        if secret and len(secret) >= MIN_SECRET_LEN:
+            found.add(secret)
+            found.add(quote(secret, safe=""))
+    return sorted(found, key=len, reverse=True)
+
+
 class Redactor:
-    """A structlog processor that scrubs every string value of an event."""
+    """A structlog processor that scrubs every value of an event, nested ones included.
+
+    Strings are redacted; exceptions, bytes and other objects are rendered to text first (a
+    renderer would otherwise call their repr, which may hold a signed URL); values under a
+    credential header name (``{"Authorization": …}``) are dropped whole.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: tuple[str, ...] = tuple(s for s in secrets if s)
+        self._secrets: tuple[str, ...] = ()
+        self._variants: tuple[str, ...] = ()
+        self.add(secrets)
 
     @property
     def secrets(self) -> tuple[str, ...]:
         return self._secrets
 
     def add(self, secrets: Iterable[str]) -> None:
-        self._secrets = tuple({*self._secrets, *(s for s in secrets if s)})
+        self._secrets = tuple(sorted({*self._secrets, *(s for s in secrets if s)}))
+        self._variants = tuple(_variants(self._secrets))
 
     def __call__(
         self, logger: Any, method: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         for key, value in list(event.items()):
-            event[key] = self._scrub(value)
+            event[key] = self._scrub_field(key, value)
         return event
 
+    def redact(self, text: str) -> str:
+        """``text`` through ``redact_text`` with this redactor's secrets."""
+        return redact_text(text, self._variants)
+
+    def _scrub_field(self, key: object, value: object) -> object:
+        if isinstance(key, str) and key.lower() in SECRET_HEADERS and value is not None:
+            return REDACTED
+        return self._scrub(value)
+
     def _scrub(self, value: object) -> object:
+        if value is None or isinstance(value, bool | int | float):
+            return value
         if isinstance(value, str):
-            return redact_text(value, self._secrets)
+            return self.redact(value)
         if isinstance(value, BaseException):
-            return redact_text(f"{type(value).__name__}: {value}", self._secrets)
-        if isinstance(value, dict):
-            return {k: self._scrub(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
+            return self.redact(f"{type(value).__name__}: {value}")
+        if isinstance(value, bytes | bytearray):
+            return self.redact(repr(bytes(value)))
+        if isinstance(value, Mapping):
+            return {
+                self._scrub(k) if isinstance(k, str) else k: self._scrub_field(k, v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple | set | frozenset):
             return [self._scrub(v) for v in value]
-        return value
+        # Paths, URLs (yarl.URL), dates …: rendered as their text, redacted.
+        return self.redact(str(value))
 
 
 #: The process-wide redactor; ``configure`` installs it, the CLI adds the run's secrets.

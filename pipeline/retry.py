@@ -111,7 +111,9 @@ async def _one(
     if state is None:
         return refuse("the ledger does not know this voice (never sent); nothing to retry")
     if state.stage is not Stage.DONE or state.status not in RETRYABLE:
-        where = str(state.status) if state.stage is Stage.DONE else f"{state.status} at {state.stage}"
+        where = (
+            str(state.status) if state.stage is Stage.DONE else f"{state.status} at {state.stage}"
+        )
         return refuse(f"it is {where}; only failed or needs_attention voices are retried")
     if source is None:
         return refuse("the voice folder is no longer in the inbox")

@@ -21,8 +21,10 @@ import structlog
 
 from pipeline.config import Credentials, JobConfig
 from pipeline.errors import (
+    AuthenticationFailed,
     CircuitOpen,
     DeadlineExceeded,
+    ProviderProtocolError,
     ProviderRejected,
     ProviderUnavailable,
     RunInterrupted,
@@ -365,6 +367,11 @@ async def drive_voice(
                     state = state.advance(Stage.SUBMITTING)
                     await ledger.put(state)  # intent, durable before the commit call
                 state = await provider.submit(voice, state, save)
+        except AuthenticationFailed as exc:
+            # Every other voice would fail the same way: stop the run (exit 3) at once.
+            state = replace(state, attempts=state.attempts + 1, last_error=str(exc))
+            await ledger.put(state, detail="credentials rejected")
+            raise CircuitOpen(f"the provider rejected our credentials: {exc}") from None
         except ProviderRejected as exc:
             state = state.advance(
                 Stage.DONE,
@@ -381,8 +388,9 @@ async def drive_voice(
             await ledger.put(state, detail="provider rejected a request")
             breaker.ok()
             return
-        except ProviderUnavailable as exc:
-            # The call's own retries are spent. Give the voice a few more tries with a growing
+        except (ProviderUnavailable, ProviderProtocolError) as exc:
+            # The call's own retries are spent (or the answer made no sense, which a later
+            # try may not repeat). Give the voice a few more tries with a growing
             # pause (a provider hiccup of a minute should not cost a whole nightly run); then
             # leave it where it stopped — the next run resumes it — and count it towards the
             # circuit breaker.
@@ -422,7 +430,7 @@ async def await_batch(
             return
         try:
             changed = await provider.poll(pending, prepared)
-        except ProviderUnavailable as exc:
+        except (ProviderUnavailable, ProviderProtocolError) as exc:
             log.warning("await.poll_failed", error=str(exc))
             changed = []
         for state in changed:

@@ -70,7 +70,12 @@ class StatusRow:
         }
         if self.events:
             out["events"] = [
-                {"stage": str(e.stage), "status": str(e.status), "at": _iso(e.at), "detail": e.detail}
+                {
+                    "stage": str(e.stage),
+                    "status": str(e.status),
+                    "at": _iso(e.at),
+                    "detail": e.detail,
+                }
                 for e in self.events
             ]
         return out
@@ -190,8 +195,13 @@ def render_rich(batch: str, rows: Sequence[StatusRow], out: TextIO) -> None:
         for e in r.events:
             detail = f" ({e.detail})" if e.detail else ""
             table.add_row(
-                "", Text(str(e.stage), style="dim"), Text(str(e.status), style="dim"), "",
-                "", "", Text(f"{_iso(e.at)}{detail}", style="dim"),
+                "",
+                Text(str(e.stage), style="dim"),
+                Text(str(e.status), style="dim"),
+                "",
+                "",
+                "",
+                Text(f"{_iso(e.at)}{detail}", style="dim"),
             )
     console.print(table)
 

@@ -22,6 +22,7 @@ import soundfile as sf
 from pipeline.errors import InputError
 
 F32 = npt.NDArray[np.float32]
+I16 = npt.NDArray[np.int16]
 I32 = npt.NDArray[np.int32]
 
 #: Containers accepted as "WAV": libsndfile also reads FLAC, AIFF, Ogg … by content, but the
@@ -81,6 +82,9 @@ class Reader:
             self.rate = int(self._sf.samplerate)
             self.channels = int(self._sf.channels)
             self.subtype = str(self._sf.subtype)
+            #: Frames the header announces (what libsndfile will read at most); the data may
+            #: end earlier when the file is truncated.
+            self.frames = int(self._sf.frames)
             self._float = self.subtype in {"FLOAT", "DOUBLE"}
             if self.format not in WAV_FORMATS:
                 raise unreadable(file, f"not a WAV file (libsndfile sees {self.format})")
@@ -97,14 +101,17 @@ class Reader:
         """Frames per block so that one block holds about BLOCK_SAMPLES samples."""
         return max(1, BLOCK_SAMPLES // self.channels)
 
-    def blocks(self) -> Iterator[F32]:
+    def blocks(self, frames: int | None = None) -> Iterator[F32]:
         """Float32 blocks of shape (frames, channels), full scale ±1.0, until the data ends.
 
-        Counts on what is actually read, not the header: a truncated data chunk just ends early.
+        ``frames`` per block (default :attr:`block_frames`); a consumer that re-chunks asks
+        for a multiple of its own chunk, which saves it a copy per block. Counts on what is
+        actually read, not the header: a truncated data chunk just ends early.
         """
+        step = frames or self.block_frames
         while True:
             try:
-                data = self._sf.read(self.block_frames, dtype="float32", always_2d=True)
+                data = self._sf.read(step, dtype="float32", always_2d=True)
             except _READ_ERRORS as exc:
                 raise unreadable(self._file, f"read failed: {_short(exc)}") from None
             block: F32 = np.ascontiguousarray(data, dtype=np.float32)
@@ -123,6 +130,21 @@ class Reader:
             except _READ_ERRORS as exc:
                 raise unreadable(self._file, f"read failed: {_short(exc)}") from None
             block: I32 = np.ascontiguousarray(data, dtype=np.int32)
+            if block.shape[0] == 0:
+                return
+            yield block
+
+    def blocks_int16(self) -> Iterator[I16]:
+        """Int16 blocks (frames, channels), full scale ±2**15; lossless for PCM_16 only.
+
+        Half the memory traffic of int32, for copying PCM_16 files sample for sample.
+        """
+        while True:
+            try:
+                data = self._sf.read(self.block_frames, dtype="int16", always_2d=True)
+            except _READ_ERRORS as exc:
+                raise unreadable(self._file, f"read failed: {_short(exc)}") from None
+            block: I16 = np.ascontiguousarray(data, dtype=np.int16)
             if block.shape[0] == 0:
                 return
             yield block
@@ -162,8 +184,9 @@ class AtomicWavWriter:
             str(self._tmp), mode="w", samplerate=rate, channels=1, subtype=subtype, format="WAV"
         )
 
-    def write(self, samples: I32) -> None:
-        """Append int32 samples (full scale ±2**31); libsndfile keeps the top ``bits`` bits."""
+    def write(self, samples: I32 | I16) -> None:
+        """Append int32 samples (full scale ±2**31; libsndfile keeps the top ``bits`` bits)
+        or int16 samples (full scale ±2**15; lossless into PCM_16)."""
         if samples.shape[0]:
             self._sf.write(samples)
 

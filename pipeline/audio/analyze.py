@@ -1,8 +1,8 @@
 """Measure a recording (:func:`analyze`) and judge it against a profile (:func:`assess`).
 
 Everything is measured in one block-wise pass (:class:`Meter`), so memory stays flat: besides
-one block of audio, the meter keeps five numbers per 10 ms frame and one per 100 ms sub-block
-(about 15 MB for an hour). normalize() feeds the same meter with the audio it writes, which is
+one block of audio, the meter keeps four numbers per 10 ms frame and one per 100 ms sub-block
+(about 9 MB for an hour). normalize() feeds the same meter with the audio it writes, which is
 how it measures its output without reading it back.
 
 How the estimates work (all on the DC-free mono downmix, in 10 ms frames):
@@ -37,7 +37,6 @@ from pipeline.records import AudioInfo, Finding, Severity
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 #: |x| at or above this counts as full scale (int16 full scale reads 32767/32768 ≈ 0.99997).
 CLIP_LEVEL: Final = 0.999
@@ -62,6 +61,7 @@ class Measurements:
     last_active: int | None
     frame_max: F64  #: per-frame max of the mono downmix (DC not removed)
     frame_min: F64
+    mono: F32 | None = None  #: the whole mono downmix, when the meter was asked to keep it
 
 
 class _ClipRuns:
@@ -75,11 +75,18 @@ class _ClipRuns:
         if run >= CLIP_RUN:
             self.count += run
 
+    def clean(self) -> None:
+        """A block without any full-scale sample: close the open runs (the common case)."""
+        for c, run in enumerate(self._carry):
+            if run:
+                self._close(run)
+                self._carry[c] = 0
+
     def feed(self, full: npt.NDArray[np.bool_]) -> None:
         n = full.shape[0]
         for c in range(full.shape[1]):
             mask = full[:, c]
-            if not mask.any():  # the common case: no clipping at all
+            if not mask.any():
                 self._close(self._carry[c])
                 self._carry[c] = 0
                 continue
@@ -104,10 +111,29 @@ class _ClipRuns:
         return self.count
 
 
-class Meter:
-    """Streaming measurements of one signal: feed (frames, channels) float blocks, then finish."""
+def downmix(x: F32) -> F32:
+    """The mono mix of a (frames, channels) block: the mean of the channels, in float32.
 
-    def __init__(self, rate: int, channels: int, *, subtype: str) -> None:
+    The one definition both the meter and normalize() use, so a downmix the meter kept is
+    exactly what normalize() would compute again. A float32 matrix-vector product is the
+    fastest form (ndarray.mean(axis=1) is ~7x slower over so short an axis).
+    """
+    channels = x.shape[1]
+    if channels == 1:
+        return x[:, 0]
+    weights = np.full(channels, 1.0 / channels, np.float32)
+    mono: F32 = x @ weights
+    return mono
+
+
+class Meter:
+    """Streaming measurements of one signal: feed (frames, channels) float blocks, then finish.
+
+    With ``keep_mono`` the meter also keeps the float32 mono downmix it computes anyway
+    (``Measurements.mono``), so normalize() can render a short clip without decoding it again.
+    """
+
+    def __init__(self, rate: int, channels: int, *, subtype: str, keep_mono: bool = False) -> None:
         self.rate = rate
         self.channels = channels
         self.subtype = subtype
@@ -115,27 +141,30 @@ class Meter:
         self._loudness = LoudnessMeter(rate, channels, LoudnessMeter.block_frames(rate))
         # Blocks handed to _process hold whole 100 ms sub-blocks (and so whole 10 ms frames),
         # except the very last; incoming blocks of any size are re-chunked to that length.
-        # Frame k therefore always starts at sample k * frame_len, which the edges rely on.
+        # Frame k therefore always starts at sample k * frame_len, which the edges rely on
+        # (and which lets finish() derive every frame's length from the total).
         self._chunk = LoudnessMeter.block_frames(rate)
         self._pending: list[F32] = []
         self._pending_frames = 0
         self._frames = 0
         self._peak = 0.0
-        self._sum = 0.0
         self._clips = _ClipRuns(channels)
-        self._downmix = np.full(channels, 1.0 / channels)
         self._fsum: list[F64] = []
         self._fsq: list[F64] = []
-        self._fmax: list[F64] = []
-        self._fmin: list[F64] = []
-        self._flen: list[I64] = []
+        self._fmax: list[F32] = []
+        self._fmin: list[F32] = []
+        self._mono: list[F32] | None = [] if keep_mono else None
 
     def feed(self, block: F32) -> None:
         """Add a block of shape (frames, channels), full scale ±1.0."""
-        if block.shape[0] == 0:
+        n = block.shape[0]
+        if n == 0:
+            return
+        if not self._pending and n == self._chunk:
+            self._process(block)  # already the right size: no copy
             return
         self._pending.append(block)
-        self._pending_frames += block.shape[0]
+        self._pending_frames += n
         if self._pending_frames < self._chunk:
             return
         data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
@@ -149,20 +178,36 @@ class Meter:
     def _process(self, x: F32) -> None:
         n = x.shape[0]
         self._frames += n
-        magnitude = np.abs(x)
-        self._peak = max(self._peak, float(magnitude.max()))
-        self._clips.feed(magnitude >= CLIP_LEVEL)
-        # A matrix-vector product: ndarray.mean(axis=1) is ~7x slower over so short an axis.
-        mono: F64 = x[:, 0].astype(np.float64) if self.channels == 1 else x @ self._downmix
-        self._sum += float(mono.sum())
+        # max and min scan without allocating |x|; the clip-run scan (which needs the mask)
+        # only runs when something actually reached full scale.
+        top = max(float(x.max()), -float(x.min()))
+        self._peak = max(self._peak, top)
+        if top >= CLIP_LEVEL:
+            self._clips.feed(np.abs(x) >= CLIP_LEVEL)
+        else:
+            self._clips.clean()
+        mono = downmix(x)
+        if self._mono is not None:
+            self._mono.append(mono.copy() if mono.base is not None else mono)
         # Per-frame sums rather than powers: the DC offset is known only at the end, and
-        # power about the mean follows from the sum and the sum of squares.
-        bounds = np.arange(0, n, self.frame_len)
-        self._fsum.append(np.add.reduceat(mono, bounds))
-        self._fsq.append(np.add.reduceat(np.square(mono), bounds))
-        self._fmax.append(np.maximum.reduceat(mono, bounds))
-        self._fmin.append(np.minimum.reduceat(mono, bounds))
-        self._flen.append(np.diff(np.append(bounds, n)))
+        # power about the mean follows from the sum and the sum of squares. Sums run in
+        # float64 (a large DC offset would otherwise swamp a quiet frame's power); extremes
+        # are exact in float32.
+        fl = self.frame_len
+        whole = n // fl
+        frames32 = mono[: whole * fl].reshape(whole, fl)
+        frames64 = frames32.astype(np.float64)
+        self._fsum.append(frames64.sum(axis=1))
+        self._fsq.append(np.einsum("ij,ij->i", frames64, frames64))
+        self._fmax.append(frames32.max(axis=1))
+        self._fmin.append(frames32.min(axis=1))
+        if whole * fl < n:  # the last, partial frame (only ever in the final block)
+            rest = mono[whole * fl :]
+            rest64 = rest.astype(np.float64)
+            self._fsum.append(np.array([rest64.sum()]))
+            self._fsq.append(np.array([np.dot(rest64, rest64)]))
+            self._fmax.append(rest.max(keepdims=True))
+            self._fmin.append(rest.min(keepdims=True))
         self._loudness.feed(x)
 
     def finish(self) -> Measurements:
@@ -171,11 +216,13 @@ class Meter:
             self._process(np.concatenate(self._pending))
             self._pending = []
         frames, rate = self._frames, self.rate
-        dc = self._sum / frames if frames else 0.0
         fsum, fsq = _cat(self._fsum), _cat(self._fsq)
-        flen = _cat(self._flen).astype(np.float64)
+        dc = float(fsum.sum()) / frames if frames else 0.0
         power = np.zeros(0)
         if frames:
+            # Every frame is frame_len long but the last (see __init__).
+            flen = np.full(fsum.shape[0], float(self.frame_len))
+            flen[-1] = frames - (fsum.shape[0] - 1) * self.frame_len
             mean = fsum / flen
             power = np.maximum(fsq / flen - 2.0 * dc * mean + dc * dc, 0.0)
         first, last, snr_db = _activity(power)
@@ -201,6 +248,10 @@ class Meter:
             trail_silence_s=trail,
             snr_db=snr_db,
         )
+        mono = None
+        if self._mono is not None:
+            mono = np.concatenate(self._mono) if self._mono else np.zeros(0, np.float32)
+            self._mono = []
         return Measurements(
             info=info,
             frame_len=self.frame_len,
@@ -208,10 +259,11 @@ class Meter:
             last_active=last,
             frame_max=_cat(self._fmax),
             frame_min=_cat(self._fmin),
+            mono=mono,
         )
 
 
-def _cat(parts: Sequence[npt.NDArray[np.float64] | npt.NDArray[np.int64]]) -> F64:
+def _cat(parts: Sequence[F64] | Sequence[F32]) -> F64:
     return np.concatenate(parts).astype(np.float64, copy=False) if parts else np.zeros(0)
 
 
@@ -243,9 +295,9 @@ def measure(path: Path, *, file: str | None = None, max_bytes: int | None = None
         return measure_reader(reader)
 
 
-def measure_reader(reader: Reader) -> Measurements:
-    """Read ``reader`` to its end through a Meter."""
-    meter = Meter(reader.rate, reader.channels, subtype=reader.subtype)
+def measure_reader(reader: Reader, *, keep_mono: bool = False) -> Measurements:
+    """Read ``reader`` to its end through a Meter (keeping the mono downmix if asked)."""
+    meter = Meter(reader.rate, reader.channels, subtype=reader.subtype, keep_mono=keep_mono)
     for block in reader.blocks():
         meter.feed(block)
     return meter.finish()

@@ -4,7 +4,11 @@ normalize() makes two block-wise passes over the source, so memory stays flat fo
 recordings: the first measures (analyze.Meter), the second downmixes to mono, removes the DC
 offset, trims or pads the edge silences, applies the peak gain, resamples with soxr's streaming
 resampler (HQ) and writes integer PCM. The audio it writes is fed to a second Meter on the way
-out, so the output is measured without being read back.
+out, so the output is measured without being read back. A source of up to
+:data:`IN_MEMORY_FRAMES` frames (minutes of audio: every clip of a sentence profile) is decoded
+only once: the first pass keeps the mono downmix it computes anyway, and the second pass works
+from it. soxr's stream resampler gives the same samples however its input is chunked, so both
+paths write identical files.
 
 Results are content-addressed: the key is the SHA-256 of the source bytes plus the profile's
 fingerprint, the WAV lives at ``cache_dir/<key[:2]>/<key>.wav`` and a JSON sidecar beside it
@@ -19,8 +23,9 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -30,12 +35,13 @@ import numpy.typing as npt
 import soxr
 
 from pipeline.audio._sndfile import AtomicWavWriter, Reader, check_regular_file
-from pipeline.audio.analyze import Measurements, Meter, measure_reader
+from pipeline.audio.analyze import Measurements, Meter, downmix, measure_reader
 from pipeline.audio.profiles import AudioProfile
 from pipeline.errors import InputError
 from pipeline.records import AudioInfo, Finding, Severity
 
 F32 = npt.NDArray[np.float32]
+I16 = npt.NDArray[np.int16]
 I32 = npt.NDArray[np.int32]
 
 #: Bump when the sidecar's layout changes; older sidecars then count as cache misses.
@@ -45,6 +51,12 @@ RESAMPLE_QUALITY: Final = "HQ"
 #: Resampling can raise the sample peak (inter-sample overs, band-limiting a clipped edge);
 #: when the rate changes, a peak this close to the ceiling is pulled down to the target.
 RESAMPLE_HEADROOM_DB: Final = 0.5
+#: Sources up to this many frames are decoded once (the mono downmix kept between the passes
+#: costs 4 bytes a frame: 32 MB at most, about 3 minutes at 48 kHz); longer ones are read twice.
+IN_MEMORY_FRAMES: Final = 1 << 23
+#: Frames per step of the second pass over an in-memory downmix: small enough that the
+#: float32 temporaries (gain, resampled, quantized) stay in cache.
+RENDER_BLOCK: Final = 1 << 16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,9 +122,9 @@ def normalize(src: Path, profile: AudioProfile, cache_dir: Path, *, file: str) -
                 file=file,
                 message=f"{reader.rate} Hz < {profile.min_input_rate} Hz; never upsampled",
             )
-        measured = measure_reader(reader)
+        measured = measure_reader(reader, keep_mono=reader.frames <= IN_MEMORY_FRAMES)
     plan = _plan(measured, profile)
-    info_out = _render(src, measured.info, plan, profile, wav, file=file)
+    info_out = _render(src, measured, plan, profile, wav, file=file)
     result = NormalizedAudio(
         path=wav,
         source_sha256=source_sha,
@@ -138,29 +150,85 @@ def join(clips: Sequence[Path], profile: AudioProfile, out: Path) -> AudioInfo:
     that is not mono at ``profile.sample_rate`` (normalize it first), InputError when one is
     unreadable.
     """
+    meter = Meter(profile.sample_rate, 1, subtype=profile.subtype)
+    _concatenate(clips, profile, out, meter)
+    return meter.finish().info
+
+
+def write_joined(clips: Sequence[Path], profile: AudioProfile, out: Path) -> None:
+    """What :func:`join` writes, without measuring it (the pipeline has every clip's
+    measurements already); a single clip in the profile's format is linked, not copied.
+
+    Measuring is a full K-weighting pass, as costly as the copy itself on an hour-long
+    recording. One clip joined is byte for byte the clip (the same header from the same
+    writer, the same samples), so a hard link (a copy across file systems) is the same file
+    for free.
+    """
+    if len(clips) == 1 and _is_output_format(clips[0], profile):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            try:
+                os.link(clips[0], tmp)
+            except OSError:
+                shutil.copyfile(clips[0], tmp)
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return
+    _concatenate(clips, profile, out, None)
+
+
+def _is_output_format(clip: Path, profile: AudioProfile) -> bool:
+    """Whether ``clip`` is a plain WAV exactly as normalize() writes for ``profile``."""
+    with Reader(clip, file=None) as reader:
+        return (reader.format, reader.rate, reader.channels, reader.subtype) == (
+            "WAV",
+            profile.sample_rate,
+            1,
+            profile.subtype,
+        )
+
+
+def _concatenate(
+    clips: Sequence[Path], profile: AudioProfile, out: Path, meter: Meter | None
+) -> None:
     if not clips:
         raise ValueError("join() needs at least one clip")
     rate = profile.sample_rate
-    pause = np.zeros(round(profile.join_pause_s * rate), np.int32)
     with AtomicWavWriter(out, rate=rate, subtype=profile.subtype) as writer:
-        shift = 32 - writer.bits
-        meter = Meter(rate, 1, subtype=profile.subtype)
+        # Samples are copied as integers of the output's width: for PCM_16 (every provider
+        # profile) half the memory traffic of int32; libsndfile drops the bits a wider clip
+        # has beyond it, so the meter sees exactly what is written.
+        pause = np.zeros(round(profile.join_pause_s * rate), np.int16)
+        scale = np.float32(2.0 ** -(15 if writer.bits == 16 else 31))
         for index, clip in enumerate(clips):
             if index:
                 writer.write(pause)
-                meter.feed(np.zeros((pause.shape[0], 1), np.float32))
+                if meter is not None:
+                    meter.feed(np.zeros((pause.shape[0], 1), np.float32))
             with Reader(clip, file=None) as reader:
                 if reader.rate != rate or reader.channels != 1:
                     raise ValueError(
                         f"{clip.name}: {reader.rate} Hz, {reader.channels} channel(s); "
                         f"join() takes clips normalized to {rate} Hz mono"
                     )
-                for block in reader.blocks_int32():
-                    # Drop bits the output cannot hold, so the meter sees what is written.
-                    samples: I32 = (block[:, 0] >> shift) << shift
+                blocks: Iterator[I16] | Iterator[I32]
+                if writer.bits == 16:
+                    blocks = reader.blocks_int16()
+                else:
+                    blocks = _truncated(reader.blocks_int32(), 32 - writer.bits)
+                for block in blocks:
+                    samples = block[:, 0]
                     writer.write(samples)
-                    meter.feed((samples * (1.0 / 2**31)).astype(np.float32)[:, None])
-        return meter.finish().info
+                    if meter is not None:
+                        meter.feed((samples.astype(np.float32) * scale)[:, None])
+
+
+def _truncated(blocks: Iterator[I32], shift: int) -> Iterator[I32]:
+    """Int32 blocks with the bits below the output's width cleared (what the writer keeps)."""
+    for block in blocks:
+        yield (block >> shift) << shift
 
 
 def _sha256(path: Path, file: str) -> str:
@@ -247,48 +315,67 @@ class _Resampler:
 
 
 def _render(
-    src: Path, info: AudioInfo, plan: _Plan, profile: AudioProfile, wav: Path, *, file: str
+    src: Path, measured: Measurements, plan: _Plan, profile: AudioProfile, wav: Path, *, file: str
 ) -> AudioInfo:
     """The second pass: write the normalized WAV atomically and measure it on the way."""
+    info = measured.info
     rate_out = profile.sample_rate
     resampler = _Resampler(info.sample_rate, rate_out) if info.sample_rate != rate_out else None
     gain = np.float32(10.0 ** (plan.gain_db / 20.0))
-    downmix = np.full(info.channels, 1.0 / info.channels, np.float32)
+    dc = np.float32(plan.dc)
     meter = Meter(rate_out, 1, subtype=profile.subtype)
     with AtomicWavWriter(wav, rate=rate_out, subtype=profile.subtype) as writer:
         scale = np.float32(2 ** (writer.bits - 1))
+        unscale = np.float32(1.0) / scale  # a power of two: y * unscale == y / scale exactly
         shift = 32 - writer.bits
 
         def emit(y: F32) -> None:
+            """Quantize ``y`` (owned: changed in place), write it and meter what was written."""
             if y.shape[0] == 0:
                 return
             # Round to the output's integer grid ourselves (no dither: the output stays
             # deterministic) and clip, rather than trust libsndfile's float conversion.
-            q = np.clip(np.rint(y * scale), -scale, scale - 1)
-            writer.write(q.astype(np.int32) << shift)
-            meter.feed((q / scale)[:, None])
+            # In place: these arrays are the largest temporaries of the pass.
+            y *= scale
+            np.rint(y, out=y)
+            np.clip(y, -scale, scale - 1, out=y)
+            writer.write(y.astype(np.int16) if shift == 16 else y.astype(np.int32) << shift)
+            y *= unscale
+            meter.feed(y[:, None])
 
         emit(np.zeros(plan.pad_start, np.float32))
-        with Reader(src, file=file, max_bytes=profile.max_file_bytes) as reader:
-            position = 0
-            for block in reader.blocks():
-                start, position = position, position + block.shape[0]
-                lo = max(plan.keep_start - start, 0)
-                hi = min(plan.keep_end - start, block.shape[0])
-                if hi > lo:
-                    x = block[lo:hi]
-                    mono: F32 = x[:, 0].copy() if info.channels == 1 else x @ downmix
-                    if plan.dc:
-                        mono -= np.float32(plan.dc)
-                    if plan.gain_db:
-                        mono *= gain
-                    emit(resampler.feed(mono) if resampler else mono)
-                if position >= plan.keep_end:
-                    break
+        for mono in _kept_mono(src, measured, plan, profile, file=file):
+            # Fresh arrays from here on: the kept downmix is never modified.
+            y = mono - dc if plan.dc else mono.copy()
+            if plan.gain_db:
+                y *= gain
+            emit(resampler.feed(y) if resampler else y)
         if resampler:
             emit(resampler.feed(np.zeros(0, np.float32), last=True))
         emit(np.zeros(plan.pad_end, np.float32))
         return meter.finish().info
+
+
+def _kept_mono(
+    src: Path, measured: Measurements, plan: _Plan, profile: AudioProfile, *, file: str
+) -> Iterator[F32]:
+    """The mono downmix of source frames ``keep_start:keep_end``, block by block: from the
+    first pass's copy when it kept one, else decoded again."""
+    if measured.mono is not None:
+        kept = measured.mono[plan.keep_start : plan.keep_end]
+        for start in range(0, kept.shape[0], RENDER_BLOCK):
+            yield kept[start : start + RENDER_BLOCK]
+        return
+    with Reader(src, file=file, max_bytes=profile.max_file_bytes) as reader:
+        position = 0
+        for block in reader.blocks():
+            start, position = position, position + block.shape[0]
+            lo = max(plan.keep_start - start, 0)
+            hi = min(plan.keep_end - start, block.shape[0])
+            if hi > lo:
+                yield downmix(block[lo:hi])
+            if position >= plan.keep_end:
+                return
 
 
 def _findings(

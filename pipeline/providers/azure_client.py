@@ -476,7 +476,7 @@ class AzureClient:
                     method,
                     url,
                     headers=sent,
-                    body=cast("bytes", handle),
+                    body=handle,
                     idempotent=True,
                     throttle_codes=THROTTLE_CODES,
                 )

@@ -98,9 +98,20 @@ def _azure(
     uploads: anyio.CapacityLimiter,
 ) -> Provider:
     from pipeline.providers.azure import AzureProvider
-    from pipeline.providers.azure_client import AzureClient
+    from pipeline.providers.azure_client import AzureClient, RetryPolicies
 
-    client = AzureClient(http, base_url=endpoint, config=config, key=credentials.azure_key or "")
+    client = AzureClient(
+        http,
+        base_url=endpoint,
+        config=config,
+        key=credentials.azure_key or "",
+        retry=RetryPolicies(
+            **{
+                kind: _tuned(getattr(RetryPolicies(), kind), config.limits)
+                for kind in ("create", "read", "upload")
+            }
+        ),
+    )
     return AzureProvider(
         config=config, client=client, http=http, uploads=uploads, credentials=credentials
     )

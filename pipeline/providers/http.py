@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Final, Literal, Protocol, Self, TypeVar
+from typing import BinaryIO, Final, Literal, Protocol, Self, TypeVar
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import aiohttp
@@ -47,6 +47,7 @@ import anyio
 import structlog
 from yarl import URL
 
+from pipeline import log as _log
 from pipeline.errors import (
     AmbiguousCreate,
     AuthenticationFailed,
@@ -63,25 +64,11 @@ T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
 
-#: Query parameters (compared case-insensitively) that carry a signature or a credential.
-SECRET_QUERY_PARAMS: Final = frozenset(
-    {
-        "signature",  # OBS / S3 v2 pre-signed
-        "accesskeyid",  # OBS / S3 v2 pre-signed
-        "awsaccesskeyid",
-        "sig",  # Azure SAS
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-        "x-obs-security-token",
-        "securitytoken",
-        "x-goog-signature",
-        "x-goog-credential",
-    }
-)
-REDACTED: Final = "REDACTED"
+#: Query parameters (compared case-insensitively) that carry a signature or a credential:
+#: one list for the whole code base, kept beside the log redactor.
+SECRET_QUERY_PARAMS: Final = _log.SECRET_QUERY_PARAMS
+REDACTED: Final = _log.REDACTED
 _NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
-_URL_IN_TEXT: Final = re.compile(r"https?://[^\s'\"<>]+", re.IGNORECASE)
 _XML_CODE: Final = re.compile(r"<Code>([^<]{1,200})</Code>")
 _XML_MESSAGE: Final = re.compile(r"<Message>([^<]{1,500})</Message>")
 _REQUEST_ID_HEADERS: Final = (
@@ -118,8 +105,11 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every URL in it passed through ``redact_url`` (for foreign messages)."""
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    """``text`` (a foreign message) without URL signatures, credentials or the run's secrets.
+
+    The log redactor's ``redact_text`` with the process's known secrets: one implementation.
+    """
+    return _log.redact_text(text, _log.known_secrets())
 
 
 # --------------------------------------------------------------------------- retry
@@ -315,7 +305,7 @@ class HttpTransport(Protocol):
         url: str,
         *,
         headers: Mapping[str, str] = ...,
-        body: bytes | None = None,
+        body: bytes | BinaryIO | None = None,
         idempotent: bool = True,
         throttle_codes: Collection[str] = (),
     ) -> HttpResponse: ...
@@ -396,7 +386,7 @@ class HttpClient:
         url: str,
         *,
         headers: Mapping[str, str] = _NO_HEADERS,
-        body: bytes | None = None,
+        body: bytes | BinaryIO | None = None,
         idempotent: bool = True,
         throttle_codes: Collection[str] = (),
     ) -> HttpResponse:

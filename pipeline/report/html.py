@@ -47,20 +47,28 @@ _STATUS_TEXT: Final = {
 _RUN_STATUSES: Final = ("succeeded", "failed", "needs_attention", "rejected", "pending")
 _CHECK_STATUSES: Final = ("ready", "rejected")
 _SEVERITY_ORDER: Final = {"error": 0, "warning": 1, "fixed": 2}
+#: The ledger's stage names, with what the voice is doing while in them.
+_STAGE_LEGEND: Final = {
+    "prepared": "prepared",
+    "creating": "creating",
+    "created": "created · uploading",
+    "uploaded": "uploaded",
+    "submitting": "submitting",
+    "submitted": "submitted · provider at work",
+}
 
 
 def _hint(status: str, voice: str, job: str) -> str:
     """What an operator does next for a voice in ``status`` (HTML)."""
-    cmd = f"voice-onboard retry {esc(job)} --voices {esc(voice)}"
+    cmd = f'<pre class="cmd">voice-onboard retry {esc(job)} --voices {esc(voice)}</pre>'
     return {
-        "needs_attention": "The provider's review found a problem. Fix the files named below, "
-        f"then <code>{cmd}</code> and run again.",
-        "failed": "The provider failed the job. If the files were at fault, fix them and "
-        f"<code>{cmd}</code>; to train again with the same files add <code>--force</code>.",
-        "rejected": "The pre-flight found errors, so nothing was sent. Fix the files named "
-        "below; the next run sends the voice on its own.",
-        "pending": "Still with the provider; the next run (or <code>voice-onboard status</code>) "
-        "picks up the result.",
+        "needs_attention": "<b>Next:</b> the provider's review found a problem. Fix the files "
+        f"named above, then re-queue the voice and run again:{cmd}",
+        "failed": "<b>Next:</b> if the files were at fault, fix them and re-queue the voice; "
+        f"to train again with the same files add <code>--force</code>:{cmd}",
+        "rejected": "<b>Next:</b> nothing was sent. Fix the files named above; the next run "
+        "sends the voice on its own.",
+        "pending": "<b>Next:</b> still with the provider; the next run picks up the result.",
     }.get(status, "")
 
 
@@ -121,6 +129,10 @@ def _bytes(n: int) -> str:
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{n} B"
+
+
+def _short_id(job: str) -> str:
+    return job if len(job) <= 14 else job[:13] + "…"
 
 
 def _pill(status: str) -> str:
@@ -294,6 +306,10 @@ def lanes(
         segments: list[Segment] = []
         end_status: str | None = None
         end_at: float | None = None
+        if not before and inside and inside[0].at > start:
+            # Before its first record of this run the voice was in the pre-flight (validate,
+            # normalize, pair), which the ledger does not see: a thin line, not a stage bar.
+            segments.append(Segment(stage="preflight", start=start, end=inside[0].at))
         if before:
             carried = before[-1]
             until = inside[0].at if inside else end
@@ -333,10 +349,9 @@ def _timeline_section(doc: Mapping[str, Any], facts: RunFacts, order: list[str])
     all_lanes = lanes(facts.events, order, start, end)
     shown = all_lanes[:MAX_LANES]
     more = len(all_lanes) - len(shown)
-    legend = "".join(
-        f'<span class="swatch" style="background:{fill}"></span>{esc(stage)} '
-        for stage, fill in svg.STAGE_FILL.items()
-        if stage != "done"
+    legend = '<span class="line-swatch"></span>pre-flight ' + "".join(
+        f'<span class="swatch" style="background:{svg.STAGE_FILL[stage]}"></span>{esc(text)} '
+        for stage, text in _STAGE_LEGEND.items()
     )
     legend += "".join(
         f'<span class="dot" style="background:{svg.STATUS_FILL[s]}"></span>{esc(_STATUS_TEXT[s])} '
@@ -364,39 +379,54 @@ def _timeline_section(doc: Mapping[str, Any], facts: RunFacts, order: list[str])
 # --- voices and findings ---------------------------------------------------------------------
 
 
-def _finding_li(f: Mapping[str, Any]) -> str:
+def _finding_li(f: Mapping[str, Any], more: Sequence[Mapping[str, Any]] = ()) -> str:
     sev = str(f.get("severity"))
     code = str(f.get("code"))
     where = f'<span class="file">{esc(f["file"])}</span> ' if f.get("file") else ""
+    extra = ""
+    if more:
+        files = ", ".join(str(m.get("file") or "") for m in more)
+        extra = f' <span class="more" title="{esc(files)}">+{len(more)} more like it</span>'
     return (
         f'<li class="finding sev-{esc(sev)}" data-code="{esc(code)}">'
         f'<span class="sev">{esc(sev)}</span> <code title="{esc(CODES.get(code, ""))}">'
-        f"{esc(code)}</code> {where}<span class='msg'>{esc(f.get('message', ''))}</span></li>"
+        f"{esc(code)}</code> {where}<span class='msg'>{esc(f.get('message', ''))}</span>"
+        f"{extra}</li>"
     )
 
 
-def _attention_section(voices: list[_Voice], batch_job: str) -> str:
-    needy = [
-        v
-        for v in voices
-        if v.status in ("needs_attention", "failed", "rejected", "pending")
-        or v.count("error")
-        or v.count("warning")
-    ]
-    if not needy:
+def _grouped_findings(findings: Sequence[Mapping[str, Any]], limit: int = 8) -> str:
+    """Errors, then warnings; a code repeated over many files is one line with a count."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for f in findings:
+        if f.get("severity") in ("error", "warning"):
+            groups[(str(f.get("severity")), str(f.get("code")))].append(f)
+    ordered = sorted(groups.items(), key=lambda kv: _SEVERITY_ORDER.get(kv[0][0], 9))
+    items: list[str] = []
+    for _, group in ordered:
+        if len(group) <= 2:
+            items.extend(_finding_li(f) for f in group)
+        else:
+            items.append(_finding_li(group[0], group[1:]))
+    if len(items) > limit:
+        items = [
+            *items[:limit],
+            f'<li class="muted">… {len(items) - limit} more in the manifest</li>',
+        ]
+    return f'<ul class="findings">{"".join(items)}</ul>' if items else ""
+
+
+def _attention_section(voices: list[_Voice], job: str) -> str:
+    needy = [v for v in voices if v.status in ("needs_attention", "failed", "rejected", "pending")]
+    # Voices that ended well but carry warnings: worth a look, after the ones that need action.
+    look = [v for v in voices if v not in needy and (v.count("error") or v.count("warning"))]
+    if not needy and not look:
         return (
             '<section id="attention"><h2>Needs a human</h2><p class="ok-note">Nothing: every '
             "voice ended well and no finding asks for a look.</p></section>"
         )
     cards: list[str] = []
-    for v in needy:
-        shown = sorted(
-            (f for f in v.findings if f.get("severity") in ("error", "warning")),
-            key=lambda f: _SEVERITY_ORDER.get(str(f.get("severity")), 9),
-        )
-        items = "".join(_finding_li(f) for f in shown[:12])
-        if len(shown) > 12:
-            items += f'<li class="muted">… {len(shown) - 12} more in the manifest</li>'
+    for v in (*needy, *look):
         fixed = Counter(str(f.get("code")) for f in v.findings if f.get("severity") == "fixed")
         fixed_line = (
             '<p class="fixed muted">Normalized: '
@@ -405,25 +435,30 @@ def _attention_section(voices: list[_Voice], batch_job: str) -> str:
             if fixed
             else ""
         )
+        # The provider's last error, unless an error finding below says it better.
         err = (
             f'<p class="last-error"><b>Provider:</b> {esc(v.last_error)}</p>'
-            if v.last_error and v.status in ("failed", "needs_attention", "pending")
+            if v.last_error
+            and v.status in ("failed", "needs_attention", "pending")
+            and not v.count("error")
             else ""
         )
-        hint = _hint(v.status, v.key, batch_job)
+        hint = _hint(v.status, v.key, job)
         name = f' <span class="muted">{esc(v.name)}</span>' if v.name else ""
+        kind = "act" if v in needy else "look"
         cards.append(
-            f'<article class="card voice-card" data-voice="{esc(v.key)}" '
+            f'<article class="card voice-card {kind}" data-voice="{esc(v.key)}" '
             f'data-status="{esc(v.status)}"><header>{_pill(v.status)} '
             f"<b>{esc(v.key)}</b>{name}</header>"
-            + (f'<p class="hint">{hint}</p>' if hint else "")
             + err
-            + (f'<ul class="findings">{items}</ul>' if items else "")
+            + _grouped_findings(v.findings)
             + fixed_line
+            + (f'<div class="hint">{hint}</div>' if hint else "")
             + "</article>"
         )
+    counts = f"{len(needy)} to act on" + (f" · {len(look)} worth a look" if look else "")
     return (
-        f'<section id="attention"><h2>Needs a human <small>{len(needy)} voices</small></h2>'
+        f'<section id="attention"><h2>Needs a human <small>{counts}</small></h2>'
         f'<div class="cards">{"".join(cards)}</div></section>'
     )
 
@@ -434,7 +469,7 @@ def _voices_table(voices: list[_Voice]) -> str:
         job = v.remote.get("job_id") or v.remote.get("personal_voice_id") or ""
         remote_state = v.remote.get("state", "")
         provider = (f'<span class="rstate">{esc(remote_state)}</span>' if remote_state else "") + (
-            f'<br><code class="job" title="{esc(job)}">{esc(job[:18])}</code>' if job else ""
+            f'<br><code class="job" title="{esc(job)}">{esc(_short_id(job))}</code>' if job else ""
         )
         if v.history:
             provider += f'<br><span class="muted">replaces {len(v.history)} earlier job(s)</span>'
@@ -447,9 +482,9 @@ def _voices_table(voices: list[_Voice]) -> str:
             (f for f in v.findings if f.get("severity") == "error"),
             next((f for f in v.findings if f.get("severity") == "warning"), None),
         )
-        note = v.last_error if v.status in ("failed", "needs_attention") and v.last_error else None
-        if note is None and first is not None:
-            note = f"{first.get('code')}: {first.get('message')}"
+        note = f"{first.get('code')}: {first.get('message')}" if first is not None else None
+        if note is None and v.status in ("failed", "needs_attention", "pending"):
+            note = v.last_error
         rows.append(
             f'<tr data-voice="{esc(v.key)}" data-status="{esc(v.status)}">'
             f'<td><b>{esc(v.key)}</b><br><span class="muted">{esc(v.name or "")}</span></td>'
@@ -601,7 +636,12 @@ color:#fff;white-space:nowrap;background:#8c959f}
 .voice-card[data-status=failed]{border-left:5px solid #cf222e}
 .voice-card[data-status=rejected]{border-left:5px solid #8250df}
 .voice-card[data-status=pending]{border-left:5px solid #0969da}
-.hint{margin:4px 0 8px;color:#31373d}
+.hint{margin:8px 0 0;color:#31373d;font-size:13px}
+pre.cmd{margin:4px 0 0;padding:6px 10px;background:#f6f8fa;border:1px solid #eaeef2;
+border-radius:6px;font:12px ui-monospace,SFMono-Regular,Menlo,"DejaVu Sans Mono",monospace;
+white-space:pre-wrap;overflow-wrap:anywhere}
+.voice-card.look{border-left:5px solid #d4a72c}
+.more{color:var(--muted);font-size:12px;white-space:nowrap}
 .last-error{margin:4px 0 8px;padding:6px 10px;background:#ffebe9;border-radius:6px;
 overflow-wrap:anywhere}
 .findings{list-style:none;margin:0;padding:0}
@@ -621,7 +661,7 @@ td.num{text-align:right;white-space:nowrap}
 td.note{max-width:420px;overflow-wrap:anywhere;color:#31373d}
 .c-error{color:var(--bad);font-weight:600}.c-warning{color:var(--warn);font-weight:600}
 .c-fixed{color:var(--muted)}
-.rstate{font-weight:600;font-size:12.5px}.job{font-size:11px}
+.rstate{font-weight:600;font-size:12.5px}.job{font-size:11px;white-space:nowrap}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 .chart-card{margin:0}.chart-card figcaption p{margin:0 0 6px;font-size:12.5px}
 .chart-facts{margin:4px 0 0;font-size:12.5px;color:var(--muted)}
@@ -630,6 +670,8 @@ td.note{max-width:420px;overflow-wrap:anywhere;color:#31373d}
 .dot,.swatch{display:inline-block;width:10px;height:10px;border-radius:50%;margin:0 4px 0 10px;
 vertical-align:-1px}
 .swatch{border-radius:2px;width:14px}
+.line-swatch{display:inline-block;width:16px;border-top:2px dotted #8c959f;margin:0 4px 0 10px;
+vertical-align:3px}
 svg.chart{display:block}
 footer{margin-top:28px;color:var(--muted);font-size:12px}
 @media (max-width:900px){.grid2{grid-template-columns:1fr}.cards{grid-template-columns:1fr}

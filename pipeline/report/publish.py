@@ -22,6 +22,15 @@ from pipeline.stages.manifest import write_atomic
 log = structlog.get_logger("pipeline.report")
 
 
+def _job_arg(job: Path) -> str:
+    """The job file as the operator would type it: relative to the working directory (where
+    cron and make run the tool) when it lies below it, else absolute."""
+    try:
+        return str(job.relative_to(Path.cwd()))
+    except ValueError:
+        return str(job)
+
+
 def report_path(manifest_path: Path) -> Path:
     """Where the HTML report of the manifest at ``manifest_path`` goes."""
     return manifest_path.with_suffix(".html")
@@ -32,7 +41,7 @@ def write_report(
 ) -> Path:
     """Render and write ``<manifest>.html`` and ``<batch>-latest.html``; returns the first."""
     page = render_html(
-        doc, facts, config.profile, manifest_name=manifest_path.name, job=str(config.path)
+        doc, facts, config.profile, manifest_name=manifest_path.name, job=_job_arg(config.path)
     ).encode("utf-8")
     path = report_path(manifest_path)
     write_atomic(path, page)

@@ -366,6 +366,15 @@ def timeline_chart(lanes: Sequence[Lane], start: float, end: float, *, width: in
         )
         for seg in lane.segments:
             a, b = x(seg.start - start), x(seg.end - start)
+            if seg.stage == "preflight":
+                mid = y + row_h / 2
+                parts.append(
+                    f'<line class="seg-preflight" x1="{a:.1f}" y1="{mid:.1f}" x2="{b:.1f}" '
+                    f'y2="{mid:.1f}" stroke="#8c959f" stroke-width="1.5" stroke-dasharray="1.5 2.5">'
+                    f"<title>{esc(lane.voice)} — pre-flight: validate, normalize, pair "
+                    f"({_duration_label(seg.end - seg.start)})</title></line>"
+                )
+                continue
             w = max(b - a, 1.5)
             tip = f"{seg.stage}: {_duration_label(seg.end - seg.start)}"
             if seg.carried:

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
 import shutil
 import socket
@@ -247,6 +248,10 @@ def azurite(tmp_path: Path) -> Iterator[Azurite]:
     """Azurite's blob service on a free loopback port, in memory; skipped when not installed."""
     binary = _azurite_binary()
     if binary is None:
+        if os.environ.get("CI") == "true":  # CI has Node.js: a missing Azurite is a failure
+            pytest.fail(
+                f"azurite-blob not found in CI; `make test` installs it ({AZURITE_INSTALL})"
+            )
         pytest.skip(f"azurite-blob not found; install it with `{AZURITE_INSTALL}`")
     port = _free_port()
     args = [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port)]

@@ -1,0 +1,247 @@
+"""The HTML report as text: sections, limits from the profile, timelines, escaping, no network."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.audio.profiles import PROFILES
+from pipeline.config import load_job
+from pipeline.ledger.base import Stage, StageEvent
+from pipeline.records import VoiceStatus
+from pipeline.report import RunFacts, publish
+from pipeline.report.facts import ClipFigures
+from pipeline.report.html import MAX_STRIP_ROWS, lanes, metrics_for, render_html
+
+START = datetime(2026, 11, 21, 2, 15, 0, tzinfo=UTC).timestamp()
+PROFILE = PROFILES["huawei-basic"]
+
+
+def _voice(key: str, status: str, **extra: Any) -> dict[str, Any]:
+    files = [
+        {"source": f"{key}/{i:04d}.wav", "sha256": "0" * 64, "index": i, "duration_s": 8.0}
+        for i in range(3)
+    ]
+    return {
+        "voice": key,
+        "voice_name": f"Voice {key}",
+        "status": status,
+        "remote": {},
+        "files": files,
+        "findings": [],
+    } | extra
+
+
+def _doc(voices: list[dict[str, Any]], command: str = "run") -> dict[str, Any]:
+    summary = {"voices": len(voices)} | {str(s): 0 for s in VoiceStatus}
+    for v in voices:
+        summary[v["status"]] += 1
+    return {
+        "schema_version": 1,
+        "batch": "nightly",
+        "command": command,
+        "provider": {"kind": "huawei-metastudio", "edition": "basic"},
+        "started_at": "2026-11-21T02:15:00Z",
+        "finished_at": "2026-11-21T02:16:40Z",
+        "summary": summary,
+        "voices": voices,
+    }
+
+
+def _clips(keys: list[str], duration: float = 8.0) -> tuple[ClipFigures, ...]:
+    return tuple(
+        ClipFigures(
+            voice=k,
+            source=f"{k}/{i:04d}.wav",
+            duration_s=duration + i,
+            loudness_lufs=-23.0,
+            snr_db=45.0,
+            peak_dbfs=-5.0,
+            peak_out_dbfs=-4.5,
+        )
+        for k in keys
+        for i in range(3)
+    )
+
+
+def _events(key: str, *steps: tuple[float, Stage, VoiceStatus]) -> list[StageEvent]:
+    return [StageEvent(key=key, stage=st, status=vs, at=START + t) for t, st, vs in steps]
+
+
+FAILED = _voice(
+    "bob",
+    "failed",
+    remote={"job_id": "job-123", "state": "FAILED"},
+    findings=[
+        {
+            "severity": "error",
+            "code": "remote.job_failed",
+            "file": None,
+            "message": "MSS.20030001 Model training failed.",
+        }
+    ],
+    last_error="MSS.20030001 Model training failed.",
+)
+
+
+def test_sections_and_verdict() -> None:
+    """A batch with a failure: verdict, tiles, the voice's card with its retry command, table."""
+    doc = _doc([_voice("alice", "succeeded"), FAILED])
+    page = render_html(doc, RunFacts(clips=_clips(["alice", "bob"])), PROFILE, job="jobs/n.toml")
+    assert 'data-verdict="bad"' in page
+    assert "1 of 2 voices need a human: 1 failed" in page
+    for section in ("attention", "voices", "audio", "timelines", "codes"):
+        assert f'<section id="{section}">' in page
+    card = re.search(r'<article class="card voice-card act" data-voice="bob".*?</article>', page)
+    assert card is not None
+    assert "voice-onboard retry jobs/n.toml --voices bob" in card.group(0)
+    assert "remote.job_failed" in card.group(0)
+    assert page.count('<tr data-voice="') == 2
+    assert re.search(r'data-status="succeeded"><b>1</b>', page)
+
+
+def test_charts_draw_the_profile_limits() -> None:
+    """Duration bounds, the SNR thresholds and the quiet level come from the profile."""
+    page = render_html(
+        _doc([_voice("alice", "succeeded")]), RunFacts(clips=_clips(["alice"])), PROFILE
+    )
+    for key in ("duration", "loudness", "snr", "peak"):
+        assert f'data-chart="{key}"' in page
+    assert "max 15 s" in page
+    assert "min 5 s" in page
+    assert ">35</text>" in page
+    assert ">20</text>" in page
+    assert ">-40</text>" in page
+
+
+def test_out_of_bounds_clip_is_marked() -> None:
+    """A 16 s clip in a 5–15 s profile is a red point and counted under the chart."""
+    page = render_html(
+        _doc([_voice("alice", "rejected")]), RunFacts(clips=_clips(["alice"], 14.5)), PROFILE
+    )
+    duration = page[page.index('data-metric="duration"') :]
+    duration = duration[: duration.index("</figure>")]
+    assert duration.count('class="pt pt-bad"') == 2  # 15.5 s and 16.5 s
+    assert "2 out of bounds" in duration
+
+
+def test_metric_verdicts_follow_overrides() -> None:
+    """An [audio] override moves the zone a value falls in."""
+    from dataclasses import replace
+
+    snr = next(m for m in metrics_for(replace(PROFILE, snr_warn_db=50.0)) if m.key == "snr")
+    assert snr.verdict(45.0) == "warn"
+    assert snr.verdict(10.0) == "bad"
+    assert snr.verdict(60.0) == "ok"
+
+
+def test_large_batches_get_histograms() -> None:
+    """Past the row limit each metric is one histogram instead of a row per voice."""
+    keys = [f"v{i:03d}" for i in range(MAX_STRIP_ROWS + 1)]
+    page = render_html(
+        _doc([_voice(k, "succeeded") for k in keys]), RunFacts(clips=_clips(keys)), PROFILE
+    )
+    assert 'class="bar pt-ok"' in page
+    assert 'class="pt pt-' not in page
+
+
+def test_timeline_lanes() -> None:
+    """Stages inside the run become bars, the earlier state a faded carry-over, the end a marker."""
+    events = [
+        *_events(
+            "bob",
+            (-86400, Stage.DONE, VoiceStatus.FAILED),
+            (-60, Stage.PREPARED, VoiceStatus.PENDING),
+            (5, Stage.CREATING, VoiceStatus.PENDING),
+            (6, Stage.CREATED, VoiceStatus.PENDING),
+            (20, Stage.UPLOADED, VoiceStatus.PENDING),
+            (21, Stage.SUBMITTED, VoiceStatus.PENDING),
+            (90, Stage.DONE, VoiceStatus.FAILED),
+        ),
+        *_events("alice", (3, Stage.PREPARED, VoiceStatus.PENDING)),
+    ]
+    got = {lane.voice: lane for lane in lanes(events, ["bob", "alice"], START, START + 100)}
+    bob = got["bob"]
+    assert [s.stage for s in bob.segments] == [
+        "prepared",
+        "creating",
+        "created",
+        "uploaded",
+        "submitted",
+    ]
+    assert bob.segments[0].carried
+    assert bob.end_status == "failed"
+    assert bob.end_at == START + 90
+    alice = got["alice"]
+    assert [s.stage for s in alice.segments] == ["preflight", "prepared"]
+    assert alice.segments[-1].end == START + 100
+    assert alice.end_status is None
+
+    doc = _doc([FAILED, _voice("alice", "pending")])
+    page = render_html(doc, RunFacts(events=tuple(events)), PROFILE)
+    assert 'data-chart="timeline"' in page
+    assert 'class="end end-failed"' in page
+    assert 'fill-opacity="0.35"' in page  # the carried-over state
+
+
+def test_check_report_has_no_timeline() -> None:
+    """A pre-flight report says why there is no timeline and shows ready/rejected tiles."""
+    doc = _doc([_voice("alice", "ready")], command="check")
+    page = render_html(doc, RunFacts(clips=_clips(["alice"])), PROFILE)
+    assert "never talks to the provider" in page
+    assert 'data-status="ready"><b>1</b>' in page
+    assert 'data-verdict="ok"' in page
+
+
+def test_untrusted_text_is_escaped_and_nothing_is_loaded() -> None:
+    """Provider messages and names cannot inject markup; the page loads nothing external."""
+    evil = '<script>alert(1)</script><img src="https://evil.example/x.png">'
+    voice = _voice(
+        "eve",
+        "needs_attention",
+        voice_name=evil,
+        findings=[
+            {"severity": "error", "code": "remote.audit_failed", "file": evil, "message": evil}
+        ],
+        last_error=evil,
+    )
+    page = render_html(_doc([voice]), RunFacts(clips=_clips(["eve"])), PROFILE)
+    assert "<script" not in page
+    assert "<img" not in page
+    assert "&lt;script&gt;" in page
+    # Only the SVG namespace may look like a URL; no src=, no link, no @import.
+    urls = set(re.findall(r"https?://[^\s\"'<>&]+", page)) - {"http://www.w3.org/2000/svg"}
+    assert urls == {"https://evil.example/x.png"}  # inside escaped text only
+    assert ' src="' not in page
+    assert "<link" not in page
+    assert "@import" not in page
+    assert "default-src 'none'" in page
+
+
+def test_publish_failures_do_not_raise(tmp_path: Path, write_job: Any) -> None:
+    """An unwritable report or metrics path is logged; publish returns, the manifest stays."""
+    job = write_job(extra='[report]\nmetrics_textfile = "blocked/m.prom"\n')
+    (tmp_path / "blocked").write_text("a file where a folder should be", encoding="utf-8")
+    config = load_job(job)
+    manifest = config.manifest_dir / "t-20261121T021500Z.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{}", encoding="utf-8")
+    (config.manifest_dir / "t-latest.html").mkdir()  # a folder where the report should go
+    doc = _doc([FAILED]) | {"batch": "t"}
+    assert publish(config, doc, manifest, RunFacts(), exit_code=1) is None
+    assert manifest.read_text(encoding="utf-8") == "{}"
+    assert not (tmp_path / "blocked" / "m.prom").exists()
+
+
+@pytest.mark.parametrize("html_flag", [True, False])
+def test_report_table_in_job_file(write_job: Any, html_flag: bool) -> None:
+    """[report] html and metrics_textfile are read; the path resolves against the job file."""
+    flag = "true" if html_flag else "false"
+    job = write_job(extra=f'[report]\nhtml = {flag}\nmetrics_textfile = "m/v.prom"\n')
+    config = load_job(job)
+    assert config.report.html is html_flag
+    assert config.report.metrics_textfile == (job.parent / "m" / "v.prom").resolve()
