@@ -84,9 +84,7 @@ def short_hash(*parts: str) -> str:
 
 def _fold(text: str) -> str:
     """A readable ASCII approximation: accents dropped, anything else unsafe becomes ``_``."""
-    ascii_text = (
-        unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    )
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return _UNSAFE_RUN.sub("_", ascii_text)
 
 

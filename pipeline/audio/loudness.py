@@ -144,10 +144,11 @@ class LoudnessMeter:
         np.square(y, out=y)
         if self._gains is not None:
             energy = self._gains @ y
-        elif y.shape[0] == 1:
-            energy = y[0]
         else:
-            energy = y.sum(axis=0)
+            # Row by row: y.sum(axis=0) over this strided view is ~25x slower than the adds.
+            energy = y[0]
+            for row in y[1:]:
+                energy = energy + row
         whole = n // self.sub_len
         if whole:
             # Sums of 100 ms of energy are accumulated in float64: they feed a mean over the

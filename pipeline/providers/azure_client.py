@@ -38,7 +38,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Final, Generic, TypeVar, cast
+from typing import BinaryIO, Final, Generic, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import anyio

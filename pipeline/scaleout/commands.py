@@ -29,18 +29,14 @@ def enqueue(config: JobConfig) -> int:
     return 0
 
 
-def worker(
-    config: JobConfig, *, concurrency: int, until_done: bool, heartbeat_s: float
-) -> int:
+def worker(config: JobConfig, *, concurrency: int, until_done: bool, heartbeat_s: float) -> int:
     """``voice-onboard worker JOB``: runs until stopped (or, with --until-done, finished)."""
     from pipeline.scaleout.worker import WorkerOptions, run_worker
 
     _redact_database_password(config)
     credentials = Credentials.from_env(os.environ).for_provider(config)
     log.REDACTOR.add(credentials.secrets())
-    options = WorkerOptions(
-        concurrency=concurrency, until_done=until_done, heartbeat_s=heartbeat_s
-    )
+    options = WorkerOptions(concurrency=concurrency, until_done=until_done, heartbeat_s=heartbeat_s)
 
     async def go() -> int:
         return await run_worker(config, credentials, options)

@@ -56,7 +56,9 @@ class VoiceLocks:
         try:
             self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
         except psycopg.Error as exc:
-            raise LedgerError(f"{describe_url(self._url)}: cannot open a lock session: {exc}") from None
+            raise LedgerError(
+                f"{describe_url(self._url)}: cannot open a lock session: {exc}"
+            ) from None
         return self._conn
 
     def _name(self, key: str) -> str:

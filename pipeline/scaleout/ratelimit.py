@@ -122,9 +122,7 @@ class SharedWindow:
                 )
                 # Read the clock only once the row is ours: a time taken before waiting for
                 # the lock would date the new slot too early.
-                cursor = await conn.execute(
-                    "SELECT extract(epoch FROM clock_timestamp())::float8"
-                )
+                cursor = await conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8")
                 row = await cursor.fetchone()
                 assert row is not None
                 now = float(row[0])
@@ -151,9 +149,7 @@ class SharedWindow:
         # Full: the earliest moment a slot frees is the oldest finish + period, or the
         # expiry of the oldest request still in flight; a running request may also end any
         # moment, so never sleep longer than a short poll while one is in flight.
-        frees = [
-            float(f) + period if f is not None else float(s) + expiry for s, f in held
-        ]
+        frees = [float(f) + period if f is not None else float(s) + expiry for s, f in held]
         wait = min(frees) - now
         if any(f is None for _s, f in held):
             wait = min(wait, _IN_FLIGHT_POLL_S)
@@ -188,7 +184,9 @@ class SharedWindow:
         except psycopg.Error as exc:
             # Not fatal: the slot then counts until its in-flight expiry (a little capacity
             # lost for a minute; the limit itself still holds).
-            log.warning("ratelimit.release_failed", scope=self.scope, kind=self.kind, error=str(exc))
+            log.warning(
+                "ratelimit.release_failed", scope=self.scope, kind=self.kind, error=str(exc)
+            )
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

@@ -1,12 +1,27 @@
 """discover: inbox folder → one ``VoiceSource`` per voice folder.
 
-Reads names and ``voice.toml`` only; never opens audio. Refuses symlinks and anything that
-leads outside the inbox (a finding, never a silent skip).
+Reads names and ``voice.toml`` only; never opens audio. Everything hostile becomes an error
+finding on the voice, never a crash, a hang or a silent skip:
+
+- symlinks (to a voice folder, a recording, a transcript, a loop) and anything else that could
+  lead outside the inbox: ``voice.unsafe_path``; never followed;
+- FIFOs, sockets and devices, whatever their name (a FIFO named 0001.wav would block a reader
+  forever): ``voice.unsafe_path``; never opened;
+- folder and file names with bytes that are not UTF-8 or with control characters:
+  ``voice.unsafe_name``; the voice gets a printable stand-in key (``pipeline.sanitize``);
+- folders that cannot be listed and entries that cannot be examined: ``voice.unreadable``;
+- a voice.toml that is huge, binary, nested, of the wrong types or not a regular file:
+  ``voice.metadata_invalid``.
+
+Unicode, spaces, leading dashes and long names are ordinary keys: the key is only ever data
+(never a shell word), and ``pipeline.sanitize`` derives zip, blob and Azure names from it.
+Hidden entries (a leading ``.``) are skipped: .DS_Store, .git, editors' files.
 """
 
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 from dataclasses import fields
 from pathlib import Path
@@ -14,17 +29,37 @@ from typing import Final
 
 from pipeline.errors import ConfigError
 from pipeline.records import Finding, Severity, VoiceMeta, VoiceSource
+from pipeline.sanitize import FileRefused, name_problem, printable, read_small_file
 
 _AUTH_EXTS: Final = (".pdf", ".jpg", ".jpeg", ".png")
 _TRANSCRIPT_FILES: Final = ("transcripts.tsv", "metadata.csv")
 _META_KEYS: Final = tuple(f.name for f in fields(VoiceMeta))
 _ENUMS: Final = {"sex": ("FEMALE", "MALE"), "language": ("CN", "EN")}
 _TAGS: Final = ("ECOMMERCE", "NEWS", "MARKETING", "LIVE", "EDUCATION", "CUSTOMER", "STORYTELLING")
+#: A real voice.toml is a few hundred bytes; the cap keeps a hostile one from costing memory.
+MAX_META_BYTES: Final = 64 * 1024
+#: Longest value of a voice.toml key (Huawei and Azure limits are lower still).
+MAX_META_VALUE: Final = 256
+#: voice.toml is flat: a dotted key or table header deeper than this is refused before parsing
+#: (tomllib needs memory quadratic in the depth: 16 000 levels fit in 32 KB and take 1 GB).
+MAX_META_DEPTH: Final = 8
+# Controls in a value would reach Huawei's API and our one-line summaries; a description may
+# span lines, nothing else may.
+_VALUE_CONTROLS: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_DESCRIPTION_CONTROLS: Final = re.compile(
+    "[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
+_DIGITS: Final = re.compile(r"(\d+)")
 
 
 def natural_key(name: str) -> tuple[object, ...]:
-    """Sort "2.wav" before "10.wav"."""
-    return tuple(int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name))
+    """Sort "2.wav" before "10.wav".
+
+    re.split with a group alternates text and digit runs, so odd positions are always digits
+    (\\d: Unicode decimals, which int() reads); str.isdigit() would also accept "²", which
+    int() refuses, and compare an int with a str.
+    """
+    return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(_DIGITS.split(name)))
 
 
 def discover(inbox: Path) -> list[VoiceSource]:
@@ -34,34 +69,51 @@ def discover(inbox: Path) -> list[VoiceSource]:
     if not inbox.is_dir():
         raise ConfigError(f"{inbox}: inbox is not a folder")
     root = inbox.resolve()
+    try:
+        entries = sorted(inbox.iterdir(), key=lambda p: natural_key(p.name))
+    except OSError as exc:
+        raise ConfigError(f"{inbox}: cannot list the inbox: {exc.strerror or exc}") from None
     voices: list[VoiceSource] = []
-    for entry in sorted(inbox.iterdir(), key=lambda p: natural_key(p.name)):
+    for entry in entries:
         if entry.name.startswith("."):
             continue  # .DS_Store, .git and editors' files are not voices
-        if entry.is_symlink():
-            voices.append(_refused(entry, "the voice folder is a symlink"))
+        problem = name_problem(entry.name)
+        if problem is not None:
+            voices.append(_refused(entry, "voice.unsafe_name", f"voice folder refused: {problem}"))
             continue
-        if not entry.is_dir():
+        try:
+            mode = entry.lstat().st_mode
+        except OSError as exc:
+            why = f"cannot examine the voice folder: {exc.strerror or exc}"
+            voices.append(_refused(entry, "voice.unreadable", why))
+            continue
+        if stat.S_ISLNK(mode):
+            why = "the voice folder is a symlink (it may lead outside the inbox); not followed"
+            voices.append(_refused(entry, "voice.unsafe_path", why))
+            continue
+        if not stat.S_ISDIR(mode):
             continue  # loose files beside the voice folders (a README, a zip) are not voices
         voices.append(_voice(entry, root))
     return voices
 
 
-def _refused(folder: Path, why: str) -> VoiceSource:
+def _refused(folder: Path, code: str, why: str) -> VoiceSource:
+    name = folder.name
+    key = name if name_problem(name) is None else printable(name)
     return VoiceSource(
-        key=folder.name,
+        key=key,
         folder=folder,
         meta=None,
         wavs=(),
         transcript_files=(),
         authorization=None,
         consent=None,
-        findings=(
-            Finding(
-                severity=Severity.ERROR, code="voice.unsafe_path", file=folder.name, message=why
-            ),
-        ),
+        findings=(Finding(severity=Severity.ERROR, code=code, file=key, message=why),),
     )
+
+
+def _error(code: str, rel: str, message: str) -> Finding:
+    return Finding(severity=Severity.ERROR, code=code, file=rel, message=message)
 
 
 def _voice(folder: Path, root: Path) -> VoiceSource:
@@ -72,27 +124,53 @@ def _voice(folder: Path, root: Path) -> VoiceSource:
     authorization: Path | None = None
     consent: Path | None = None
     meta: VoiceMeta | None = None
-    for path in sorted(folder.iterdir(), key=lambda p: natural_key(p.name)):
-        rel = f"{key}/{path.name}"
-        name = path.name.lower()
+    meta_seen = False  # a voice.toml entry of any kind (even a bad one) was there
+    try:
+        entries = sorted(folder.iterdir(), key=lambda p: natural_key(p.name))
+    except OSError as exc:
+        why = f"cannot list the voice folder: {exc.strerror or exc}"
+        return _refused(folder, "voice.unreadable", why)
+    for path in entries:
         if path.name.startswith("."):
             continue
-        if path.is_symlink() or not path.resolve().is_relative_to(root):
-            findings.append(
-                Finding(
-                    severity=Severity.ERROR,
-                    code="voice.unsafe_path",
-                    file=rel,
-                    message="symlinks are refused (they may lead outside the inbox)",
-                )
-            )
+        problem = name_problem(path.name)
+        if problem is not None:
+            # Even a file we would not send is refused: it cannot be named in the manifest.
+            findings.append(_error("voice.unsafe_name", f"{key}/{printable(path.name)}", problem))
             continue
-        if path.is_dir():
-            findings.append(_unexpected(rel, "sub-folders are not read"))
-        elif name == "voice.toml":
+        rel = f"{key}/{path.name}"
+        name = path.name.lower()
+        try:
+            mode = path.lstat().st_mode
+            # Paranoia against a folder that is itself reached through a bind mount or a
+            # renamed parent: the file must still be inside the inbox.
+            inside = stat.S_ISLNK(mode) or path.resolve().is_relative_to(root)
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+            findings.append(_error("voice.unreadable", rel, f"cannot examine: {exc}"))
+            continue
+        if stat.S_ISLNK(mode) or not inside:
+            why = "symlinks are refused (they may lead outside the inbox); not followed"
+            findings.append(_error("voice.unsafe_path", rel, why))
+            if name == "voice.toml":
+                meta_seen = True
+            continue
+        if name == "voice.toml":
+            meta_seen = True
+            if meta is not None:
+                findings.append(_error("voice.metadata_invalid", rel, "several voice.toml files"))
+                continue
             meta, meta_findings = read_meta(path, rel)
             findings.extend(meta_findings)
-        elif name == "consent.wav":
+            continue
+        if stat.S_ISDIR(mode):
+            findings.append(_unexpected(rel, "sub-folders are not read"))
+            continue
+        if not stat.S_ISREG(mode):
+            # A FIFO named 0001.wav would block whoever opens it; a device would never end.
+            why = "not a regular file (a FIFO, socket or device); never opened"
+            findings.append(_error("voice.unsafe_path", rel, why))
+            continue
+        if name == "consent.wav":
             consent = path
         elif name.endswith(".wav"):
             wavs.append(path)
@@ -102,13 +180,12 @@ def _voice(folder: Path, root: Path) -> VoiceSource:
             authorization = path
         else:
             findings.append(_unexpected(rel, "not part of the inbox layout; not sent"))
-    if not (folder / "voice.toml").exists():
+    if not meta_seen:
         findings.append(
-            Finding(
-                severity=Severity.ERROR,
-                code="voice.metadata_missing",
-                file=f"{key}/voice.toml",
-                message="voice.toml is missing (voice_name is required)",
+            _error(
+                "voice.metadata_missing",
+                f"{key}/voice.toml",
+                "voice.toml is missing (voice_name is required)",
             )
         )
     return VoiceSource(
@@ -128,26 +205,38 @@ def _unexpected(rel: str, why: str) -> Finding:
 
 
 def read_meta(path: Path, rel: str) -> tuple[VoiceMeta | None, list[Finding]]:
-    """Parse voice.toml; problems become ``voice.metadata_invalid`` errors naming the key."""
+    """Parse voice.toml; problems become ``voice.metadata_invalid`` errors naming the key.
+
+    Never raises and never hangs: the file is read with ``read_small_file`` (no symlink, no
+    FIFO, at most MAX_META_BYTES), nesting is refused before tomllib sees it, and every value
+    must be a short string without control characters.
+    """
 
     def bad(message: str) -> tuple[None, list[Finding]]:
-        return None, [
-            Finding(
-                severity=Severity.ERROR, code="voice.metadata_invalid", file=rel, message=message
-            )
-        ]
+        return None, [_error("voice.metadata_invalid", rel, message)]
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError:
-        return bad("voice.toml is not UTF-8")
-    except tomllib.TOMLDecodeError as exc:
-        return bad(f"not valid TOML: {exc}")
+        raw = read_small_file(path, max_bytes=MAX_META_BYTES)
+    except FileRefused as exc:
+        return bad(f"voice.toml refused: {exc}")
     except OSError as exc:
         return bad(f"cannot read: {exc.strerror or exc}")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return bad("voice.toml is not UTF-8")
+    if _too_deep(text):
+        return bad(f"keys nested deeper than {MAX_META_DEPTH} levels; voice.toml is flat")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return bad(f"not valid TOML: {exc}")
+    except RecursionError:
+        # Arrays or inline tables nested hundreds deep: tomllib recurses once per level.
+        return bad("not valid TOML: nested too deeply")
     for k in data:
         if k not in _META_KEYS:
-            return bad(f"unknown key '{k}'")
+            return bad(f"unknown key {_shown(k)}")
     values: dict[str, str | None] = {}
     for k in _META_KEYS:
         v = data.get(k)
@@ -155,16 +244,29 @@ def read_meta(path: Path, rel: str) -> tuple[VoiceMeta | None, list[Finding]]:
             values[k] = None
             continue
         if not isinstance(v, str):
-            return bad(f"{k} must be a string")
+            return bad(f"{k} must be a string (got {type(v).__name__})")
         v = v.strip()
+        controls = _DESCRIPTION_CONTROLS if k == "description" else _VALUE_CONTROLS
+        if controls.search(v):
+            return bad(f"{k} holds control characters")
         if k in _ENUMS and v not in _ENUMS[k]:
-            return bad(f"{k} must be one of {', '.join(_ENUMS[k])} (got {v!r})")
+            return bad(f"{k} must be one of {', '.join(_ENUMS[k])} (got {_shown(v)})")
         if k == "tag" and v not in _TAGS:
-            return bad(f"tag must be one of {', '.join(_TAGS)} (got {v!r})")
-        if len(v) > 256:
-            return bad(f"{k} is longer than 256 characters")
+            return bad(f"tag must be one of {', '.join(_TAGS)} (got {_shown(v)})")
+        if len(v) > MAX_META_VALUE:
+            return bad(f"{k} is longer than {MAX_META_VALUE} characters")
         values[k] = v or None
     voice_name = values.pop("voice_name")
     if not voice_name:
         return bad("voice_name is required")
     return VoiceMeta(voice_name=voice_name, **values), []
+
+
+def _too_deep(text: str) -> bool:
+    """Whether a key or table header has more than MAX_META_DEPTH dots (before any '=')."""
+    return any(line.partition("=")[0].count(".") > MAX_META_DEPTH for line in text.split("\n"))
+
+
+def _shown(text: str) -> str:
+    """A value quoted for a message: one line, at most 40 characters of it."""
+    return repr(text[:40] + ("…" if len(text) > 40 else ""))

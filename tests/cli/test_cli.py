@@ -171,7 +171,8 @@ def test_standalone_emulator_serves_and_stops(tmp_path: Path) -> None:
         base = line.split()[-1]
         with urllib.request.urlopen(f"{base}/_emulator/state", timeout=10) as answer:
             state = json.loads(answer.read())
-        assert "huawei" in state and "azure" in state
+        assert "huawei" in state
+        assert "azure" in state
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:

@@ -232,7 +232,8 @@ async def test_circuit_breaker_ends_the_run(inbox: Path, cache: Path, tmp_path: 
         with anyio.fail_after(120):
             report = await run(config)
     assert report.exit_code == 3
-    assert report.interrupted and "kept failing" in report.interrupted
+    assert report.interrupted
+    assert "kept failing" in report.interrupted
     manifest = json.loads(report.manifest.read_text())
     assert manifest["summary"]["pending"] == 4
     conn = sqlite3.connect(config.ledger_path)
@@ -242,3 +243,29 @@ async def test_circuit_breaker_ends_the_run(inbox: Path, cache: Path, tmp_path: 
         config = huawei_job(tmp_path, endpoint=healthy.base_url, inbox=small)
         again = await run(config)
     assert {r.status for r in again.results} == {VoiceStatus.SUCCEEDED}
+
+
+async def test_azure_fault_soak(tmp_path: Path) -> None:
+    """Azure under 10% control faults: every voice succeeds with exactly one consent and one
+    personal voice (make soak: 100 voices)."""
+    from tests.integration.test_azure_provider import make_inbox, make_job
+
+    voices = 100 if SOAK else 6
+    inbox = make_inbox(tmp_path, voices, seed=41)
+    async with Emulator(EmulatorOptions(time_scale=FAST, fault_rate=0.1, seed=13)) as emu:
+        config = make_job(tmp_path / "job", endpoint=emu.base_url, inbox=inbox, batch="az")
+        report = await run(config)
+        consents = emu.azure.consents()
+        personal = emu.azure.personal_voices()
+    bad = [
+        (r.voice, r.status, r.last_error)
+        for r in report.results
+        if r.status is not VoiceStatus.SUCCEEDED
+    ]
+    assert not bad
+    assert len(report.results) == voices
+    assert len(consents) == voices
+    assert len(personal) == voices
+    print(
+        f"azure fault soak: {voices} voices, {len(consents)} consents, {len(personal)} personal voices"
+    )

@@ -61,7 +61,9 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = base / "inbox"
     for i in range(VOICES):
         src, dst = sources[i % TEMPLATES], root / f"v{i:03d}"
-        shutil.copytree(src, dst, copy_function=os.link, ignore=shutil.ignore_patterns("voice.toml"))
+        shutil.copytree(
+            src, dst, copy_function=os.link, ignore=shutil.ignore_patterns("voice.toml")
+        )
         meta = (src / "voice.toml").read_text(encoding="utf-8")
         meta = re.sub(r'(?m)^voice_name = ".*"$', f'voice_name = "Scale voice v{i:03d}"', meta)
         (dst / "voice.toml").write_text(meta, encoding="utf-8")
@@ -120,9 +122,17 @@ def _start_workers(job: Path, n: int, *, concurrency: int) -> list[subprocess.Po
             procs.append(
                 subprocess.Popen(
                     [
-                        sys.executable, "-m", "pipeline", "worker", str(job),
-                        "--until-done", "--concurrency", str(concurrency), "--heartbeat", "1",
-                    ],  # fmt: skip
+                        sys.executable,
+                        "-m",
+                        "pipeline",
+                        "worker",
+                        str(job),
+                        "--until-done",
+                        "--concurrency",
+                        str(concurrency),
+                        "--heartbeat",
+                        "1",
+                    ],
                     env=ENV,
                     stdout=subprocess.DEVNULL,
                     stderr=log,
@@ -255,7 +265,9 @@ async def test_create_limit_is_global_across_workers(
     counts)."""
     voices = 40
     subset = link_tree(inbox, tmp_path / "inbox", sorted(p.name for p in inbox.iterdir())[:voices])
-    unthrottled = tuple((kind, 0.0) for kind in ("create", "commit", "show", "list", "delete", "other"))
+    unthrottled = tuple(
+        (kind, 0.0) for kind in ("create", "commit", "show", "list", "delete", "other")
+    )
     options = EmulatorOptions(
         time_scale=FAST, fault_rate=0.05, seed=23, huawei_rate_limits=unthrottled
     )
