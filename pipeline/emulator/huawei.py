@@ -310,12 +310,15 @@ class HuaweiService:
                     answered=not lost,
                 )
             )
+            # The URLs are minted with the job, as the real service does: an answer held back
+            # (create_answer_delay_s) hands out URLs that have aged by then.
+            answer = {"job_id": job.job_id, **self._upload_urls(job, "create")}
             if self.settings.create_answer_delay_s > 0:
                 await anyio.sleep(self.settings.create_answer_delay_s)
             if lost and request.transport is not None:
                 request.transport.abort()
                 return web.Response()  # never sent
-            return web.json_response({"job_id": job.job_id, **self._upload_urls(job, "create")})
+            return web.json_response(answer)
 
         return create
 

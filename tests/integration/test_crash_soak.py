@@ -269,3 +269,21 @@ async def test_azure_fault_soak(tmp_path: Path) -> None:
     print(
         f"azure fault soak: {voices} voices, {len(consents)} consents, {len(personal)} personal voices"
     )
+
+
+async def test_expired_upload_urls_are_refreshed(inbox: Path, cache: Path, tmp_path: Path) -> None:
+    """URLs that expired before the PUT (here: held up behind a slow create answer) are
+    refused by the store, fetched again through uploading-address, and the upload succeeds."""
+    keys = sorted(p.name for p in inbox.iterdir())[:2]
+    small = link_tree(inbox, tmp_path / "inbox", keys)
+    settings = HuaweiSettings(create_answer_delay_s=2.5)
+    async with Emulator(
+        EmulatorOptions(time_scale=FAST, url_ttl=1.0), huawei_settings=settings
+    ) as emu:
+        config = huawei_job(tmp_path, endpoint=emu.base_url, inbox=small, cache_from=cache)
+        report = await run(config)
+        outcomes = dict(emu.huawei.store.outcomes)
+        addresses = emu.huawei.counters().get("uploading_address", 0)
+    assert {r.status for r in report.results} == {VoiceStatus.SUCCEEDED}
+    assert outcomes.get("expired", 0) >= 2
+    assert addresses >= 2
