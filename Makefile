@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-.PHONY: all install demo demo-check test test-deps soak lint typecheck check format bench
+.PHONY: all install demo demo-check report-demo test test-deps soak lint typecheck check format bench
 
 all: check
 
@@ -31,6 +31,11 @@ demo-check: $(STAMP)
 	$(BIN)/voice-onboard sample-data var/demo/inbox --voices 4 --profile huawei-basic --with-defects
 	$(BIN)/voice-onboard check jobs/demo.toml || test $$? -eq 1
 
+## make report-demo: a small batch with forced failures on the emulator, its HTML report, and a
+## screenshot of it (headless Chromium) at var/report-demo/report.png.
+report-demo: $(STAMP)
+	$(BIN)/python -m pipeline.report.demo var/report-demo
+
 AZURITE := .cache/azurite/node_modules/.bin/azurite-blob
 
 ## Azurite (the Azure Storage emulator, from npm) for the blob-SAS tests, where Node.js is.
@@ -43,6 +48,7 @@ $(AZURITE):
 test-deps: $(AZURITE)
 
 test: $(STAMP) test-deps
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1 || echo "note: chromium not installed; the report's browser tests will skip"; }
 	$(BIN)/pytest -q
 
 ## make soak: the reliability soaks at the issue's sizes (200 voices under faults, 50 voices

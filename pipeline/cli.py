@@ -63,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("job", type=Path, help="job file (jobs/*.toml)")
     r.add_argument("--detach", action="store_true", help="submit and exit; the next run polls")
 
-    s = sub.add_parser("status", help="what the ledger knows, per voice")
+    s = sub.add_parser(
+        "status",
+        help="what the ledger knows, per voice",
+        usage="voice-onboard status JOB [--json] [--status S]... [--voices KEY...] [--events]",
+    )
     s.add_argument("job", type=Path, help="job file (jobs/*.toml)")
     s.add_argument("--json", action="store_true", help="JSON instead of a table")
     s.add_argument(
@@ -79,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser(
         "retry",
         help="re-queue failed / needs_attention voices after their files were fixed",
+        usage="voice-onboard retry JOB --voices KEY [KEY ...] [--force]",
         description="Put failed or needs_attention voices back in the queue; the next `run` "
         "creates a new remote job (the old one is kept in the ledger's history). Voices whose "
         "files did not change are refused unless --force. Exit 0 when every named voice was "

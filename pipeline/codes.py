@@ -45,6 +45,8 @@ CODES: Final[dict[str, str]] = {
     "voice.missing_consent": "Azure: no consent.wav.",
     "voice.missing_talent": "Azure: talent_name, company_name or locale missing in voice.toml.",
     "voice.unsafe_path": "A symlink or path leading outside the inbox was refused.",
+    "voice.unsafe_name": "A folder or file name with control characters or non-UTF-8 bytes was refused.",
+    "voice.unreadable": "The voice folder or one of its entries cannot be listed or examined.",
     "voice.no_audio": "The voice folder holds no recordings.",
     "voice.unexpected_file": "A file the inbox layout does not know; it is not sent.",
     "voice.changed_after_submit": "Recordings changed after submission; the earlier job is kept.",

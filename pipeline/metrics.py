@@ -9,7 +9,8 @@ renamed over the old one.
 Metrics (every one labelled ``batch``):
 
 ``voice_onboard_voices{status}``                     voices per status at the end of the last run
-``voice_onboard_last_run_bytes_uploaded``            bytes the last run stored remotely
+``voice_onboard_last_run_bytes_uploaded``            bytes the last run stored remotely (left out
+                                                     after ``manifest``: workers uploaded)
 ``voice_onboard_retries_total{kind}``                retries recorded in the ledger over the batch's
                                                      life: ``provider_call`` = provider calls that
                                                      still failed after the HTTP layer's own retries
@@ -24,6 +25,7 @@ Metrics (every one labelled ``batch``):
                                                      kept from the previous file when this run did
                                                      not succeed; 0 = never
 
+Written after ``run`` and after ``manifest`` (the scale-out summary), never after ``check``.
 Retries come from the ledger rather than from counting log events because the ledger is durable
 and shared by every process of a batch (scale-out workers included), so the figure is the same
 whichever process writes the file. One file per batch: two batches writing one file would
@@ -121,11 +123,14 @@ def render(
     )
     for kind in ("provider_call", "operator"):
         retries_f.add(retries.get(kind, 0), batch=batch, kind=kind)
-    families = [
-        voices,
-        _Family("last_run_bytes_uploaded", "gauge", "Bytes the last run stored remotely.").add(
-            bytes_uploaded or 0, batch=batch
-        ),
+    families = [voices]
+    if bytes_uploaded is not None:  # unknown to `manifest` (the workers uploaded): left out
+        families.append(
+            _Family("last_run_bytes_uploaded", "gauge", "Bytes the last run stored remotely.").add(
+                bytes_uploaded, batch=batch
+            )
+        )
+    families += [
         retries_f,
         _Family("last_run_duration_seconds", "gauge", "Wall time of the last run in seconds.").add(
             duration, batch=batch

@@ -45,12 +45,14 @@ class StatusRow:
     events: tuple[StageEvent, ...] = ()
 
     @property
-    def last_error(self) -> str | None:
-        """The ledger's last error, else the first error finding the provider reported."""
-        if self.state.last_error:
-            return self.state.last_error
+    def reason(self) -> str | None:
+        """Why the voice is where it is: the provider's first error finding (specific: code,
+        file, message), else the ledger's last error (e.g. a call that keeps failing)."""
         first = next((f for f in self.state.findings if f.severity is Severity.ERROR), None)
-        return f"{first.code}: {first.message}" if first else None
+        if first is not None:
+            where = f" {first.file}" if first.file and first.file != self.state.key else ""
+            return f"{first.code}{where}: {first.message}"
+        return self.state.last_error
 
     def as_json(self) -> dict[str, Any]:
         s = self.state
@@ -64,7 +66,8 @@ class StatusRow:
             "age_s": round(self.age_s, 1),
             "updated_at": _iso(s.updated_at),
             "attempts": s.attempts,
-            "last_error": self.last_error,
+            "last_error": s.last_error,
+            "reason": self.reason,
             "history": list(s.history),
             "findings": [f.as_json() for f in s.findings],
         }
@@ -148,14 +151,14 @@ def render_plain(batch: str, rows: Sequence[StatusRow], out: TextIO) -> None:
     )
     for r in rows:
         s = r.state
-        err = (r.last_error or "").replace("\n", " ")
+        err = (r.reason or "").replace("\n", " ")
         if len(err) > _ERROR_WIDTH:
             err = err[: _ERROR_WIDTH - 1] + "…"
-        print(
+        line = (
             f"{s.key:<{width}} {s.stage!s:<10} {s.status!s:<15} "
-            f"{s.remote.get('state') or '-':<18} {age(r.age_s):>4} {s.attempts:>5}  {err}",
-            file=out,
+            f"{s.remote.get('state') or '-':<18} {age(r.age_s):>4} {s.attempts:>5}  {err}"
         )
+        print(line.rstrip(), file=out)
         for e in r.events:
             detail = f"  ({e.detail})" if e.detail else ""
             print(f"    {_iso(e.at)}  {e.stage!s:<10} {e.status!s}{detail}", file=out)
@@ -190,7 +193,7 @@ def render_rich(batch: str, rows: Sequence[StatusRow], out: TextIO) -> None:
             s.remote.get("state") or "-",
             age(r.age_s),
             str(s.attempts),
-            Text(r.last_error or "", style="red" if r.last_error else ""),
+            Text(r.reason or "", style="red" if r.reason else ""),
         )
         for e in r.events:
             detail = f" ({e.detail})" if e.detail else ""

@@ -23,12 +23,18 @@ characters that only confuse aligners (BOM/ZWNBSP, zero-width space, bidi contro
 whitespace collapse to one space; the text is stripped and put in Unicode NFC.
 
 :func:`read_transcripts` never raises for bad input: every problem becomes a finding, and
-``TranscriptSet.by_stem`` holds only transcripts that pair with a recording.
+``TranscriptSet.by_stem`` holds only transcripts that pair with a recording. Hostile folders
+stay cheap: files are read with ``pipeline.sanitize.read_small_file`` (symlinks are never
+followed, FIFOs never block, at most :data:`MAX_FILE_BYTES`), names that cannot be shown are
+skipped (discover refuses them), stems quoted in messages are cut short and made printable, and
+one file yields at most :data:`MAX_FINDINGS_PER_SOURCE` line findings of each kind plus one
+"… and N more" finding, so a 16 MB list of orphans cannot flood the manifest.
 """
 
 from __future__ import annotations
 
 import re
+import stat
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,12 +43,17 @@ from typing import Final
 
 from pipeline.errors import InputError
 from pipeline.records import Finding, Severity
+from pipeline.sanitize import FileRefused, name_problem, read_small_file
 
 __all__ = ["Transcript", "TranscriptSet", "clean_text", "decode_text", "read_transcripts"]
 
 #: A transcript list for even a huge voice is well under this; bigger is not a transcript, and
 #: reading it whole would only cost memory.
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024
+#: Findings of one (severity, code) listed per transcript source before "… and N more".
+MAX_FINDINGS_PER_SOURCE: Final = 20
+#: Characters of a stem read from a file that a message quotes.
+_STEM_SHOWN: Final = 60
 
 _TSV: Final = "transcripts.tsv"
 _CSV: Final = "metadata.csv"
@@ -163,6 +174,12 @@ def _stem_of(name: str) -> str:
     return name[:-4] if name.lower().endswith(".wav") else name
 
 
+def _shown(stem: str) -> str:
+    """A stem read from a file, safe to quote in a one-line message (no ESC, no newline)."""
+    cut = stem if len(stem) <= _STEM_SHOWN else stem[:_STEM_SHOWN] + "…"
+    return cut if name_problem(cut) is None else ascii(cut)[1:-1]
+
+
 class _Reader:
     """One pass over a folder; collects transcripts and findings."""
 
@@ -177,12 +194,37 @@ class _Reader:
         self.findings: list[Finding] = []
         self.seen: set[str] = set()  # stems that had a transcript, even an empty or bad one
         self.list_unreadable = False
+        # Per source (a list file, or all per-clip files together): findings listed so far
+        # and those left out, by (severity, code).
+        self.listed: dict[tuple[str, Severity, str], int] = {}
+        self.left_out: dict[tuple[str, Severity, str], int] = {}
 
     def path_of(self, name: str) -> str:
         return f"{self.rel}/{name}" if self.rel else name
 
-    def add(self, severity: Severity, code: str, file: str, message: str) -> None:
+    def add(
+        self, severity: Severity, code: str, file: str, message: str, *, source: str = ""
+    ) -> None:
+        """Record a finding; past the per-source budget only count it (see ``summarize``)."""
+        if source:
+            key = (source, severity, code)
+            if self.listed.get(key, 0) >= MAX_FINDINGS_PER_SOURCE:
+                self.left_out[key] = self.left_out.get(key, 0) + 1
+                return
+            self.listed[key] = self.listed.get(key, 0) + 1
         self.findings.append(Finding(severity=severity, code=code, file=file, message=message))
+
+    def summarize(self) -> None:
+        """One finding per (source, severity, code) whose findings were left out: an error
+        left out still rejects the voice."""
+        for (source, severity, code), count in self.left_out.items():
+            self.add(
+                severity,
+                code,
+                source,
+                f"… and {count} more {code} findings in {source} (not listed)",
+            )
+        self.left_out.clear()
 
     def run(self) -> None:
         per_clip, lists = self.sources()
@@ -190,6 +232,7 @@ class _Reader:
             self.read_per_clip(path)
         for path in lists:
             self.read_list(path)
+        self.summarize()
         # After an unreadable list file, every stem might have been in it: one error says it all.
         if not self.list_unreadable:
             for stem in self.wavs:
@@ -206,21 +249,22 @@ class _Reader:
             entries = sorted(self.folder.iterdir(), key=lambda p: p.name)
         except OSError:
             return [], []  # an unreadable folder is discover's finding, not ours
-        root = self.folder.resolve()
         per_clip: list[Path] = []
         lists: list[Path] = []
         for path in entries:
             name = path.name.lower()
             if path.name.startswith("."):
                 continue  # macOS ._0001.txt resource forks and editor files are not transcripts
+            if name_problem(path.name) is not None:
+                continue  # discover refuses the name; it could not be reported here anyway
             try:
-                # discover refuses symlinks that leave the folder; never read through them here.
-                if path.is_symlink() and not path.resolve().is_relative_to(root):
-                    continue
-                if not path.is_file():
-                    continue
+                # discover refuses every symlink (with a finding); never read through one here,
+                # not even one inside the folder: resolve() of a loop raises RuntimeError.
+                st = path.lstat()
             except OSError:
                 continue
+            if not stat.S_ISREG(st.st_mode):
+                continue  # symlinks, folders, FIFOs, devices: discover's findings
             if name in (_TSV, _CSV):
                 lists.append(path)
             elif name.endswith(".txt"):
@@ -235,16 +279,10 @@ class _Reader:
     def load(self, path: Path) -> str | None:
         file = self.path_of(path.name)
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                self.add(
-                    Severity.ERROR,
-                    "transcript.unreadable",
-                    file,
-                    f"{size} bytes: larger than {MAX_FILE_BYTES} bytes, not a transcript",
-                )
-                return None
-            data = path.read_bytes()
+            data = read_small_file(path, max_bytes=MAX_FILE_BYTES)
+        except FileRefused as exc:
+            self.add(Severity.ERROR, "transcript.unreadable", file, f"not read: {exc}")
+            return None
         except OSError as exc:
             self.add(
                 Severity.ERROR, "transcript.unreadable", file, f"cannot read: {exc.strerror or exc}"
@@ -265,13 +303,14 @@ class _Reader:
                 Severity.WARNING,
                 "transcript.orphan",
                 file,
-                f"no recording {stem}.wav for this transcript",
+                f"no recording {_shown(stem)}.wav for this transcript",
+                source=self.path_of("*.txt"),
             )
             return
         self.seen.add(stem)
         text = self.load(path)
         if text is not None:
-            self.accept(stem, text, file, where="")
+            self.accept(stem, text, file, where="", source=self.path_of("*.txt"))
 
     def read_list(self, path: Path) -> None:
         file = self.path_of(path.name)
@@ -288,7 +327,13 @@ class _Reader:
                 continue
             parsed = self.parse_line(line, is_tsv=is_tsv)
             if isinstance(parsed, str):
-                self.add(Severity.ERROR, "transcript.malformed", file, f"line {number}: {parsed}")
+                self.add(
+                    Severity.ERROR,
+                    "transcript.malformed",
+                    file,
+                    f"line {number}: {parsed}",
+                    source=file,
+                )
                 first = False
                 continue
             stem, raw = parsed
@@ -303,11 +348,12 @@ class _Reader:
                         Severity.WARNING,
                         "transcript.orphan",
                         file,
-                        f"{where}no recording {stem}.wav for this transcript",
+                        f"{where}no recording {_shown(stem)}.wav for this transcript",
+                        source=file,
                     )
                 continue
             self.seen.add(stem)
-            self.accept(stem, raw, file, where=where)
+            self.accept(stem, raw, file, where=where, source=file)
 
     @staticmethod
     def parse_line(line: str, *, is_tsv: bool) -> tuple[str, str] | str:
@@ -325,7 +371,7 @@ class _Reader:
             return "the stem (first column) is empty"
         return stem, cols[1]
 
-    def accept(self, stem: str, raw: str, file: str, *, where: str) -> None:
+    def accept(self, stem: str, raw: str, file: str, *, where: str, source: str) -> None:
         text, had_controls = clean_text(raw)
         if had_controls:
             self.add(
@@ -333,10 +379,15 @@ class _Reader:
                 "transcript.control_chars",
                 file,
                 f"{where}control characters removed from the transcript of {stem}.wav",
+                source=source,
             )
         if not text:
             self.add(
-                Severity.ERROR, "transcript.empty", file, f"{where}empty transcript for {stem}.wav"
+                Severity.ERROR,
+                "transcript.empty",
+                file,
+                f"{where}empty transcript for {stem}.wav",
+                source=source,
             )
             return
         if len(text) > self.max_line_chars:
@@ -346,6 +397,7 @@ class _Reader:
                 file,
                 f"{where}transcript of {stem}.wav has {len(text)} characters "
                 f"(> {self.max_line_chars})",
+                source=source,
             )
         earlier = self.by_stem.get(stem)
         if earlier is None:
@@ -358,6 +410,7 @@ class _Reader:
                 "transcript.duplicate",
                 file,
                 f"{where}{stem}.wav already has the same transcript in {earlier.source}",
+                source=source,
             )
         else:
             self.add(
@@ -365,4 +418,5 @@ class _Reader:
                 "transcript.duplicate",
                 file,
                 f"{where}{stem}.wav already has a different transcript in {earlier.source}",
+                source=source,
             )

@@ -101,20 +101,31 @@ class _Plan:
     capped: bool  #: the gain cap kept the peak below the floor
 
 
-def normalize(src: Path, profile: AudioProfile, cache_dir: Path, *, file: str) -> NormalizedAudio:
+def normalize(
+    src: Path,
+    profile: AudioProfile,
+    cache_dir: Path,
+    *,
+    file: str,
+    source_sha256: str | None = None,
+) -> NormalizedAudio:
     """Convert ``src`` to ``profile``'s format in the cache (or find it there).
+
+    ``source_sha256``: the source's hash when the caller has just computed it (a
+    :func:`lookup` that missed), so the file is not hashed twice.
 
     Raises InputError: ``audio.unreadable`` (as analyze), ``audio.file_too_large`` and
     ``audio.low_sample_rate`` (a source below the profile's minimum is never upsampled).
     """
-    check_regular_file(src, file=file, max_bytes=profile.max_file_bytes)
-    source_sha = _sha256(src, file)
-    key = f"{source_sha}-{profile.fingerprint}"
-    wav = cache_dir / key[:2] / f"{key}.wav"
+    if source_sha256 is None:
+        source_sha, hit = lookup(src, profile, cache_dir, file=file)
+        if hit is not None:
+            return hit
+    else:
+        check_regular_file(src, file=file, max_bytes=profile.max_file_bytes)
+        source_sha = source_sha256
+    wav = _cache_path(cache_dir, source_sha, profile)
     sidecar = wav.with_suffix(".json")
-    hit = _load(sidecar, wav, source_sha=source_sha, profile=profile, file=file)
-    if hit is not None:
-        return hit
     with Reader(src, file=file, max_bytes=profile.max_file_bytes) as reader:
         if reader.rate < profile.min_input_rate:
             raise InputError(
@@ -140,6 +151,23 @@ def normalize(src: Path, profile: AudioProfile, cache_dir: Path, *, file: str) -
     )
     _store(sidecar, result, profile)
     return result
+
+
+def lookup(
+    src: Path, profile: AudioProfile, cache_dir: Path, *, file: str
+) -> tuple[str, NormalizedAudio | None]:
+    """The source's SHA-256 and its cache entry, if complete: all a re-run needs, with no
+    audio decoded (cheap enough for the caller's thread; only a miss needs a worker)."""
+    check_regular_file(src, file=file, max_bytes=profile.max_file_bytes)
+    source_sha = _sha256(src, file)
+    wav = _cache_path(cache_dir, source_sha, profile)
+    hit = _load(wav.with_suffix(".json"), wav, source_sha=source_sha, profile=profile, file=file)
+    return source_sha, hit
+
+
+def _cache_path(cache_dir: Path, source_sha: str, profile: AudioProfile) -> Path:
+    key = f"{source_sha}-{profile.fingerprint}"
+    return cache_dir / key[:2] / f"{key}.wav"
 
 
 def join(clips: Sequence[Path], profile: AudioProfile, out: Path) -> AudioInfo:

@@ -149,7 +149,7 @@ class PostgresLedger:
             ) as conn:
                 await migrate(conn, where=self._where)
         except psycopg.Error as exc:
-            raise LedgerError(f"{self._where}: cannot open ledger: {_reason(exc)}") from None
+            raise LedgerError(f"{self._where}: cannot open ledger: {error_reason(exc)}") from None
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             self._url,
             min_size=1,
@@ -164,7 +164,7 @@ class PostgresLedger:
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
         except psycopg.Error as exc:
             await pool.close()
-            raise LedgerError(f"{self._where}: cannot open ledger: {_reason(exc)}") from None
+            raise LedgerError(f"{self._where}: cannot open ledger: {error_reason(exc)}") from None
         self._pool = pool
 
     async def aclose(self) -> None:
@@ -183,7 +183,7 @@ class PostgresLedger:
                 cursor = await conn.execute(sql, args)
                 return await cursor.fetchall()
         except psycopg.Error as exc:
-            raise LedgerError(f"{self._where}: {_reason(exc)}") from None
+            raise LedgerError(f"{self._where}: {error_reason(exc)}") from None
 
     async def get(self, key: str) -> VoiceState | None:
         rows = await self._rows(
@@ -229,7 +229,7 @@ class PostgresLedger:
                         ),
                     )
         except psycopg.Error as exc:
-            raise LedgerError(f"{self._where}: {_reason(exc)}") from None
+            raise LedgerError(f"{self._where}: {error_reason(exc)}") from None
 
     async def events(self, key: str | None = None) -> list[StageEvent]:
         sql = "SELECT key, stage, status, at, detail FROM voice_onboard_events WHERE batch = %s"
@@ -250,8 +250,8 @@ class PostgresLedger:
         ]
 
 
-def _reason(exc: psycopg.Error) -> str:
-    # libpq's first line is the useful one; later lines repeat it per address tried.
+def error_reason(exc: psycopg.Error) -> str:
+    """The first line of a driver error (libpq repeats it per address tried), no secrets."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 

@@ -214,7 +214,7 @@ def metrics_for(profile: AudioProfile) -> tuple[Metric, ...]:
             f"{peak_lo:g}…{peak_hi:g} dBFS band (green).",
             zones=(Zone(lo=peak_lo, hi=peak_hi, kind="ok", label="normalization target"),),
             limits=(Limit(value=0.0, label="0 dBFS", kind="bad"),),
-            domain=(-30.0, 0.0),
+            domain=(-24.0, 0.0),
             color_points=False,
         ),
     )
@@ -229,12 +229,18 @@ def _value(clip: ClipFigures, key: str) -> float | None:
     }[key]
 
 
-def _audio_section(profile: AudioProfile, clips: Sequence[ClipFigures], order: list[str]) -> str:
+def _audio_section(
+    profile: AudioProfile, clips: Sequence[ClipFigures], order: list[str], command: str
+) -> str:
     if not clips:
-        return (
-            '<section id="audio"><h2>Audio</h2><p class="muted">No clip could be read in this '
-            "run, so there is nothing to chart.</p></section>"
+        why = (
+            "This manifest was built from the ledger alone; per-clip measurements stay with the "
+            "hosts that prepared the voices."
+            if command == "manifest"
+            else "No clip could be read in this run, so there is nothing to chart."
         )
+        return f'<section id="audio"><h2>Audio</h2><p class="muted">{why}</p></section>'
+
     voices_with_clips = {c.voice for c in clips}
     rows = [k for k in order if k in voices_with_clips]
     cards: list[str] = []
@@ -333,9 +339,10 @@ def lanes(
 
 
 def _timeline_section(doc: Mapping[str, Any], facts: RunFacts, order: list[str]) -> str:
-    head = (
-        '<section id="timelines"><h2>Timelines <small>stages of each voice in this run</small></h2>'
-    )
+    in_run = doc.get("command") == "run"
+    scope = "in this run" if in_run else "over the batch's life"
+    head = f'<section id="timelines"><h2>Timelines <small>stages of each voice {scope}</small></h2>'
+
     if not facts.events:
         why = (
             "<code>check</code> never talks to the provider, so no voice changes stage."
@@ -343,9 +350,14 @@ def _timeline_section(doc: Mapping[str, Any], facts: RunFacts, order: list[str])
             else "The ledger recorded no stage changes."
         )
         return f'{head}<p class="muted">{why}</p></section>'
-    start = _when(doc["started_at"]).timestamp()
-    # The manifest's stamps are whole seconds; the last events may fall in the final second.
-    end = max(_when(doc["finished_at"]).timestamp() + 1.0, max(e.at for e in facts.events))
+    last = max(e.at for e in facts.events)
+    if in_run:
+        start = _when(doc["started_at"]).timestamp()
+        # The manifest's stamps are whole seconds; the last events may fall in the final second.
+        end = max(_when(doc["finished_at"]).timestamp() + 1.0, last)
+    else:
+        # A manifest built from the ledger alone (scale-out) spans the workers' whole history.
+        start, end = min(e.at for e in facts.events), last + 1.0
     all_lanes = lanes(facts.events, order, start, end)
     shown = all_lanes[:MAX_LANES]
     more = len(all_lanes) - len(shown)
@@ -372,7 +384,8 @@ def _timeline_section(doc: Mapping[str, Any], facts: RunFacts, order: list[str])
         note += (
             '<p class="muted">Faded bars: the stage a voice was already in when this run began.</p>'
         )
-    chart = svg.timeline_chart(shown, start, end) if shown else ""
+    origin = "since the run started" if in_run else "since the batch's first record"
+    chart = svg.timeline_chart(shown, start, end, origin=origin) if shown else ""
     return f'{head}<p class="legend">{legend}</p><div class="card">{chart}</div>{note}</section>'
 
 
@@ -491,7 +504,7 @@ def _voices_table(voices: list[_Voice]) -> str:
             f"<td>{_pill(v.status)}</td><td>{provider or '—'}</td>"
             f'<td class="num">{len(v.files)}<br><span class="muted">'
             f"{v.audio_s:.0f} s</span></td>"
-            f"<td>{' · '.join(counts) or '—'}</td>"
+            f"<td class='counts'>{' · '.join(counts) or '—'}</td>"
             f'<td class="note">{esc(note or "")}</td></tr>'
         )
     return (
@@ -657,7 +670,7 @@ border-radius:10px;overflow:hidden}
 th,td{text-align:left;padding:7px 10px;border-bottom:1px solid #eaeef2;vertical-align:top}
 th{background:#f6f8fa;font-size:12px;text-transform:uppercase;letter-spacing:.04em;
 color:var(--muted)}
-td.num{text-align:right;white-space:nowrap}
+td.num,td.counts{white-space:nowrap}td.num{text-align:right}
 td.note{max-width:420px;overflow-wrap:anywhere;color:#31373d}
 .c-error{color:var(--bad);font-weight:600}.c-warning{color:var(--warn);font-weight:600}
 .c-fixed{color:var(--muted)}
@@ -701,7 +714,7 @@ def render_html(
         _header(doc, facts, profile)
         + _attention_section(voices, job)
         + _voices_table(voices)
-        + _audio_section(profile, facts.clips, order)
+        + _audio_section(profile, facts.clips, order, str(doc.get("command", "")))
         + _timeline_section(doc, facts, order)
         + _codes_section(voices)
         + f"<footer>{link}schema_version {esc(doc.get('schema_version', ''))} · finished "

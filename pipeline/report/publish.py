@@ -59,8 +59,8 @@ def publish(
 ) -> Path | None:
     """Write what ``[report]`` asks for; never raises. Returns the report's path, if written.
 
-    Metrics are written for ``run`` only: a pre-flight ``check`` on a laptop must not reset the
-    figures the nightly cron run published.
+    Metrics are written for ``run`` and ``manifest`` (the scale-out summary from the ledger),
+    never for ``check``: a pre-flight on a laptop must not reset the figures cron published.
     """
     written: Path | None = None
     if config.report.html:
@@ -71,7 +71,7 @@ def publish(
         else:
             log.info("report.written", path=str(written))
     target = config.report.metrics_textfile
-    if target is not None and doc.get("command") == "run":
+    if target is not None and doc.get("command") in ("run", "manifest"):
         try:
             metrics.publish(
                 target,

@@ -329,7 +329,14 @@ def _time_ticks(span: float) -> tuple[list[float], str, float]:
     raise AssertionError("unreachable")
 
 
-def timeline_chart(lanes: Sequence[Lane], start: float, end: float, *, width: int = 1120) -> str:
+def timeline_chart(
+    lanes: Sequence[Lane],
+    start: float,
+    end: float,
+    *,
+    width: int = 1120,
+    origin: str = "since the run started",
+) -> str:
     """A Gantt chart: one lane per voice, one bar per stage, the terminal status as a marker."""
     label_w, right, top, row_h = 160.0, 18.0, 12.0, 20.0
     bottom = top + row_h * max(1, len(lanes))
@@ -355,7 +362,7 @@ def timeline_chart(lanes: Sequence[Lane], start: float, end: float, *, width: in
     parts.append(
         f'<line x1="{x.x0:.1f}" y1="{bottom:.1f}" x2="{x.x1:.1f}" y2="{bottom:.1f}" '
         f'stroke="{NEUTRAL}"/><text x="{x.x1:.1f}" y="{bottom + 28:.1f}" text-anchor="end" '
-        f'font-size="10.5" fill="{NEUTRAL}">{esc(unit)} since the run started</text>'
+        f'font-size="10.5" fill="{NEUTRAL}">{esc(unit)} {esc(origin)}</text>'
     )
     for i, lane in enumerate(lanes):
         y = top + row_h * i

@@ -30,7 +30,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 from urllib.parse import urlsplit
 
 import anyio
@@ -40,6 +40,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from pipeline.config import HUAWEI, JobConfig
 from pipeline.errors import ProviderUnavailable
+from pipeline.ledger.postgres import error_reason
 from pipeline.providers.http import HttpResponse, HttpTransport, RetryPolicy
 from pipeline.providers.huawei_client import CREATE_ROUTES
 
@@ -128,7 +129,7 @@ class SharedWindow:
                 now = float(row[0])
                 await conn.execute(
                     "DELETE FROM voice_onboard_rate_slots WHERE scope = %s AND kind = %s "
-                    "AND (finished_at <= %s OR started_at <= %s)",
+                    "AND (finished_at <= %s OR (finished_at IS NULL AND started_at <= %s))",
                     (self.scope, self.kind, now - period, now - expiry),
                 )
                 cursor = await conn.execute(
@@ -166,7 +167,7 @@ class SharedWindow:
                     # retry policy treats this like an unreachable provider and backs off.
                     raise ProviderUnavailable(
                         f"shared rate limit {self.scope}/{self.kind} unavailable: "
-                        f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+                        f"{error_reason(exc)}"
                     ) from None
                 if slot is not None:
                     return slot
@@ -283,7 +284,7 @@ class SharedLimitTransport:
         url: str,
         *,
         headers: Mapping[str, str] = _NO_HEADERS,
-        body: bytes | None = None,
+        body: bytes | BinaryIO | None = None,
         idempotent: bool = True,
         throttle_codes: Collection[str] = (),
     ) -> HttpResponse:

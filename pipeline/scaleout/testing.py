@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final
 from urllib.parse import quote
@@ -33,8 +33,9 @@ def unreachable_reason(url: str) -> str | None:
         with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()
-        return f"PostgreSQL at {describe_url(url)} is unusable: {first[0] if first else exc!r}"
+        lines = str(exc).strip().splitlines()
+        why = lines[0] if lines else type(exc).__name__
+        return f"PostgreSQL at {describe_url(url)} is unusable: {why}"
     return None
 
 
@@ -74,3 +75,14 @@ def require_test_database() -> str:
             pytest.fail(f"{reason} ({hint}; CI=true, so this is not skipped)")
         pytest.skip(f"{reason} ({hint})")
     return url
+
+
+def max_per_window(times: Sequence[float], width: float = 1.0) -> int:
+    """The most events inside any half-open window [t, t + width) (e.g. creates per second)."""
+    ordered = sorted(times)
+    best, lo = 0, 0
+    for hi, t in enumerate(ordered):
+        while ordered[lo] <= t - width:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best

@@ -108,7 +108,7 @@ async def run_worker(config: JobConfig, credentials: Credentials, options: Worke
         windows_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             url,
             min_size=1,
-            max_size=3,
+            max_size=4,  # short transactions; windows of one process take turns
             kwargs={"autocommit": True},
             check=AsyncConnectionPool.check_connection,
             open=False,

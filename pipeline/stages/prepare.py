@@ -1,27 +1,34 @@
 """validate → normalize → pair: ``VoiceSource`` → ``PreparedVoice``.
 
-Audio work runs in worker threads under the CPU limiter (numpy, soxr and libsndfile release the
-GIL for their heavy loops). Normalized audio is content-addressed, so a re-run over unchanged
-input does no audio work. Never touches the network; never raises for bad input — every problem
-is a finding on the returned voice.
+Audio work runs on the shared pool of worker processes under the run's CPU limiter (or, with
+``executor="thread"``, in threads): see :mod:`pipeline.audio.workers` for why processes. The
+clips of a voice are normalized concurrently, so both cores stay busy within one voice, and
+the event loop stays free for the network stages of other voices meanwhile. Normalized audio is
+content-addressed, so a re-run over unchanged input does no audio work. Never touches the
+network; never raises for bad input — every problem is a finding on the returned voice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
 
 from pipeline import audio
+from pipeline.audio import workers
 from pipeline.audio.profiles import AudioProfile
 from pipeline.config import Limits
 from pipeline.errors import InputError
 from pipeline.records import Finding, PreparedClip, PreparedVoice, Severity, VoiceSource
 from pipeline.transcripts import read_transcripts
+
+T = TypeVar("T")
 
 # The consent recording has its own rules (Azure accepts 16–48 kHz WAV); only its format is
 # normalized, so its duration is never judged by the prompt-audio bounds.
@@ -38,6 +45,15 @@ class PrepareContext:
     cache_dir: Path
     limits: Limits
     cpu: anyio.CapacityLimiter
+    #: where audio work runs; "thread" only for comparison (benchmarks) and debugging
+    executor: workers.Executor = "process"
+    #: bounds the cache lookups (hashing the sources), which run in threads beside the
+    #: workers: a re-run over unchanged input never starts a worker at all
+    lookups: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
+
+    async def run_audio(self, func: Callable[..., T], *args: object) -> T:
+        """``func(*args)`` on an audio worker, under the CPU limiter."""
+        return await workers.run(self.executor, self.cpu, self.limits.cpu_workers, func, *args)
 
 
 def _sha256_file(path: Path) -> str:
@@ -89,12 +105,7 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
                 f"{size / 1e6:.0f} MB > limit {ctx.limits.max_file_mb:g} MB",
             )
             return
-        try:
-            results[path] = await anyio.to_thread.run_sync(
-                lambda: audio.normalize(path, profile, ctx.cache_dir, file=rel), limiter=ctx.cpu
-            )
-        except InputError as exc:
-            results[path] = InputError(exc.code, exc.file or rel, exc.message)
+        results[path] = await _normalize(ctx, path, rel)
 
     async with anyio.create_task_group() as tg:
         for path in wavs:
@@ -145,13 +156,9 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
     consent_sha = ""
     if profile.needs_consent and source.consent is not None:
         rel = f"{key}/{source.consent.name}"
-        try:
-            c = await anyio.to_thread.run_sync(
-                lambda: audio.normalize(source.consent, profile, ctx.cache_dir, file=rel),  # type: ignore[arg-type]
-                limiter=ctx.cpu,
-            )
-        except InputError as exc:
-            findings.append(_error(exc.code, rel, exc.message))
+        c = await _normalize(ctx, source.consent, rel)
+        if isinstance(c, InputError):
+            findings.append(_error(c.code, rel, c.message))
         else:
             consent_path = c.path
             consent_sha = c.source_sha256
@@ -177,11 +184,46 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
     if profile.join_clips and clips and not voice.rejected:
         joined = ctx.cache_dir / "joined" / f"{fingerprint}.wav"
         if not joined.exists():
-            await anyio.to_thread.run_sync(
-                lambda: audio.join([c.normalized for c in clips], profile, joined), limiter=ctx.cpu
+            # Unmeasured: every clip's measurements are known; one clip is hard-linked.
+            refused = await _run_guarded(
+                ctx, key, workers.join_job, [c.normalized for c in clips], profile, joined
             )
+            if refused is not None:
+                return replace(
+                    voice, findings=(*voice.findings, _error(refused.code, key, refused.message))
+                )
         voice = replace(voice, joined=joined)
     return voice
+
+
+async def _normalize(
+    ctx: PrepareContext, path: Path, rel: str
+) -> audio.NormalizedAudio | InputError:
+    """One recording from the cache, or normalized on a worker; its input error as a value."""
+    found = await anyio.to_thread.run_sync(
+        workers.lookup_job, path, ctx.profile, ctx.cache_dir, rel, limiter=ctx.lookups
+    )
+    if isinstance(found, workers.Refused):
+        return InputError(found.code, found.file or rel, found.message)
+    sha, hit = found
+    if hit is not None:
+        return hit
+    result = await _run_guarded(
+        ctx, rel, workers.normalize_job, path, ctx.profile, ctx.cache_dir, rel, sha
+    )
+    if isinstance(result, workers.Refused):
+        return InputError(result.code, result.file or rel, result.message)
+    return result
+
+
+async def _run_guarded(
+    ctx: PrepareContext, rel: str, func: Callable[..., T], *args: object
+) -> T | workers.Refused:
+    """``ctx.run_audio``, with a worker that crashed on this input reported as unreadable."""
+    try:
+        return await ctx.run_audio(func, *args)
+    except workers.WorkerCrashed as exc:
+        return workers.Refused("audio.unreadable", rel, f"the audio decoder crashed on it ({exc})")
 
 
 def _voice_checks(

@@ -73,6 +73,7 @@ def ran_batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _link_or_copy(src: str, dst: str) -> None:
+    """copytree's copy function: hard links for audio and packages, copies for the rest."""
     # Audio and packages are only read (and replaced by rename, never rewritten): hard links
     # keep the copy cheap. Everything else is copied — the ledger is written, and a linked
     # lock file would share its flock with the original.
@@ -91,6 +92,7 @@ def batch(ran_batch: Path, tmp_path: Path) -> Path:
 
 
 def status_json(root: Path, *args: str) -> dict[str, Any]:
+    """`status --json` of the batch in ``root``, parsed."""
     proc = cli("status", str(root / "job.toml"), "--json", *args)
     assert proc.returncode == 0, proc.stderr
     doc: dict[str, Any] = json.loads(proc.stdout)
@@ -98,6 +100,7 @@ def status_json(root: Path, *args: str) -> dict[str, Any]:
 
 
 def by_voice(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The status document's voices by key."""
     return {v["voice"]: v for v in doc["voices"]}
 
 
@@ -137,6 +140,7 @@ def test_status_json(ran_batch: Path) -> None:
     assert v3["remote_state"] == "AUDIT_FAILED"
     assert v3["remote"]["job_id"]
     assert v3["last_error"]
+    assert v3["reason"].startswith("remote.audit_failed voice-003/")
     assert "remote.audit_failed" in {f["code"] for f in v3["findings"]}
     assert voices["voice-001"]["last_error"] is None
     assert all(v["age_s"] >= 0 and v["history"] == [] for v in doc["voices"])
@@ -180,6 +184,16 @@ def test_status_rich_table(ran_batch: Path) -> None:
 # --- retry -----------------------------------------------------------------------------------
 
 
+def test_retry_usage(write_job: Callable[..., Path]) -> None:
+    """`retry --help` shows the JOB-first usage; without --voices it is a usage error (exit 2)."""
+    help_ = cli("retry", "--help")
+    assert help_.returncode == 0
+    assert "usage: voice-onboard retry JOB --voices KEY" in help_.stdout
+    missing = cli("retry", str(write_job()))
+    assert missing.returncode == 2
+    assert "--voices" in missing.stderr
+
+
 def test_retry_refuses_what_it_must(batch: Path) -> None:
     """Succeeded, unchanged, unknown and unmatched voices are refused, one line each, exit 1."""
     before = status_json(batch)
@@ -202,8 +216,7 @@ def test_retry_refuses_what_it_must(batch: Path) -> None:
 
 
 def test_retry_after_a_fix_creates_a_new_job(batch: Path) -> None:
-    """Fixed files → re-queued at `prepared` with the old job in history → the next run makes
-    a new job; metrics count the operator retry and the report names the replaced job."""
+    """Fixed files → re-queued with the old job in history → the next run makes a new job."""
     job = str(batch / "job.toml")
     old = by_voice(status_json(batch))["voice-003"]["remote"]["job_id"]
     tsv = batch / "inbox" / "voice-003" / "transcripts.tsv"

@@ -28,7 +28,7 @@ import pytest
 from pipeline.emulator.context import EmulatorOptions
 from pipeline.emulator.server import Emulator
 from pipeline.sample_data import write_inbox
-from pipeline.scaleout.testing import require_test_database, scratch_schema
+from pipeline.scaleout.testing import max_per_window, require_test_database, scratch_schema
 from tests.integration.e2e import CREDENTIALS, PROJECT_ID, link_tree
 
 pytestmark = pytest.mark.anyio
@@ -40,6 +40,7 @@ ENV = {
     **{k: v for k, v in os.environ.items() if k != "VOICE_ONBOARD_DATABASE_URL"},
     "HUAWEICLOUD_SDK_AK": CREDENTIALS.huawei_ak or "",
     "HUAWEICLOUD_SDK_SK": CREDENTIALS.huawei_sk or "",
+    "AZURE_SPEECH_KEY": CREDENTIALS.azure_key or "",
     "OMP_NUM_THREADS": "1",
 }
 
@@ -141,9 +142,9 @@ def _start_workers(job: Path, n: int, *, concurrency: int) -> list[subprocess.Po
     return procs
 
 
-async def _wait_all(procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> list[int]:
+async def _wait_all(procs: Sequence[subprocess.Popen[bytes]], within_s: float) -> list[int]:
     try:
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(within_s):
             while any(p.poll() is None for p in procs):
                 await anyio.sleep(0.2)
     finally:
@@ -165,17 +166,6 @@ def _events(log: Path) -> list[dict[str, Any]]:
 
 def _tail(log: Path) -> str:
     return log.read_text(encoding="utf-8", errors="replace")[-3000:]
-
-
-def max_per_window(times: Sequence[float], width: float = 1.0) -> int:
-    """The most events inside any half-open window [t, t + width)."""
-    ordered = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(ordered):
-        while ordered[lo] <= t - width:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def test_max_per_window_counts_a_sliding_window() -> None:
@@ -211,7 +201,7 @@ async def test_three_workers_hundred_voices_one_killed(
                 await anyio.sleep(0.05)
         victim.kill()
         victim.wait()
-        codes = await _wait_all(survivors, timeout=150)
+        codes = await _wait_all(survivors, within_s=150)
         logs = [tmp_path / f"worker{i}.log" for i in range(3)]
         assert codes == [0, 0], [_tail(log) for log in logs[1:]]
 
@@ -283,13 +273,43 @@ async def test_create_limit_is_global_across_workers(
         enqueued = await _cli("enqueue", str(job))
         assert enqueued.returncode == 0, enqueued.stderr[-2000:]
         procs = _start_workers(job, 3, concurrency=6)
-        codes = await _wait_all(procs, timeout=150)
+        codes = await _wait_all(procs, within_s=150)
         assert codes == [0, 0, 0], [_tail(tmp_path / f"worker{i}.log") for i in range(3)]
         times = [c.real_time for c in emu.huawei.creates if c.batch_name == batch]
     assert len(times) == voices
     busiest = max_per_window(times)
     print(f"\nglobal create limit 5/s, 3 workers: at most {busiest} creates in any 1 s window")
     assert busiest <= 5
+
+
+async def test_azure_batch_on_two_workers(
+    tmp_path: Path, db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Azure personal voice scales out the same way: two workers, faults, one consent and one
+    personal voice per speaker, every voice succeeded."""
+    azure_inbox = tmp_path_factory.mktemp("scaleout-azure") / "inbox"
+    write_inbox(azure_inbox, voices=3, profile="azure-personal", seed=9)
+    options = EmulatorOptions(time_scale=FAST, fault_rate=0.05, seed=29)
+    async with Emulator(options) as emu:
+        batch = f"azure-{uuid.uuid4().hex[:8]}"
+        job = tmp_path / "job.toml"
+        job.write_text(
+            f'[batch]\nname = "{batch}"\ninbox = "{azure_inbox}"\n'
+            f'state_dir = "{tmp_path / "var"}"\nledger = "{db_url}"\n'
+            f'[provider]\nkind = "azure-personal-voice"\nendpoint = "{emu.base_url}"\n'
+            f'[await]\npoll_interval = "1s"\n',
+            encoding="utf-8",
+        )
+        enqueued = await _cli("enqueue", str(job))
+        assert enqueued.returncode == 0, enqueued.stderr[-2000:]
+        codes = await _wait_all(_start_workers(job, 2, concurrency=2), within_s=120)
+        assert codes == [0, 0], [_tail(tmp_path / f"worker{i}.log") for i in range(2)]
+        manifest = await _cli("manifest", str(job))
+        creates = emu.azure.counters().creates
+    assert manifest.returncode == 0, manifest.stdout + manifest.stderr[-2000:]
+    assert "3 voices: 3 succeeded" in manifest.stdout
+    assert creates.get("consent") == 3
+    assert creates.get("personalvoice") == 3
 
 
 def test_worker_refuses_the_in_process_emulator(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pipeline import metrics
 
 
 def _doc(**summary: int) -> dict[str, Any]:
+    """A manifest document of batch `nightly` with these status counts."""
     counts = {"succeeded": 0, "failed": 0, "rejected": 0, "needs_attention": 0, "pending": 0}
     counts.update(summary)
     return {
@@ -28,6 +29,7 @@ def _doc(**summary: int) -> dict[str, Any]:
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a textfile as (name, sorted labels) → value, via prometheus_client."""
     out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
@@ -108,3 +110,17 @@ def test_previous_success_tolerates_other_files(tmp_path: Path, content: str) ->
     path.write_text(content, encoding="utf-8")
     assert metrics.previous_success(path, "nightly") is None
     assert metrics.previous_success(tmp_path / "missing.prom", "nightly") is None
+
+
+def test_bytes_left_out_when_unknown() -> None:
+    """`manifest` knows no upload figure: the family is left out rather than reported as 0."""
+    text = metrics.render(
+        _doc(succeeded=1) | {"command": "manifest"},
+        exit_code=0,
+        bytes_uploaded=None,
+        retries={},
+        previous_success=None,
+    )
+    names = {f.name for f in text_string_to_metric_families(text)}
+    assert "voice_onboard_last_run_bytes_uploaded" not in names
+    assert "voice_onboard_voices" in names

@@ -22,6 +22,7 @@ PROFILE = PROFILES["huawei-basic"]
 
 
 def _voice(key: str, status: str, **extra: Any) -> dict[str, Any]:
+    """A manifest voice entry with three 8 s files."""
     files = [
         {"source": f"{key}/{i:04d}.wav", "sha256": "0" * 64, "index": i, "duration_s": 8.0}
         for i in range(3)
@@ -37,6 +38,7 @@ def _voice(key: str, status: str, **extra: Any) -> dict[str, Any]:
 
 
 def _doc(voices: list[dict[str, Any]], command: str = "run") -> dict[str, Any]:
+    """A manifest document holding ``voices``, its summary counted from them."""
     summary = {"voices": len(voices)} | {str(s): 0 for s in VoiceStatus}
     for v in voices:
         summary[v["status"]] += 1
@@ -53,6 +55,7 @@ def _doc(voices: list[dict[str, Any]], command: str = "run") -> dict[str, Any]:
 
 
 def _clips(keys: list[str], duration: float = 8.0) -> tuple[ClipFigures, ...]:
+    """Three clips per voice, ``duration`` s and one and two seconds longer."""
     return tuple(
         ClipFigures(
             voice=k,
@@ -69,6 +72,7 @@ def _clips(keys: list[str], duration: float = 8.0) -> tuple[ClipFigures, ...]:
 
 
 def _events(key: str, *steps: tuple[float, Stage, VoiceStatus]) -> list[StageEvent]:
+    """Ledger events of one voice at seconds relative to the run's start."""
     return [StageEvent(key=key, stage=st, status=vs, at=START + t) for t, st, vs in steps]
 
 
@@ -245,3 +249,19 @@ def test_report_table_in_job_file(write_job: Any, html_flag: bool) -> None:
     config = load_job(job)
     assert config.report.html is html_flag
     assert config.report.metrics_textfile == (job.parent / "m" / "v.prom").resolve()
+
+
+def test_ledger_manifest_report_spans_the_batch() -> None:
+    """A `manifest` report (scale-out, ledger only) draws the whole history, nothing faded."""
+    events = _events(
+        "bob",
+        (-7200, Stage.PREPARED, VoiceStatus.PENDING),
+        (-7000, Stage.SUBMITTED, VoiceStatus.PENDING),
+        (-100, Stage.DONE, VoiceStatus.FAILED),
+    )
+    page = render_html(_doc([FAILED], command="manifest"), RunFacts(events=tuple(events)), PROFILE)
+    assert "stages of each voice over the batch's life" in page
+    assert "since the batch&#x27;s first record" in page
+    assert 'fill-opacity="0.35"' not in page
+    assert 'class="end end-failed"' in page
+    assert "built from the ledger alone" in page

@@ -1,0 +1,166 @@
+"""Where audio work runs: a shared pool of worker processes (the default), or threads.
+
+Every audio function is blocking and CPU-bound. Threads would do if the heavy loops were all
+that ran, because NumPy, soxr and libsndfile release the GIL inside them; but each clip also
+runs thousands of small NumPy calls and Python lines between them, which hold it. Measured on
+the 2-core benchmark machine (``make bench``), two processes normalize clips faster than two
+threads, and above all they leave the event loop's GIL alone: uploads of early voices and the
+API calls run at full speed while later voices are normalized, which is what makes the stages
+overlap. A worker costs one interpreter (~60 MB) and starts once per process (about 0.5 s),
+not once per run: the pool is shared by every run in the process, sized to the largest
+``cpu_workers`` asked for, and each run's own CapacityLimiter bounds how many of its jobs are
+in flight.
+
+Worker processes are started with ``spawn`` (never ``fork``: the parent runs an event loop and
+threads, and a forked child could inherit a lock held by one of them). They ignore SIGINT: a
+Ctrl-C in a terminal reaches the whole process group, and it is the parent's to handle (finish
+the current clip, write the manifest, exit 3). A worker that dies (a decoder crashing on a
+hostile file, the OOM killer) breaks the pool; the pool is replaced and the job retried once,
+and if it breaks the pool again the caller gets :class:`WorkerCrashed`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from pipeline.audio.normalize import NormalizedAudio, lookup, normalize, write_joined
+from pipeline.audio.profiles import AudioProfile
+from pipeline.errors import InputError
+
+T = TypeVar("T")
+
+#: ``process``: the shared worker-process pool; ``thread``: anyio's worker threads.
+Executor = Literal["process", "thread"]
+
+
+class WorkerCrashed(Exception):
+    """An audio job took its worker process down twice (the input is likely hostile)."""
+
+
+class _Pool:
+    """The process-wide pool, created on first use and grown when a run asks for more."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._size = 0
+
+    def get(self, workers: int) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None or self._size < workers:
+                old = self._executor
+                self._executor = ProcessPoolExecutor(
+                    max_workers=workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_ignore_sigint,
+                )
+                self._size = workers
+                if old is not None:
+                    old.shutdown(wait=False)  # its running jobs finish; it takes no new ones
+            return self._executor
+
+    def discard(self, broken: ProcessPoolExecutor) -> None:
+        """Forget ``broken`` (if it is still the current pool); the next get() makes a new one."""
+        with self._lock:
+            if self._executor is broken:
+                self._executor = None
+                self._size = 0
+        broken.shutdown(wait=False)
+
+
+_POOL = _Pool()
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+async def run(
+    executor: Executor,
+    limiter: anyio.CapacityLimiter,
+    workers: int,
+    func: Callable[..., T],
+    *args: object,
+) -> T:
+    """``func(*args)`` on a worker under ``limiter``; ``func`` and its arguments and result
+    must pickle for the process executor (module-level functions, plain data).
+
+    Not cancellable once started (like ``anyio.to_thread.run_sync``): a cancelled caller
+    waits for the job, so the limiter never admits more jobs than there are free workers.
+    """
+    if executor == "thread":
+        return await anyio.to_thread.run_sync(lambda: func(*args), limiter=limiter)
+    async with limiter:
+        crashes = stale = 0
+        while True:
+            pool = _POOL.get(workers)
+            try:
+                future = pool.submit(func, *args)
+            except (RuntimeError, BrokenProcessPool):
+                # Shut down by another run (grown or found broken) since get(): take the new one.
+                _POOL.discard(pool)
+                stale += 1
+                if stale == 3:
+                    raise
+                continue
+            try:
+                # A thread waits for the future, so the event loop never blocks on it.
+                return await anyio.to_thread.run_sync(future.result)
+            except BrokenProcessPool as exc:
+                _POOL.discard(pool)
+                crashes += 1
+                if crashes == 2:
+                    raise WorkerCrashed(str(exc) or "an audio worker process died") from None
+
+
+# --- jobs: module-level so they pickle by reference ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An InputError crossing the process boundary (exceptions with custom constructors do not
+    unpickle; this plain value does)."""
+
+    code: str
+    file: str | None
+    message: str
+
+
+def lookup_job(
+    src: Path, profile: AudioProfile, cache_dir: Path, file: str
+) -> tuple[str, NormalizedAudio | None] | Refused:
+    """:func:`~pipeline.audio.normalize.lookup`, with input errors returned as values."""
+    try:
+        return lookup(src, profile, cache_dir, file=file)
+    except InputError as exc:
+        return Refused(exc.code, exc.file, exc.message)
+
+
+def normalize_job(
+    src: Path, profile: AudioProfile, cache_dir: Path, file: str, source_sha256: str | None = None
+) -> NormalizedAudio | Refused:
+    """:func:`~pipeline.audio.normalize.normalize`, with input errors returned as values."""
+    try:
+        return normalize(src, profile, cache_dir, file=file, source_sha256=source_sha256)
+    except InputError as exc:
+        return Refused(exc.code, exc.file, exc.message)
+
+
+def join_job(clips: Sequence[Path], profile: AudioProfile, out: Path) -> Refused | None:
+    """:func:`~pipeline.audio.normalize.write_joined`, with input errors returned as values."""
+    try:
+        write_joined(clips, profile, out)
+    except InputError as exc:
+        return Refused(exc.code, exc.file, exc.message)
+    return None

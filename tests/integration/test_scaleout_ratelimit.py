@@ -1,0 +1,140 @@
+"""The shared rate limit: request windows in PostgreSQL used by several processes at once.
+
+Each ``SharedWindow`` below has its own connection pool, as separate worker processes would;
+they meet only in the database (a fresh schema per test).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from pipeline.ledger.postgres import PostgresLedger
+from pipeline.scaleout.ratelimit import SharedWindow, WindowSpec, huawei_call_kind
+from pipeline.scaleout.testing import max_per_window, require_test_database, scratch_schema
+
+pytestmark = pytest.mark.anyio
+
+Pool = AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+BASE = "https://metastudio.cn-north-4.myhuaweicloud.com/v1/0a1b/voice-training-manage"
+
+
+@pytest.fixture
+async def pools() -> AsyncIterator[list[Pool]]:
+    """Three pools on one fresh, migrated schema: three "workers" sharing a database."""
+    with scratch_schema(require_test_database()) as url:
+        async with PostgresLedger(url, "b"):  # applies the migrations, rate windows included
+            pass
+        opened: list[Pool] = []
+        try:
+            for _ in range(3):
+                pool: Pool = AsyncConnectionPool(
+                    url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=False
+                )
+                await pool.open(wait=True)
+                opened.append(pool)
+            yield opened
+        finally:
+            for pool in opened:
+                await pool.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kind"),
+    [
+        ("POST", "/user/basic-jobs", "create"),
+        ("POST", "/user/third-party-jobs", "create"),
+        ("POST", "/user/jobs/j1", "commit"),
+        ("GET", "/user/jobs/j1", "show"),
+        ("DELETE", "/user/jobs/j1", "delete"),
+        ("GET", "/user/jobs?offset=0&limit=100&batch_name=b", "list"),
+        ("GET", "/user/jobs/j1/audit-result", "audit"),
+        ("GET", "/user/jobs/j1/uploading-address-url", "address"),
+        ("POST", "/user/training-segment", "commit"),
+        ("GET", "/user/training-segment?job_id=j1", "segment"),
+        ("GET", "/quotas", "quota"),
+        ("GET", "/user/tenant-duration-cfg", "quota"),
+    ],
+)
+def test_huawei_requests_map_to_their_api_kind(method: str, path: str, kind: str) -> None:
+    """Every HuaweiClient route is counted against the quota of its own API kind."""
+    assert huawei_call_kind(method, BASE + path) == kind
+
+
+def test_uploads_are_not_control_requests() -> None:
+    """Pre-signed object-store URLs are not MetaStudio routes: no quota applies."""
+    assert huawei_call_kind("PUT", "http://127.0.0.1:8600/obs/bucket/j1/package.zip") is None
+
+
+async def test_three_processes_share_one_window(pools: list[Pool]) -> None:
+    """30 requests from three "processes" at once: never more than 5 start in any second."""
+    spec = WindowSpec(max_calls=5, period=1.0)
+    windows = [SharedWindow(p, scope="t", kind="create", spec=spec) for p in pools]
+    starts: list[float] = []
+
+    async def request(window: SharedWindow) -> None:
+        async with window.slot():
+            starts.append(time.time())
+            await anyio.sleep(0.05)  # the request's own duration
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            for i in range(30):
+                tg.start_soon(request, windows[i % 3])
+    assert len(starts) == 30
+    assert max_per_window(starts) <= 5
+
+
+async def test_windows_are_independent(pools: list[Pool]) -> None:
+    """A full window of one API kind or account does not hold back another."""
+    spec = WindowSpec(max_calls=1, period=30.0)
+    create = SharedWindow(pools[0], scope="t", kind="create", spec=spec)
+    show = SharedWindow(pools[1], scope="t", kind="show", spec=spec)
+    other = SharedWindow(pools[2], scope="other", kind="create", spec=spec)
+    with anyio.fail_after(10):
+        async with create.slot():
+            pass
+        async with show.slot(), other.slot():
+            pass
+
+
+async def test_slot_of_a_dead_process_expires(pools: list[Pool]) -> None:
+    """A slot never released (its worker was killed mid-request) stops counting after the
+    in-flight expiry, so a crash costs capacity only for a while."""
+    spec = WindowSpec(max_calls=1, period=1.0)
+    dead = SharedWindow(pools[0], scope="t", kind="create", spec=spec, in_flight_expiry_s=0.5)
+    alive = SharedWindow(pools[1], scope="t", kind="create", spec=spec, in_flight_expiry_s=0.5)
+    await dead.acquire()  # never released
+    with anyio.fail_after(10):
+        await alive.release(await alive.acquire())
+
+
+async def test_next_slot_waits_for_the_end_of_the_request(pools: list[Pool]) -> None:
+    """A full window admits the next request only after the running one has finished."""
+    spec = WindowSpec(max_calls=1, period=0.2)
+    first = SharedWindow(pools[0], scope="t", kind="commit", spec=spec)
+    second = SharedWindow(pools[1], scope="t", kind="commit", spec=spec)
+    order: list[str] = []
+
+    async def long_request() -> None:
+        async with first.slot():
+            order.append("first started")
+            await anyio.sleep(0.5)
+            order.append("first finished")
+
+    async def next_request() -> None:
+        await anyio.sleep(0.1)  # arrives while the first request is still running
+        async with second.slot():
+            order.append("second started")
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(long_request)
+            tg.start_soon(next_request)
+    assert order == ["first started", "first finished", "second started"]
