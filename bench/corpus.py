@@ -1,7 +1,8 @@
 """Generated inputs for the benchmarks, written once under ``var/bench/`` and reused.
 
-Every corpus is deterministic (seeded) and announces itself complete with a ``.complete``
-marker written last, so an interrupted generation is redone instead of half reused.
+Every corpus is deterministic (seeded) and is written to a ``.partial`` folder that is renamed
+into place with a marker holding its spec, so an interrupted generation is redone rather than
+half reused, and a changed spec regenerates it.
 """
 
 from __future__ import annotations
@@ -17,20 +18,42 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
+from pipeline.sample_data import write_inbox
+
 F64 = npt.NDArray[np.float64]
 
 MARKER: Final = ".complete"
 
-#: Benchmark 1: clips in the input format the issue names (44.1 kHz stereo 24-bit).
-NORM_CLIPS: Final = 400
+#: Benchmark 1: clips in the input format the issue names (44.1 kHz stereo 24-bit), laid out
+#: as an inbox (20 voices of 20 sentences) so the real CLI can run over it.
+NORM_VOICES: Final = 20
+NORM_CLIPS_PER_VOICE: Final = 20
 NORM_RATE: Final = 44100
-NORM_SECONDS: Final = (5.0, 10.0)
+NORM_SECONDS: Final = (5.8, 10.0)
+
+#: Benchmark 3: basic voices from the project's own sample-data generator (mixed formats).
+E2E_VOICES: Final = 200
+
+#: Benchmark 4: one long recording.
+LONG_SECONDS: Final = 2 * 3600
+LONG_RATE: Final = 48000
+_LONG_SEGMENT_S: Final = 60
+
+#: Benchmark 2: upload payloads, the size of a basic voice's package.
+UPLOAD_FILES: Final = 32
+UPLOAD_BYTES: Final = 16 * 1024 * 1024
+
+_VOICE_TOML: Final = 'voice_name = "Bench voice {n:02d}"\nsex = "FEMALE"\nlanguage = "EN"\n'
+_PDF: Final = (
+    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+)
 
 
 def _ready(folder: Path, spec: dict[str, object]) -> bool:
-    marker = folder / MARKER
     try:
-        return bool(json.loads(marker.read_text(encoding="utf-8")) == spec)
+        return bool(json.loads((folder / MARKER).read_text(encoding="utf-8")) == spec)
     except (OSError, ValueError):
         return False
 
@@ -39,6 +62,7 @@ def _build(folder: Path, spec: dict[str, object], write: Callable[[Path], None])
     """``folder`` holding what ``write`` makes, rebuilt unless a complete matching one exists."""
     if _ready(folder, spec):
         return folder
+    print(f"bench: generating {folder} (once; reused by later runs)", flush=True)
     shutil.rmtree(folder, ignore_errors=True)
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -58,7 +82,7 @@ def speechlike(rng: np.random.Generator, rate: int, seconds: float, channels: in
     """
     n = round(seconds * rate)
     x = np.zeros(n)
-    pos, end = round(rng.uniform(0.3, 0.6) * rate), n - round(rng.uniform(0.3, 0.6) * rate)
+    pos, end = round(rng.uniform(0.3, 0.5) * rate), n - round(rng.uniform(0.3, 0.5) * rate)
     f0 = rng.uniform(100, 230)
     harmonics = np.arange(1, 9)
     while pos < end:
@@ -76,30 +100,97 @@ def speechlike(rng: np.random.Generator, rate: int, seconds: float, channels: in
     return out
 
 
+def _voice_files(folder: Path, n: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "voice.toml").write_text(_VOICE_TOML.format(n=n), encoding="utf-8")
+    (folder / "authorization.pdf").write_bytes(_PDF)
+
+
 def norm_corpus(root: Path) -> Path:
-    """Benchmark 1's clips: ``NORM_CLIPS`` WAVs, 44.1 kHz stereo PCM_24, 5-10 s each."""
+    """Benchmark 1's inbox: 400 WAVs, 44.1 kHz stereo PCM_24, 5.8-10 s, with transcripts."""
     spec: dict[str, object] = {
-        "clips": NORM_CLIPS,
+        "voices": NORM_VOICES,
+        "clips": NORM_CLIPS_PER_VOICE,
         "rate": NORM_RATE,
         "seconds": list(NORM_SECONDS),
-        "version": 1,
+        "version": 2,
     }
 
     def write(folder: Path) -> None:
         rng = np.random.default_rng(20261121)
-        for i in range(NORM_CLIPS):
-            seconds = float(rng.uniform(*NORM_SECONDS))
-            x = speechlike(rng, NORM_RATE, seconds, 2)
-            sf.write(folder / f"clip-{i:03d}.wav", x, NORM_RATE, subtype="PCM_24")
+        for v in range(NORM_VOICES):
+            voice = folder / f"voice-{v:02d}"
+            _voice_files(voice, v)
+            for c in range(NORM_CLIPS_PER_VOICE):
+                x = speechlike(rng, NORM_RATE, float(rng.uniform(*NORM_SECONDS)), 2)
+                sf.write(voice / f"clip-{c:02d}.wav", x, NORM_RATE, subtype="PCM_24")
+                (voice / f"clip-{c:02d}.txt").write_text(f"Sentence {c}.\n", encoding="utf-8")
 
     return _build(root / "norm-corpus", spec, write)
 
 
-def clips_of(folder: Path) -> list[Path]:
-    """The corpus's WAV files, sorted."""
-    return sorted(folder.glob("*.wav"))
+def e2e_inbox(root: Path) -> Path:
+    """Benchmark 3's inbox: 200 basic voices (4,000 clips) from the sample-data generator."""
+    spec: dict[str, object] = {"voices": E2E_VOICES, "profile": "huawei-basic", "seed": 11}
+
+    def write(folder: Path) -> None:
+        write_inbox(folder, voices=E2E_VOICES, profile="huawei-basic", seed=11)
+
+    return _build(root / "e2e-inbox", spec, write)
+
+
+def long_inbox(root: Path) -> Path:
+    """Benchmark 4's inbox: one advance voice whose recording is 2 hours of 48 kHz 24-bit
+    stereo (2.07 GB), written block by block from a one-minute segment varied per minute."""
+    spec: dict[str, object] = {"seconds": LONG_SECONDS, "rate": LONG_RATE, "version": 1}
+
+    def write(folder: Path) -> None:
+        voice = folder / "speaker-01"
+        _voice_files(voice, 1)
+        rng = np.random.default_rng(7200)
+        segment = speechlike(rng, LONG_RATE, _LONG_SEGMENT_S, 2).astype(np.float32)
+        with sf.SoundFile(
+            str(voice / "recording.wav"),
+            "w",
+            samplerate=LONG_RATE,
+            channels=2,
+            subtype="PCM_24",
+            format="WAV",
+        ) as out:
+            for _ in range(LONG_SECONDS // _LONG_SEGMENT_S):
+                # A different level and start point each minute, so no two blocks are equal.
+                gain = np.float32(10 ** (rng.uniform(-4, 0) / 20))
+                out.write(np.roll(segment, int(rng.integers(segment.shape[0])), axis=0) * gain)
+
+    return _build(root / "long-inbox", spec, write)
+
+
+def upload_files(root: Path) -> list[Path]:
+    """Benchmark 2's payloads: incompressible files the size of a basic voice's package."""
+    spec: dict[str, object] = {"files": UPLOAD_FILES, "bytes": UPLOAD_BYTES}
+
+    def write(folder: Path) -> None:
+        rng = np.random.default_rng(16)
+        for i in range(UPLOAD_FILES):
+            (folder / f"package-{i:02d}.zip").write_bytes(rng.bytes(UPLOAD_BYTES))
+
+    folder = _build(root / "upload-files", spec, write)
+    return sorted(folder.glob("*.zip"))
+
+
+def clips_of(inbox: Path) -> list[Path]:
+    """The inbox's recordings, sorted."""
+    return sorted(inbox.glob("*/*.wav"))
 
 
 def audio_seconds(paths: list[Path]) -> float:
     """Total duration of ``paths`` from their headers."""
-    return sum(sf.info(str(p)).duration for p in paths)
+    return float(sum(sf.info(str(p)).duration for p in paths))
+
+
+def warm(paths: list[Path]) -> None:
+    """Read ``paths`` once so every contender starts from the page cache, not the disk."""
+    for path in paths:
+        with path.open("rb") as f:
+            while f.read(1 << 22):
+                pass

@@ -26,6 +26,8 @@ from pipeline.report.svg import Lane, Limit, Metric, Point, Segment, Zone, esc
 MAX_STRIP_ROWS: Final = 40
 #: Timelines drawn at most (problems first); the manifest has every voice.
 MAX_LANES: Final = 150
+#: Voice cards in "Needs a human" at most; the table below lists every voice.
+MAX_CARDS: Final = 60
 
 #: Which statuses ask for a human first: the order of the page.
 _PRIORITY: Final = {
@@ -340,7 +342,7 @@ def lanes(
 
 def _timeline_section(doc: Mapping[str, Any], facts: RunFacts, order: list[str]) -> str:
     in_run = doc.get("command") == "run"
-    scope = "in this run" if in_run else "over the batch's life"
+    scope = "over the batch's life" if doc.get("command") == "manifest" else "in this run"
     head = f'<section id="timelines"><h2>Timelines <small>stages of each voice {scope}</small></h2>'
 
     if not facts.events:
@@ -439,7 +441,7 @@ def _attention_section(voices: list[_Voice], job: str) -> str:
             "voice ended well and no finding asks for a look.</p></section>"
         )
     cards: list[str] = []
-    for v in (*needy, *look):
+    for v in (*needy, *look)[:MAX_CARDS]:
         fixed = Counter(str(f.get("code")) for f in v.findings if f.get("severity") == "fixed")
         fixed_line = (
             '<p class="fixed muted">Normalized: '
@@ -470,9 +472,15 @@ def _attention_section(voices: list[_Voice], job: str) -> str:
             + "</article>"
         )
     counts = f"{len(needy)} to act on" + (f" · {len(look)} worth a look" if look else "")
+    rest = len(needy) + len(look) - len(cards)
+    more = (
+        f'<p class="muted">… and {rest} more voices; the table below lists every one.</p>'
+        if rest > 0
+        else ""
+    )
     return (
         f'<section id="attention"><h2>Needs a human <small>{counts}</small></h2>'
-        f'<div class="cards">{"".join(cards)}</div></section>'
+        f'<div class="cards">{"".join(cards)}</div>{more}</section>'
     )
 
 

@@ -45,8 +45,9 @@ class EnqueueReport:
     settled: tuple[str, ...]  #: sent or finished per the ledger
 
     def summary(self) -> str:
+        n = len(self.deferred)
         return (
-            f"batch {self.batch}: enqueued {len(self.deferred)} voices "
+            f"batch {self.batch}: enqueued {n} voice{'' if n == 1 else 's'} "
             f"({len(self.queued)} already queued or running, "
             f"{len(self.settled)} already sent or finished)"
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -177,7 +178,7 @@ def test_status_rich_table(ran_batch: Path) -> None:
     text = out.getvalue()
     assert "batch cli" in text
     assert "4 voices: 2 succeeded, 1 failed, 1 needs_attention" in text
-    assert text.count("voice-00") == 4
+    assert sorted(re.findall(r"│ (voice-00\d) ", text)) == [f"voice-00{i}" for i in range(1, 5)]
     assert "AUDIT_FAILED" in text
 
 

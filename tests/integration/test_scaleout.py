@@ -178,9 +178,7 @@ def test_max_per_window_counts_a_sliding_window() -> None:
 async def test_three_workers_hundred_voices_one_killed(
     inbox: Path, state_dir: Path, db_url: str, tmp_path: Path
 ) -> None:
-    """100 voices, 3 workers, 5% faults, one worker SIGKILLed mid-run: every voice succeeds
-    with exactly one remote job, the dead worker's voices finish on the others, a repeated
-    enqueue adds nothing, and the manifest from the shared ledger says so."""
+    """100 voices, 3 workers, 5% faults, one SIGKILLed: all succeed, one remote job each."""
     options = EmulatorOptions(time_scale=FAST, fault_rate=0.05, seed=17)
     async with Emulator(options) as emu:
         job, batch = _job(
@@ -250,9 +248,7 @@ async def test_three_workers_hundred_voices_one_killed(
 async def test_create_limit_is_global_across_workers(
     inbox: Path, state_dir: Path, db_url: str, tmp_path: Path
 ) -> None:
-    """With create_per_second = 5 and three workers, the provider never sees more than five
-    creates in any one-second window (the emulator's own throttle is lifted, so only ours
-    counts)."""
+    """create_per_second = 5 over three workers: at most 5 creates in any 1-s window."""
     voices = 40
     subset = link_tree(inbox, tmp_path / "inbox", sorted(p.name for p in inbox.iterdir())[:voices])
     unthrottled = tuple(
@@ -282,11 +278,39 @@ async def test_create_limit_is_global_across_workers(
     assert busiest <= 5
 
 
+async def test_rejected_voice_is_recorded_and_picked_up_once_fixed(
+    inbox: Path, state_dir: Path, db_url: str, tmp_path: Path
+) -> None:
+    """A rejected voice is kept in the ledger, not re-queued unchanged, and sent once fixed."""
+    two = link_tree(inbox, tmp_path / "inbox", ["v000", "v001"])
+    stash = tmp_path / "stash.wav"
+    (two / "v001" / "0001.wav").rename(stash)  # 19 clips: huawei-basic needs exactly 20
+    async with Emulator(EmulatorOptions(time_scale=FAST, seed=31)) as emu:
+        job, _batch = _job(
+            tmp_path, inbox=two, state_dir=state_dir, db=db_url, endpoint=emu.base_url
+        )
+        assert "enqueued 2 voices" in (await _cli("enqueue", str(job))).stdout
+        assert await _wait_all(_start_workers(job, 1, concurrency=2), within_s=120) == [0]
+        broken = await _cli("manifest", str(job))
+        unchanged = await _cli("enqueue", str(job))
+        stash.rename(two / "v001" / "0001.wav")
+        fixed = await _cli("enqueue", str(job))
+        assert await _wait_all(_start_workers(job, 1, concurrency=2), within_s=120) == [0]
+        healed = await _cli("manifest", str(job))
+        names = Counter(c.voice_name for c in emu.huawei.creates)
+    assert broken.returncode == 1, broken.stdout + broken.stderr[-2000:]
+    assert re.search(r"rejected\s+v001\s+voice\.clip_count", broken.stdout), broken.stdout
+    assert "enqueued 0 voices (0 already queued or running, 2 already sent" in unchanged.stdout
+    assert "enqueued 1 voice (0 already queued or running, 1 already sent" in fixed.stdout
+    assert healed.returncode == 0, healed.stdout + healed.stderr[-2000:]
+    assert "2 voices: 2 succeeded" in healed.stdout
+    assert names == {"Scale voice v000": 1, "Scale voice v001": 1}
+
+
 async def test_azure_batch_on_two_workers(
     tmp_path: Path, db_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Azure personal voice scales out the same way: two workers, faults, one consent and one
-    personal voice per speaker, every voice succeeded."""
+    """Azure scales out the same way: two workers, faults, one consent and voice per speaker."""
     azure_inbox = tmp_path_factory.mktemp("scaleout-azure") / "inbox"
     write_inbox(azure_inbox, voices=3, profile="azure-personal", seed=9)
     options = EmulatorOptions(time_scale=FAST, fault_rate=0.05, seed=29)

@@ -105,8 +105,7 @@ async def test_windows_are_independent(pools: list[Pool]) -> None:
 
 
 async def test_slot_of_a_dead_process_expires(pools: list[Pool]) -> None:
-    """A slot never released (its worker was killed mid-request) stops counting after the
-    in-flight expiry, so a crash costs capacity only for a while."""
+    """A slot never released (its worker was SIGKILLed) stops counting after the expiry."""
     spec = WindowSpec(max_calls=1, period=1.0)
     dead = SharedWindow(pools[0], scope="t", kind="create", spec=spec, in_flight_expiry_s=0.5)
     alive = SharedWindow(pools[1], scope="t", kind="create", spec=spec, in_flight_expiry_s=0.5)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import unicodedata
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -219,7 +220,7 @@ async def test_unreadable_files_and_folders(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- names
 
-ODD_BUT_FINE = [
+ODD_BUT_FINE: list[str | bytes] = [
     "张伟",
     unicodedata.normalize("NFD", "Zoë"),  # macOS writes names decomposed
     "with space",
@@ -231,7 +232,13 @@ ODD_BUT_FINE = [
     "emoji🎙voice",
     "semi;colon$(rm -rf)`x`",
 ]
-REFUSED = ["new\nline", "tab\there", "esc\x1b[2Jape", "bidi\u202eevil", b"latin1-\xe9-\xff"]
+REFUSED: list[str | bytes] = [
+    "new\nline",
+    "tab\there",
+    "esc\x1b[2Jape",
+    "bidi\u202eevil",
+    b"latin1-\xe9-\xff",
+]
 
 
 def test_odd_folder_names_are_keys_and_hostile_ones_refused(tmp_path: Path) -> None:
@@ -424,7 +431,7 @@ def context(tmp_path: Path, **limits: float) -> PrepareContext:
     )
 
 
-def test_limits_come_from_the_job_file(write_job) -> None:  # type: ignore[no-untyped-def]
+def test_limits_come_from_the_job_file(write_job: Callable[..., Path]) -> None:
     """max_file_mb, max_clips and max_voice_duration are read from [limits]."""
     job = write_job(extra='[limits]\nmax_file_mb = 0.5\nmax_clips = 3\nmax_voice_duration = "90s"')
     limits = load_job(job).limits

@@ -15,7 +15,7 @@ from pipeline.ledger.base import Stage, StageEvent
 from pipeline.records import VoiceStatus
 from pipeline.report import RunFacts, publish
 from pipeline.report.facts import ClipFigures
-from pipeline.report.html import MAX_STRIP_ROWS, lanes, metrics_for, render_html
+from pipeline.report.html import MAX_CARDS, MAX_STRIP_ROWS, lanes, metrics_for, render_html
 
 START = datetime(2026, 11, 21, 2, 15, 0, tzinfo=UTC).timestamp()
 PROFILE = PROFILES["huawei-basic"]
@@ -265,3 +265,12 @@ def test_ledger_manifest_report_spans_the_batch() -> None:
     assert 'fill-opacity="0.35"' not in page
     assert 'class="end end-failed"' in page
     assert "built from the ledger alone" in page
+
+
+def test_many_problem_voices_are_capped() -> None:
+    """A batch with very many problem voices draws a bounded number of cards and says so."""
+    keys = [f"v{i:03d}" for i in range(MAX_CARDS + 10)]
+    page = render_html(_doc([_voice(k, "rejected") for k in keys]), RunFacts(), PROFILE)
+    assert page.count('<article class="card voice-card') == MAX_CARDS
+    assert "… and 10 more voices" in page
+    assert page.count('<tr data-voice="') == MAX_CARDS + 10
