@@ -77,10 +77,14 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     The one redaction of the code base: ``pipeline.providers.http.redact_text`` calls it too.
     ``secrets`` are searched for verbatim and percent-encoded (as they appear in a URL).
     """
+    return _redact(text, _variants(secrets))
+
+
+def _redact(text: str, variants: Iterable[str]) -> str:
     out = _SIGNED_PARAMS.sub(lambda m: m.group(1) + REDACTED, text)
     out = _SECRET_HEADER.sub(lambda m: m.group(1) + REDACTED, out)
     out = _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", out)
-    for secret in _variants(secrets):
+    for secret in variants:
         out = out.replace(secret, REDACTED)
     return out
 
@@ -125,7 +129,7 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """``text`` through ``redact_text`` with this redactor's secrets."""
-        return redact_text(text, self._variants)
+        return _redact(text, self._variants)
 
     def _scrub_field(self, key: object, value: object) -> object:
         if isinstance(key, str) and key.lower() in SECRET_HEADERS and value is not None:

@@ -237,8 +237,11 @@ async def run_batch(
                     tg.start_soon(_watch_signals, scope)
                     try:
                         await send_all(config, ledger, provider, prepared, progress)
-                        if not detach:
-                            await await_batch(config, ledger, provider, prepared, progress)
+                        # Detached runs still collect what finished since the last run (one
+                        # polling round), so a detach-only cron setup sees its results.
+                        await await_batch(
+                            config, ledger, provider, prepared, progress, once=bool(detach)
+                        )
                     finally:
                         tg.cancel_scope.cancel()
             if scope.cancelled_caught:
@@ -420,8 +423,11 @@ async def await_batch(
     provider: Provider,
     prepared: Mapping[str, PreparedVoice],
     progress: Progress,
+    *,
+    once: bool = False,
 ) -> None:
-    """Poll every submitted voice of the batch together until all are terminal."""
+    """Poll every submitted voice of the batch together until all are terminal (``once``: a
+    single round, for detached runs)."""
     deadline = anyio.current_time() + config.await_.deadline_s
     interval = config.await_.poll_interval_s
     while True:
@@ -444,7 +450,7 @@ async def await_batch(
                     remote_state=state.remote.get("state"),
                 )
         still = len(pending) - sum(1 for s in changed if s.stage is Stage.DONE)
-        if still == 0:
+        if still == 0 or once:
             return
         if anyio.current_time() + interval > deadline:
             raise DeadlineExceeded(

@@ -51,10 +51,10 @@ _TAIL_CUTOFF: Final = 1e-9
 #: OpenBLAS would spread one product over threads (the workers already use every core).
 BLOCK: Final = 32
 #: Blocks per group in each level of the state recursion (_scan).
-_GROUP: Final = 8
+_GROUP: Final = 16
 #: Frames per chunk that callers aim for (analyze.Meter re-chunks to it): big enough that
 #: the per-chunk Python overhead vanishes, small enough to stay in a core's L2 cache.
-_TARGET_CHUNK: Final = 1 << 16
+_TARGET_CHUNK: Final = 1 << 15
 
 # At import, before any audio worker runs a product: see _blas for why BLAS gets one thread.
 single_threaded_blas()

@@ -61,9 +61,7 @@ class _Pool:
             if self._executor is None or self._size < workers:
                 old = self._executor
                 self._executor = ProcessPoolExecutor(
-                    max_workers=workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_ignore_sigint,
+                    max_workers=workers, mp_context=_context(), initializer=_ignore_sigint
                 )
                 self._size = workers
                 if old is not None:
@@ -80,6 +78,21 @@ class _Pool:
 
 
 _POOL = _Pool()
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """``forkserver`` where there is one, else ``spawn``.
+
+    The fork server starts once, imports the audio stack and the parent's main module, and
+    forks every worker from that single-threaded process: a worker is ready in milliseconds,
+    shares the imported code copy-on-write, and nothing of the parent's threads or event loop
+    is inherited. (``spawn`` would import everything again in each worker: ~0.5 s of CPU each.)
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", __name__])
+    return context
 
 
 def _ignore_sigint() -> None:

@@ -145,7 +145,8 @@ async def test_detach_then_run(
     config = huawei_job(tmp_path, endpoint=emulator.base_url, inbox=inbox, cache_from=basic_cache)
     first = await run(config, detach=True)
     assert first.exit_code == 0
-    assert {r.status for r in first.results} == {VoiceStatus.PENDING}
+    # One polling round before exiting: at this time scale some may already have finished.
+    assert {r.status for r in first.results} <= {VoiceStatus.PENDING, VoiceStatus.SUCCEEDED}
     stored = emulator.huawei.store.outcomes.get("stored", 0)
     creates = emulator.huawei.counters().get("create", 0)
     second = await run(config)

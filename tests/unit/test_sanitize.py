@@ -55,6 +55,20 @@ def test_zip_member_never_collides(a: str, b: str) -> None:
         assert zip_member(a) != zip_member(b)
 
 
+# Characters that fold to the same readable text: names differing only in them would collide
+# if the readable part were all there is.
+LOOKALIKES = ["_", " ", "/", "\\", ":", "é", "e", "\n", "~", "", "."]
+
+
+@given(st.text(st.sampled_from("ab0"), min_size=1, max_size=6), st.integers(0, 6))
+def test_lookalike_names_stay_apart(base: str, at: int) -> None:
+    """Names that differ only in characters folding alike still get distinct names and ids."""
+    names = {base[:at] + c + base[at:] for c in LOOKALIKES}
+    assert len({zip_member(n) for n in names}) == len(names)
+    assert len({blob_name("b", n) for n in names}) == len(names)
+    assert len({azure_id("b", n) for n in names}) == len(names)
+
+
 @given(st.lists(NAMES, min_size=1, max_size=4), st.lists(NAMES, min_size=1, max_size=4))
 def test_blob_name_is_safe_and_injective(a: list[str], b: list[str]) -> None:
     """Blob names are safe segments joined by '/', at most 1024 characters, never colliding."""
