@@ -2,7 +2,9 @@
 
 Peak memory is measured as the largest *sum* of the resident set sizes of a process and all
 its descendants, sampled from /proc every 20 ms: the pipeline's audio workers are separate
-processes, and ``ru_maxrss`` (also reported) only gives the largest single process.
+processes, and ``ru_maxrss`` (also reported) only gives the largest single process. The RSS
+sum counts pages the workers share with their fork server once per process, so it overstates;
+the PSS sum (shared pages split between their users) is reported beside it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ PYTHON: Final = sys.executable
 CLI: Final = str(Path(sys.executable).with_name("voice-onboard"))
 PROJECT_ID: Final = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 _PAGE: Final = os.sysconf("SC_PAGE_SIZE")
+_TICKS: Final = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -158,32 +161,68 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system seconds ``pid`` itself has used so far (0 when it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii").splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 @dataclass(frozen=True, slots=True)
 class Measured:
     """What one measured command took."""
 
     wall_s: float
-    cpu_s: float  #: user + system of the process and its waited-for descendants
-    peak_tree_rss_mb: float
-    max_single_rss_mb: float
+    #: user + system of the whole process tree: the larger of what wait4 reports (the
+    #: command and the descendants it waited for) and the sum of every descendant's own
+    #: time sampled from /proc (covers processes it did not wait for, like a fork server)
+    cpu_s: float
+    peak_tree_rss_mb: float  #: largest sum of RSS over the tree (shared pages counted twice)
+    peak_tree_pss_mb: float  #: largest sum of PSS (shared pages split), sampled every 0.2 s
+    max_single_rss_mb: float  #: ru_maxrss: the largest single process
     returncode: int
 
 
 def run_measured(
     cmd: Sequence[str], *, env: Mapping[str, str] | None = None, log: Path | None = None
 ) -> Measured:
-    """Run ``cmd`` to completion, sampling its process tree's memory every 20 ms."""
+    """Run ``cmd`` to completion, sampling its process tree's memory and CPU every 20 ms."""
     out = log.open("wb") if log is not None else subprocess.DEVNULL
     try:
         started = time.perf_counter()
         proc = subprocess.Popen(list(cmd), env=dict(env) if env else None, stdout=out, stderr=out)
-        peak = 0
+        peak = peak_pss = 0
+        cpu: dict[int, float] = {}
         stop = threading.Event()
 
         def sample() -> None:
-            nonlocal peak
+            nonlocal peak, peak_pss
+            rounds = 0
             while not stop.is_set():
-                peak = max(peak, tree_rss(proc.pid))
+                pids, todo = [], [proc.pid]
+                while todo:
+                    current = todo.pop()
+                    pids.append(current)
+                    todo.extend(_children(current))
+                peak = max(peak, sum(_rss(p) for p in pids))
+                if rounds % 10 == 0:
+                    peak_pss = max(peak_pss, sum(_pss(p) for p in pids))
+                for p in pids:
+                    cpu[p] = max(cpu.get(p, 0.0), _cpu_s(p))
+                rounds += 1
                 stop.wait(0.02)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -198,8 +237,9 @@ def run_measured(
             out.close()
     return Measured(
         wall_s=wall,
-        cpu_s=usage.ru_utime + usage.ru_stime,
+        cpu_s=max(usage.ru_utime + usage.ru_stime, sum(cpu.values())),
         peak_tree_rss_mb=peak / 1e6,
+        peak_tree_pss_mb=peak_pss / 1e6,
         max_single_rss_mb=usage.ru_maxrss / 1e3,  # kB on Linux
         returncode=proc.returncode,
     )

@@ -322,6 +322,18 @@ async def initial_state(voice: PreparedVoice, ledger: Ledger) -> VoiceState:
         )
         await ledger.put(state, detail="first seen")
         return state
+    if state.status is VoiceStatus.REJECTED:
+        # Rejected earlier (workers record that) and passing the pre-flight now: nothing was
+        # ever sent, so it starts afresh.
+        fresh = state.advance(
+            Stage.PREPARED,
+            status=VoiceStatus.PENDING,
+            fingerprint=voice.fingerprint,
+            findings=(),
+            last_error=None,
+        )
+        await ledger.put(fresh, detail="passes the pre-flight now")
+        return fresh
     if same_content(state.fingerprint, voice.fingerprint):  # a forced retry's suffix aside
         return state
     if state.stage in (Stage.PREPARED, Stage.CREATING):

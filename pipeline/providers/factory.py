@@ -3,7 +3,7 @@ whole run, the provider's API client on it, and the stage-level adapter the runn
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
@@ -11,7 +11,7 @@ import anyio
 
 from pipeline.config import HUAWEI, Credentials, JobConfig, Limits
 from pipeline.providers.base import Provider
-from pipeline.providers.http import HttpClient, HttpSettings, RetryPolicy
+from pipeline.providers.http import HttpClient, HttpSettings, HttpTransport, RetryPolicy
 
 
 def _tuned(policy: RetryPolicy, limits: Limits) -> RetryPolicy:
@@ -31,18 +31,28 @@ def http_settings(config: JobConfig) -> HttpSettings:
     return replace(base, upload_retry=_tuned(base.upload_retry, config.limits))
 
 
+#: Wraps the transport the control-API clients use (uploads keep the plain HttpClient); the
+#: scale-out workers put their shared, database-kept rate limit here.
+ControlTransport = Callable[[HttpClient], HttpTransport]
+
+
 @asynccontextmanager
 async def open_provider(
-    config: JobConfig, credentials: Credentials, endpoint: str
+    config: JobConfig,
+    credentials: Credentials,
+    endpoint: str,
+    *,
+    control: ControlTransport | None = None,
 ) -> AsyncIterator[Provider]:
     """The provider for ``config``, talking to ``endpoint`` (a base URL; the emulator's when
     the job file says ``endpoint = "emulator"``)."""
     async with HttpClient(http_settings(config)) as http:
         uploads = anyio.CapacityLimiter(config.limits.uploads)
+        transport = http if control is None else control(http)
         if config.provider.kind == HUAWEI:
-            yield _huawei(config, credentials, endpoint, http, uploads)
+            yield _huawei(config, credentials, endpoint, http, transport, uploads)
         else:
-            yield _azure(config, credentials, endpoint, http, uploads)
+            yield _azure(config, credentials, endpoint, http, transport, uploads)
 
 
 def _huawei(
@@ -50,6 +60,7 @@ def _huawei(
     credentials: Credentials,
     endpoint: str,
     http: HttpClient,
+    transport: HttpTransport,
     uploads: anyio.CapacityLimiter,
 ) -> Provider:
     from pipeline.providers.huawei import HuaweiProvider
@@ -72,7 +83,7 @@ def _huawei(
         assert credentials.huawei_token is not None  # Credentials.for_provider checked it
         auth = TokenAuth(token=credentials.huawei_token)
     client = HuaweiClient(
-        http,
+        transport,
         base_url=endpoint,
         project_id=config.provider.project_id,
         auth=auth,
@@ -95,13 +106,14 @@ def _azure(
     credentials: Credentials,
     endpoint: str,
     http: HttpClient,
+    transport: HttpTransport,
     uploads: anyio.CapacityLimiter,
 ) -> Provider:
     from pipeline.providers.azure import AzureProvider
     from pipeline.providers.azure_client import AzureClient, RetryPolicies
 
     client = AzureClient(
-        http,
+        transport,
         base_url=endpoint,
         config=config,
         key=credentials.azure_key or "",

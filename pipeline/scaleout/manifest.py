@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from pipeline.config import JobConfig
 from pipeline.ledger import open_ledger
+from pipeline.report import gather_facts
 from pipeline.runner import RunReport, collect_results, finish_run
 
 
@@ -21,4 +22,6 @@ async def manifest_from_ledger(config: JobConfig) -> RunReport:
     started = datetime.now(UTC)
     async with open_ledger(config) as ledger:
         results = await collect_results(ledger, {})
-    return finish_run(config, "manifest", started, results, None)
+        # Timelines and retry counts for the report and metrics come from the same ledger.
+        facts = await gather_facts(ledger, {}, bytes_uploaded=None)
+    return finish_run(config, "manifest", started, results, None, facts=facts)
