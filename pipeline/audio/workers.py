@@ -21,7 +21,10 @@ and if it breaks the pool again the caller gets :class:`WorkerCrashed`.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -61,7 +64,7 @@ class _Pool:
             if self._executor is None or self._size < workers:
                 old = self._executor
                 self._executor = ProcessPoolExecutor(
-                    max_workers=workers, mp_context=_context(), initializer=_ignore_sigint
+                    max_workers=workers, mp_context=_context(), initializer=_worker_init
                 )
                 self._size = workers
                 if old is not None:
@@ -95,8 +98,28 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _ignore_sigint() -> None:
+def _worker_init() -> None:
+    """Set up a worker process: no SIGINT, and no outliving the run (see below)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A run killed outright (SIGKILL, or a default SIGTERM) cannot shut its pool down, and an
+    # idle worker waits on its job queue forever. Two things make the workers go with it:
+    # the fork server exits when the run's end of its "alive" pipe closes, but every worker
+    # inherits a copy of that end and would keep it open, so drop the copy (workers never
+    # start processes of their own); and each worker asks the kernel (Linux) for SIGKILL
+    # when its parent, the fork server, is gone.
+    with contextlib.suppress(AttributeError, OSError, TypeError):
+        from multiprocessing import forkserver
+
+        server: object = forkserver._forkserver
+        alive = getattr(server, "_forkserver_alive_fd", None)
+        if isinstance(alive, int):
+            setattr(server, "_forkserver_alive_fd", None)  # noqa: B010
+            os.close(alive)
+    with contextlib.suppress(AttributeError, OSError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
 
 
 async def run(

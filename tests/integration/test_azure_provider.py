@@ -443,7 +443,8 @@ async def test_resume_adopts_existing_resources(tmp_path: Path) -> None:
         config = make_job(tmp_path / "a", endpoint=emu.base_url, inbox=inbox, batch="resume")
         first = await run_batch(config, CREDS, open_provider=opened.opener(), detach=True)
         assert first.exit_code == 0  # detached: pending is fine
-        assert set(statuses(first).values()) == {VoiceStatus.PENDING}
+        # A detached run polls once before it exits, so some may have finished already.
+        assert set(statuses(first).values()) <= {VoiceStatus.PENDING, VoiceStatus.SUCCEEDED}
         base = emu.azure.counters()
 
         # A crash right after the create intents: every voice back at `creating`.
