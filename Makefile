@@ -72,5 +72,15 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+## make bench: benchmarks against sox and curl -> var/bench/results.json and a table (~10 min;
+## corpora are generated into var/bench/ once). BENCH_ARGS="--only polling --rounds 1" narrows it.
 bench: $(STAMP)
-	@echo "benchmarks arrive with the performance issue; nothing to measure yet"
+	@command -v sox >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" -eq 0 ]; then \
+	    echo "bench: installing sox (apt-get)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sox >/dev/null; } \
+	      || echo "bench: could not install sox; the normalization benchmark will be skipped"; \
+	  else \
+	    echo "bench: sox is missing and apt-get is not usable; the normalization benchmark will be skipped"; \
+	  fi; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

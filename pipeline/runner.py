@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
 import structlog
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from pipeline.config import Credentials, JobConfig
 from pipeline.errors import (
@@ -92,9 +93,15 @@ def _prepare_context(config: JobConfig) -> PrepareContext:
     )
 
 
-async def prepare_stream(config: JobConfig, progress: Progress) -> AsyncIterator[PreparedVoice]:
-    """Prepare voices concurrently (a few more than there are cores, so I/O overlaps) and yield
-    each as soon as it is ready."""
+@asynccontextmanager
+async def prepare_stream(
+    config: JobConfig, progress: Progress
+) -> AsyncIterator[MemoryObjectReceiveStream[PreparedVoice]]:
+    """Prepare voices concurrently (a few more than there are cores, so I/O overlaps); the
+    stream hands out each voice as soon as it is ready.
+
+    A context manager, not an async generator: the producers' task group then lives in the
+    caller's task and scope, so cancellation and errors travel the way anyio expects."""
     sources = discover(config.inbox)
     progress.voices_total = len(sources)
     ctx = _prepare_context(config)
@@ -112,11 +119,9 @@ async def prepare_stream(config: JobConfig, progress: Progress) -> AsyncIterator
             for i in range(len(sources)):
                 tg.start_soon(one, i)
 
-    async with anyio.create_task_group() as tg:
+    async with anyio.create_task_group() as tg, receive:
         tg.start_soon(produce)
-        async with receive:
-            async for voice in receive:
-                yield voice
+        yield receive
 
 
 def _provider_info(config: JobConfig) -> dict[str, str]:
@@ -146,11 +151,14 @@ async def run_check(config: JobConfig, *, progress: Progress | None = None) -> R
     started = datetime.now(UTC)
     results: list[VoiceResult] = []
     prepared: dict[str, PreparedVoice] = {}  # for the report's audio charts
-    async for voice in prepare_stream(config, progress):
-        prepared[voice.key] = voice
-        status = VoiceStatus.REJECTED if voice.rejected else VoiceStatus.READY
-        results.append(_prepared_result(voice, status))
-        log.info("voice.checked", voice=voice.key, status=str(status), findings=len(voice.findings))
+    async with prepare_stream(config, progress) as voices:
+        async for voice in voices:
+            prepared[voice.key] = voice
+            status = VoiceStatus.REJECTED if voice.rejected else VoiceStatus.READY
+            results.append(_prepared_result(voice, status))
+            log.info(
+                "voice.checked", voice=voice.key, status=str(status), findings=len(voice.findings)
+            )
     facts = RunFacts(clips=clip_figures(prepared))
     return finish_run(config, "check", started, results, None, facts=facts)
 
@@ -281,8 +289,8 @@ async def send_all(
     # Voices in flight on the network side at once; uploads and API calls have their own limits
     # inside the provider, this only bounds memory and open tasks for very large batches.
     in_flight = anyio.Semaphore(max(config.limits.uploads * 4, 16))
-    async with anyio.create_task_group() as tg:
-        async for voice in prepare_stream(config, progress):
+    async with anyio.create_task_group() as tg, prepare_stream(config, progress) as voices:
+        async for voice in voices:
             prepared[voice.key] = voice
             if voice.rejected:
                 log.info("voice.rejected", voice=voice.key, findings=len(voice.findings))

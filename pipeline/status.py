@@ -173,9 +173,13 @@ def render_rich(batch: str, rows: Sequence[StatusRow], out: TextIO) -> None:
 
     console = Console(file=out)
     if not rows:
-        console.print(f"batch [bold]{batch}[/]: the ledger knows no voices (that match)")
+        console.print(
+            Text.assemble("batch ", (batch, "bold"), ": the ledger knows no voices (that match)")
+        )
         return
-    table = Table(title=f"batch {batch}", caption=summary_line(rows), header_style="bold")
+    table = Table(
+        title=Text(f"batch {batch}"), caption=Text(summary_line(rows)), header_style="bold"
+    )
     table.add_column("voice", no_wrap=True)
     table.add_column("stage")
     table.add_column("status")
@@ -186,11 +190,12 @@ def render_rich(batch: str, rows: Sequence[StatusRow], out: TextIO) -> None:
     for r in rows:
         s = r.state
         status = str(s.status)
+        # Voice keys and remote states are data, not rich markup ("a[/]b" must not be parsed).
         table.add_row(
-            s.key,
+            Text(s.key),
             str(s.stage),
             Text(status, style=_STYLE.get(status, "")),
-            s.remote.get("state") or "-",
+            Text(s.remote.get("state") or "-"),
             age(r.age_s),
             str(s.attempts),
             Text(r.reason or "", style="red" if r.reason else ""),

@@ -155,13 +155,19 @@ class Meter:
         self._fmin: list[F32] = []
         self._mono: list[F32] | None = [] if keep_mono else None
 
+    @property
+    def chunk_frames(self) -> int:
+        """Frames per internal chunk: feeding multiples of it avoids any copying."""
+        return self._chunk
+
     def feed(self, block: F32) -> None:
         """Add a block of shape (frames, channels), full scale ±1.0."""
         n = block.shape[0]
         if n == 0:
             return
-        if not self._pending and n == self._chunk:
-            self._process(block)  # already the right size: no copy
+        if not self._pending and n % self._chunk == 0:
+            for start in range(0, n, self._chunk):  # whole chunks: processed in place
+                self._process(block[start : start + self._chunk])
             return
         self._pending.append(block)
         self._pending_frames += n
@@ -298,7 +304,10 @@ def measure(path: Path, *, file: str | None = None, max_bytes: int | None = None
 def measure_reader(reader: Reader, *, keep_mono: bool = False) -> Measurements:
     """Read ``reader`` to its end through a Meter (keeping the mono downmix if asked)."""
     meter = Meter(reader.rate, reader.channels, subtype=reader.subtype, keep_mono=keep_mono)
-    for block in reader.blocks():
+    # Blocks of whole meter chunks (about as many samples as the reader's default), so the
+    # meter never has to join pieces of blocks.
+    step = meter.chunk_frames * max(1, reader.block_frames // meter.chunk_frames)
+    for block in reader.blocks(step):
         meter.feed(block)
     return meter.finish()
 

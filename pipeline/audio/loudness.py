@@ -140,49 +140,57 @@ def _block_matrices(rate: int) -> tuple[F32, F32, F64]:
     return w, v, a
 
 
-@functools.lru_cache(maxsize=64)
-def _scan_level(a_bytes: bytes) -> tuple[F64, F64, F64]:
-    """(M, P, A**G) for solving ``s[k+1] = e[k] + s[k] @ A`` over groups of G blocks.
+#: One level of the state recursion: (A, M, P), see _levels.
+_Level = tuple[F64, F64, F64]
+#: Levels prepared per rate: G**8 blocks of 32 samples is far beyond any recording.
+_MAX_LEVELS: Final = 8
 
-    ``M`` maps a group's flattened inputs to its states after 1..G blocks (started from
+
+@functools.lru_cache(maxsize=16)
+def _levels(rate: int) -> tuple[_Level, ...]:
+    """For each level k of :func:`_scan`: (A_k, M_k, P_k), with A_0 the block state map A and
+    A_{k+1} = A_k**G.
+
+    ``M`` maps a group's G flattened inputs to its states after 1..G blocks (started from
     zero); ``P`` maps the state a group starts from to its states before blocks 0..G-1.
     """
-    a = np.frombuffer(a_bytes, dtype=np.float64).reshape(4, 4)
     g = _GROUP
-    powers = [np.eye(4)]
-    for _ in range(g):
-        powers.append(powers[-1] @ a)
-    m = np.zeros((4 * g, 4 * g))
-    for i in range(1, g + 1):
-        for j in range(i):
-            m[4 * j : 4 * j + 4, 4 * (i - 1) : 4 * i] = powers[i - 1 - j]
-    p = np.hstack(powers[:g])
-    return m, p, powers[g]
+    a = _block_matrices(rate)[2]
+    out: list[_Level] = []
+    for _ in range(_MAX_LEVELS):
+        powers = [np.eye(4)]
+        for _ in range(g):
+            powers.append(powers[-1] @ a)
+        m = np.zeros((4 * g, 4 * g))
+        for i in range(1, g + 1):
+            for j in range(i):
+                m[4 * j : 4 * j + 4, 4 * (i - 1) : 4 * i] = powers[i - 1 - j]
+        out.append((a, m, np.hstack(powers[:g])))
+        a = powers[g]
+    return tuple(out)
 
 
-def _scan(e: F64, a: F64, s0: F64) -> tuple[F64, F64]:
-    """Solve ``s[k+1] = e[k] + s[k] @ a`` with ``s[0] = s0`` for every channel.
+def _scan(e: F64, levels: tuple[_Level, ...], s0: F64, depth: int = 0) -> tuple[F64, F64]:
+    """Solve ``s[k+1] = e[k] + s[k] @ A`` with ``s[0] = s0`` for every channel.
 
     ``e`` is (channels, blocks, 4). Returns the states before each block (same shape) and
     the state after the last. Blocks are taken G at a time: the states within every group
-    (from a zero start) are one matrix product, the groups' start states are the same
-    recursion one level up (with ``a**G``), so Python only loops over a handful of groups.
+    (from a zero start) are one matrix product, and the groups' start states are the same
+    recursion one level up (with ``A**G``) until one group is left: no Python loop over
+    blocks at all (a loop over the last few blocks used to cost more than the products).
     """
+    a, m, p = levels[depth]
     channels, n, _ = e.shape
     g = _GROUP
-    if n <= g:
-        states = np.empty_like(e)
-        s = s0
-        for k in range(n):
-            states[:, k] = s
-            s = e[:, k] + s @ a
-        return states, s
     groups = -(-n // g)
+    padded = e
     if groups * g != n:
-        e = np.concatenate([e, np.zeros((channels, groups * g - n, 4))], axis=1)
-    m, p, a_g = _scan_level(np.ascontiguousarray(a).tobytes())
-    local = (e.reshape(channels * groups, 4 * g) @ m).reshape(channels, groups, g, 4)
-    starts, _ = _scan(np.ascontiguousarray(local[:, :, g - 1]), a_g, s0)
+        padded = np.concatenate([e, np.zeros((channels, groups * g - n, 4))], axis=1)
+    local = (padded.reshape(channels * groups, 4 * g) @ m).reshape(channels, groups, g, 4)
+    if groups == 1:
+        starts = s0[:, None, :]
+    else:
+        starts, _ = _scan(local[:, :, g - 1], levels, s0, depth + 1)
     states = (starts.reshape(channels * groups, 4) @ p).reshape(channels, groups, g, 4)
     states[:, :, 1:] += local[:, :, : g - 1]
     states = states.reshape(channels, groups * g, 4)[:, :n]
@@ -193,7 +201,8 @@ class _KFilter:
     """The K-weighting cascade over a stream of (channels, frames) float32 blocks."""
 
     def __init__(self, rate: int, channels: int) -> None:
-        self._w, self._v, self._a = _block_matrices(rate)
+        self._w, self._v, _ = _block_matrices(rate)
+        self._levels = _levels(rate)
         self._history = np.zeros((channels, 2), np.float32)  # the two inputs before the next
         self._state = np.zeros((channels, 4))
         self._pending = np.zeros((channels, 0), np.float32)  # < BLOCK inputs not yet filtered
@@ -229,7 +238,9 @@ class _KFilter:
         self._history = x[:, -2:].copy()
         flat = rows.reshape(channels * blocks, BLOCK + 6)
         zero_state = (flat[:, : BLOCK + 2] @ self._v).astype(np.float64)
-        states, self._state = _scan(zero_state.reshape(channels, blocks, 4), self._a, self._state)
+        states, self._state = _scan(
+            zero_state.reshape(channels, blocks, 4), self._levels, self._state
+        )
         rows[:, :, BLOCK + 2 :] = states
         y: F32 = (flat @ self._w).reshape(channels, n)
         return y

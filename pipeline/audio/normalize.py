@@ -512,7 +512,9 @@ def _store(sidecar: Path, result: NormalizedAudio, profile: AudioProfile) -> Non
         },
     }
     # json writes -inf (peak or loudness of silence) as -Infinity and reads it back.
-    text = json.dumps(document, indent=1, sort_keys=True)
+    # No indent: with one, json falls back to its pure-Python encoder, which cost ~1.5 ms a
+    # clip (7% of normalizing it); compact output goes through the C encoder.
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
     tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")

@@ -132,8 +132,9 @@ async def run(
     """``func(*args)`` on a worker under ``limiter``; ``func`` and its arguments and result
     must pickle for the process executor (module-level functions, plain data).
 
-    Not cancellable once started (like ``anyio.to_thread.run_sync``): a cancelled caller
-    waits for the job, so the limiter never admits more jobs than there are free workers.
+    ``limiter`` bounds this caller's jobs in flight (running or queued in the pool). Not
+    cancellable once started (like ``anyio.to_thread.run_sync``): a cancelled caller waits
+    for its job, so the limiter's count stays true.
     """
     if executor == "thread":
         return await anyio.to_thread.run_sync(lambda: func(*args), limiter=limiter)

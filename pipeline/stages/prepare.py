@@ -50,10 +50,21 @@ class PrepareContext:
     #: bounds the cache lookups (hashing the sources), which run in threads beside the
     #: workers: a re-run over unchanged input never starts a worker at all
     lookups: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
+    #: with processes, jobs handed to the pool per worker: one running and one queued behind
+    #: it, so a worker that finishes never idles while the result travels back through this
+    #: process's event loop and the next job travels out (the pool's size bounds the CPU)
+    queue_depth: int = 2
+    _queued: anyio.CapacityLimiter = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        depth = self.limits.cpu_workers * max(1, self.queue_depth)
+        object.__setattr__(self, "_queued", anyio.CapacityLimiter(depth))
 
     async def run_audio(self, func: Callable[..., T], *args: object) -> T:
-        """``func(*args)`` on an audio worker, under the CPU limiter."""
-        return await workers.run(self.executor, self.cpu, self.limits.cpu_workers, func, *args)
+        """``func(*args)`` on an audio worker: threads under the CPU limiter, processes under
+        the pool's own bound with ``queue_depth`` jobs per worker in flight."""
+        limiter = self.cpu if self.executor == "thread" else self._queued
+        return await workers.run(self.executor, limiter, self.limits.cpu_workers, func, *args)
 
 
 def _sha256_file(path: Path) -> str:
@@ -105,7 +116,7 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
                 f"{size / 1e6:.0f} MB > limit {ctx.limits.max_file_mb:g} MB",
             )
             return
-        results[path] = await _normalize(ctx, path, rel)
+        results[path] = await normalize_clip(ctx, path, rel)
 
     async with anyio.create_task_group() as tg:
         for path in wavs:
@@ -156,7 +167,7 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
     consent_sha = ""
     if profile.needs_consent and source.consent is not None:
         rel = f"{key}/{source.consent.name}"
-        c = await _normalize(ctx, source.consent, rel)
+        c = await normalize_clip(ctx, source.consent, rel)
         if isinstance(c, InputError):
             findings.append(_error(c.code, rel, c.message))
         else:
@@ -196,10 +207,14 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
     return voice
 
 
-async def _normalize(
+async def normalize_clip(
     ctx: PrepareContext, path: Path, rel: str
 ) -> audio.NormalizedAudio | InputError:
-    """One recording from the cache, or normalized on a worker; its input error as a value."""
+    """One recording from the cache, or normalized on a worker; its input error as a value.
+
+    The cache look-up (hashing the source) runs in a thread of this process, beside the
+    workers: a hit never occupies a worker, and the hashing overlaps the workers' start-up.
+    """
     found = await anyio.to_thread.run_sync(
         workers.lookup_job, path, ctx.profile, ctx.cache_dir, rel, limiter=ctx.lookups
     )
