@@ -29,6 +29,7 @@ from pipeline.errors import (
     ProviderRejected,
     ProviderUnavailable,
     RunInterrupted,
+    UploadRejected,
 )
 from pipeline.ledger import open_ledger
 from pipeline.ledger.base import Ledger, Stage, VoiceState
@@ -404,7 +405,12 @@ async def drive_voice(
                 findings=(
                     *state.findings,
                     Finding(
-                        severity=Severity.ERROR, code="remote.error", file=None, message=str(exc)
+                        severity=Severity.ERROR,
+                        code="remote.upload_failed"
+                        if isinstance(exc, UploadRejected)
+                        else "remote.error",
+                        file=None,
+                        message=str(exc),
                     ),
                 ),
             )
