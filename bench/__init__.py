@@ -4,3 +4,5 @@ Each benchmark measures ours and an anchor (sox, curl, or the naive alternative)
 run, interleaved, and reports the ratio: the machine is shared and absolute figures are noisy,
 ratios much less so. ``python -m bench.run`` runs them all and writes ``var/bench/results.json``.
 """
+
+from __future__ import annotations

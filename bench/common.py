@@ -263,6 +263,11 @@ class EmulatorProcess:
 
     base_url: str
     urls: tuple[str, ...]
+    pid: int
+
+    def cpu_s(self) -> float:
+        """User + system seconds the emulator has used so far (it runs on the same cores)."""
+        return _cpu_s(self.pid)
 
 
 @contextlib.contextmanager
@@ -281,7 +286,7 @@ def emulator(folder: Path, *, urls: int = 0, time_scale: float = 1.0) -> Iterato
                 raise RuntimeError("the benchmark emulator did not start")
             time.sleep(0.05)
         data = json.loads(info.read_text(encoding="utf-8"))
-        yield EmulatorProcess(base_url=data["base_url"], urls=tuple(data["urls"]))
+        yield EmulatorProcess(base_url=data["base_url"], urls=tuple(data["urls"]), pid=proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Final
@@ -27,7 +26,7 @@ from typing import Final
 import anyio
 
 from bench import corpus
-from bench.common import PYTHON, ROOT, VAR, Result, emulator, median, skipped
+from bench.common import PYTHON, VAR, Result, emulator, median, require_ok, run_measured, skipped
 from bench.emulator_proc import CONTENT_TYPE
 
 NAME: Final = "upload"
@@ -46,6 +45,8 @@ def run(rounds: int = 3) -> Result:
     work.mkdir(parents=True, exist_ok=True)
     ours_s: list[float] = []
     curl_s: list[float] = []
+    ours_cpu: list[float] = []
+    curl_cpu: list[float] = []
     with emulator(work / "emulator", urls=len(files)) as emu:
         plan = work / "plan.json"
         plan.write_text(
@@ -54,12 +55,17 @@ def run(rounds: int = 3) -> Result:
         )
 
         def ours() -> None:
+            log = work / "ours.log"
             cmd = [PYTHON, "-m", "bench.upload", "--put", str(plan)]
-            out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
-            ours_s.append(float(out.stdout.strip().splitlines()[-1]))
+            measured = run_measured(cmd, log=log)
+            require_ok("bench.upload --put", measured, log)
+            ours_s.append(float(log.read_text(encoding="utf-8").strip().splitlines()[-1]))
+            ours_cpu.append(measured.cpu_s)
 
         def curl() -> None:
-            curl_s.append(_curl(work, emu.urls, files))
+            elapsed, cpu = _curl(work, emu.urls, files)
+            curl_s.append(elapsed)
+            curl_cpu.append(cpu)
 
         for r in range(rounds):
             for step in (ours, curl) if r % 2 == 0 else (curl, ours):
@@ -87,26 +93,30 @@ def run(rounds: int = 3) -> Result:
             "rounds": rounds,
             "ours_s": [round(x, 3) for x in ours_s],
             "curl_s": [round(x, 3) for x in curl_s],
+            # Client CPU: on a 2-core machine it is taken from the server (the emulator).
+            "ours_cpu_s_with_interpreter_start": [round(x, 2) for x in ours_cpu],
+            "curl_cpu_s": [round(x, 2) for x in curl_cpu],
         },
     )
 
 
-def _curl(work: Path, urls: tuple[str, ...], files: list[Path]) -> float:
+def _curl(work: Path, urls: tuple[str, ...], files: list[Path]) -> tuple[float, float]:
+    """curl's wall and CPU seconds for the uploads."""
     config = work / "curl.cfg"
     lines = []
     for url, path in zip(urls, files, strict=True):
         lines += [f'upload-file = "{path}"', f'url = "{url}"', 'output = "/dev/null"']
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    cmd = ["curl", "--parallel", "--parallel-max", str(PARALLEL), "-sS", "--fail"]
+    cmd = ["curl", "--parallel", "--parallel-max", str(PARALLEL), "--no-progress-meter", "--fail"]
     cmd += ["-H", f"Content-Type: {CONTENT_TYPE}", "-H", "Expect:", "-w", "%{http_code}\\n"]
     cmd += ["-K", str(config)]
-    started = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    elapsed = time.perf_counter() - started
-    codes = out.stdout.split()
+    log = work / "curl.log"
+    measured = run_measured(cmd, log=log)
+    require_ok("curl", measured, log)
+    codes = [w for w in log.read_text(encoding="utf-8").split() if w.isdigit() and len(w) == 3]
     if codes != ["200"] * len(files):
         raise RuntimeError(f"curl uploads failed: {sorted(set(codes))}")
-    return elapsed
+    return measured.wall_s, measured.cpu_s
 
 
 async def _put_all(urls: list[str], files: list[Path]) -> float:

@@ -4,16 +4,18 @@
 - :mod:`.analyze` — block-wise measurements (:func:`analyze`) and per-clip checks (:func:`assess`)
 - :mod:`.loudness` — ITU-R BS.1770-4 integrated loudness in constant memory
 - :mod:`.normalize` — conversion to the profile's format with a content-addressed cache
-  (:func:`normalize`) and joining clips into one long recording (:func:`join`)
+  (:func:`normalize`, :func:`lookup`) and joining clips into one long recording
+  (:func:`join`, :func:`write_joined`)
+- :mod:`.workers` — where the work runs: a shared pool of worker processes (or threads)
 
-Every function here is blocking and CPU-bound: stages call them through
-``anyio.to_thread.run_sync`` with the CPU limiter (numpy, libsndfile and soxr release the GIL).
+Every function here is blocking and CPU-bound: stages run them on :mod:`.workers`, never on
+the event loop's thread.
 """
 
 from __future__ import annotations
 
 from pipeline.audio.analyze import analyze, assess
-from pipeline.audio.normalize import NormalizedAudio, join, normalize
+from pipeline.audio.normalize import NormalizedAudio, join, lookup, normalize, write_joined
 from pipeline.audio.profiles import PROFILE_ALGO_VERSION, PROFILES, AudioProfile, resolve_profile
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "analyze",
     "assess",
     "join",
+    "lookup",
     "normalize",
     "resolve_profile",
+    "write_joined",
 ]

@@ -1,11 +1,13 @@
 """validate → normalize → pair: ``VoiceSource`` → ``PreparedVoice``.
 
-Audio work runs on the shared pool of worker processes under the run's CPU limiter (or, with
-``executor="thread"``, in threads): see :mod:`pipeline.audio.workers` for why processes. The
-clips of a voice are normalized concurrently, so both cores stay busy within one voice, and
-the event loop stays free for the network stages of other voices meanwhile. Normalized audio is
-content-addressed, so a re-run over unchanged input does no audio work. Never touches the
-network; never raises for bad input — every problem is a finding on the returned voice.
+Audio work runs on the shared pool of audio worker processes, ``cpu_workers`` of them (or,
+with ``executor="thread"``, in threads under the CPU limiter): see
+:mod:`pipeline.audio.workers` for why processes. The clips of a voice are normalized
+concurrently, so every core stays busy within one voice, and the event loop stays free for the
+network stages of other voices meanwhile. Normalized audio is content-addressed: each source is
+hashed in a thread here first, so a re-run over unchanged input does no audio work and starts
+no worker. Never touches the network; never raises for bad input — every problem is a finding
+on the returned voice.
 """
 
 from __future__ import annotations
