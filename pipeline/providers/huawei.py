@@ -12,6 +12,7 @@ poll    one list call per 100 jobs of the batch, never one GET per job.
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Final
 
 import anyio
+import anyio.to_thread
 import structlog
 
 from pipeline.config import JobConfig
@@ -192,7 +194,11 @@ class HuaweiProvider:
                 return state
         elif _PACKAGE not in state.uploaded:
             join = self._config.profile.join_clips
-            package = build_zip(voice, self._packages / f"{voice.fingerprint}.zip", join=join)
+            # Zipping is file I/O and CRC work: off the event loop, so uploads keep flowing.
+            target = self._packages / f"{voice.fingerprint}.zip"
+            package = await anyio.to_thread.run_sync(
+                functools.partial(build_zip, voice, target, join=join)
+            )
             await self._put(job_id, _package_url, package, "application/zip")
             state = replace(state, uploaded=(*state.uploaded, _PACKAGE))
             await save(state)
