@@ -52,7 +52,7 @@ from pipeline.providers.azure_client import (
     PersonalVoice,
     parse_datetime,
 )
-from pipeline.providers.base import Save
+from pipeline.providers.base import Save, vanished
 from pipeline.providers.http import HttpClient
 from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
 
@@ -516,19 +516,8 @@ class AzureProvider:
                 # one GET for this voice tells.
                 pv = await self._client.find_personal_voice(pv_id)
             if pv is None:
-                finding = Finding(
-                    severity=Severity.ERROR,
-                    code="remote.job_failed",
-                    file=None,
-                    message=f"personal voice {pv_id or '?'} no longer exists (deleted?)",
-                )
                 changed.append(
-                    state.advance(
-                        Stage.DONE,
-                        status=VoiceStatus.FAILED,
-                        findings=(*state.findings, finding),
-                        last_error=finding.message,
-                    )
+                    vanished(state, f"personal voice {pv_id or '?'} no longer exists (deleted?)")
                 )
                 continue
             update = self._polled(state, pv)

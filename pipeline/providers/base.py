@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
-from pipeline.ledger.base import VoiceState
-from pipeline.records import PreparedVoice
+from pipeline.ledger.base import Stage, VoiceState
+from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
 
 #: Writes a state to the ledger (durably) before the provider goes on; used for progress
 #: inside a stage, e.g. after each uploaded object.
@@ -50,3 +50,14 @@ class Provider(Protocol):
         per voice); returns the states that changed. ``voices`` are this run's prepared voices,
         for mapping remote file names back to inbox files."""
         ...
+
+
+def vanished(state: VoiceState, message: str) -> VoiceState:
+    """A submitted voice whose remote job no longer exists (deleted by someone): it failed."""
+    finding = Finding(severity=Severity.ERROR, code="remote.job_failed", file=None, message=message)
+    return state.advance(
+        Stage.DONE,
+        status=VoiceStatus.FAILED,
+        findings=(*state.findings, finding),
+        last_error=message,
+    )

@@ -26,7 +26,7 @@ import structlog
 from pipeline.config import JobConfig
 from pipeline.errors import AmbiguousCreate, ProviderRejected, UploadRejected
 from pipeline.ledger.base import Stage, VoiceState
-from pipeline.providers.base import Save
+from pipeline.providers.base import Save, vanished
 from pipeline.providers.http import HttpClient
 from pipeline.providers.huawei_client import CreateJobBody, HuaweiClient, JobInfo, UploadAddresses
 from pipeline.providers.packaging import build_zip
@@ -277,19 +277,8 @@ class HuaweiProvider:
             job_id = state.remote.get("job_id")
             job = jobs.get(job_id or "")
             if job is None:
-                finding = Finding(
-                    severity=Severity.ERROR,
-                    code="remote.job_failed",
-                    file=None,
-                    message=f"job {job_id} no longer exists at the provider (deleted?)",
-                )
                 changed.append(
-                    state.advance(
-                        Stage.DONE,
-                        status=VoiceStatus.FAILED,
-                        findings=(*state.findings, finding),
-                        last_error=finding.message,
-                    )
+                    vanished(state, f"job {job_id} no longer exists at the provider (deleted?)")
                 )
                 continue
             final = _FINAL.get(job.state)
