@@ -214,8 +214,13 @@ async def test_middle_and_advance(tmp_path: Path, emulator: Emulator) -> None:
     )
     _assert_all(report, VoiceStatus.SUCCEEDED, 3)
     for job in emulator.huawei.jobs(PROJECT_ID):
+        assert job.state == "SUCCEED"
         objects = emulator.huawei.objects(job.job_id)
         package = next(o for name, o in objects.items() if name.endswith(".zip"))
+        assert package.content_type == "application/zip"
+        letters = [o for name, o in objects.items() if "authorization" in name]
+        assert len(letters) == 1
+        assert letters[0].content_type == "application/pdf"
         with zipfile.ZipFile(package.path) as zf:
             names = zf.namelist()
         if job.job_type == "MIDDLE":
