@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
@@ -176,9 +176,9 @@ class Credentials:
         if config.provider.is_emulator:
             emu = config.emulator.credentials if config.emulator else EmulatorCredentials()
             if kind == HUAWEI and not self.huawei_token and not (self.huawei_ak and self.huawei_sk):
-                return _replace(self, huawei_ak=emu.huawei_ak, huawei_sk=emu.huawei_sk)
+                return replace(self, huawei_ak=emu.huawei_ak, huawei_sk=emu.huawei_sk)
             if kind == AZURE and not self.azure_key:
-                return _replace(self, azure_key=emu.azure_key)
+                return replace(self, azure_key=emu.azure_key)
             return self
         if kind == HUAWEI and not self.huawei_token and not (self.huawei_ak and self.huawei_sk):
             raise ConfigError(
@@ -196,12 +196,6 @@ class Credentials:
                 f"{config.path}: upload_mode = blob-sas needs AZURE_BLOB_CONTAINER_SAS_URL"
             )
         return self
-
-
-def _replace(creds: Credentials, **changes: str | None) -> Credentials:
-    from dataclasses import replace
-
-    return replace(creds, **changes)
 
 
 # --- parsing -------------------------------------------------------------------------------

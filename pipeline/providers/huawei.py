@@ -34,20 +34,6 @@ from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
 
 log = structlog.get_logger("pipeline.providers.huawei")
 
-_SUBMITTED_STATES: Final = frozenset(
-    {
-        "SYSTEM_AUDITING",
-        "AUDITING",
-        "WAITING_SPLIT",
-        "SPLITTING",
-        "ANNOTATING",
-        "WAITING",
-        "PROCESSING",
-        "RESULT_REVIEW",
-        "USER_RESULT_REVIEW",
-        "UPLOADING",
-    }
-)
 #: Final states and what they mean for the voice (reference §5: SPLIT_FAILED and
 #: USER_REVIEW_REJECT are undocumented; we stop polling and ask a human).
 _FINAL: Final = {
@@ -160,8 +146,7 @@ class HuaweiProvider:
         if job.state == "CREATING":
             # Not submitted: files may be missing or stale, so upload everything again.
             return state.advance(Stage.CREATED, remote=remote, uploaded=())
-        if job.state in _FINAL or job.state in _SUBMITTED_STATES:
-            return state.advance(Stage.SUBMITTED, remote=remote)
+        # Anything else was submitted already (a final state is finished by the next poll).
         return state.advance(Stage.SUBMITTED, remote=remote)
 
     # -- upload ------------------------------------------------------------------------------
