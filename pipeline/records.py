@@ -119,6 +119,7 @@ class PreparedClip:
     source: str  #: inbox-relative path of the original recording
     sha256: str  #: of the source bytes
     normalized: Path  #: the cache file with the provider's format
+    normalized_crc32: int | None = None  #: CRC-32 of that file (the zip's headers need it)
     duration_s: float  #: of the normalized audio
     sample_rate_in: int
     sample_rate_out: int

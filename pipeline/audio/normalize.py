@@ -19,7 +19,6 @@ finds the sidecar and returns ``cached=True`` without decoding any audio.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -37,6 +36,7 @@ import soxr
 from pipeline.audio._sndfile import AtomicWavWriter, Reader, check_regular_file
 from pipeline.audio.analyze import Measurements, Meter, downmix, measure_reader
 from pipeline.audio.profiles import AudioProfile
+from pipeline.checksums import file_crc32, file_sha256
 from pipeline.errors import InputError
 from pipeline.records import AudioInfo, Finding, Severity
 
@@ -45,7 +45,8 @@ I16 = npt.NDArray[np.int16]
 I32 = npt.NDArray[np.int32]
 
 #: Bump when the sidecar's layout changes; older sidecars then count as cache misses.
-SIDECAR_VERSION: Final = 1
+#: 2: the normalized file's CRC-32.
+SIDECAR_VERSION: Final = 2
 #: soxr "HQ": 20-bit precision, band-limited; VHQ costs ~1.5x for no audible gain at 16 bits.
 RESAMPLE_QUALITY: Final = "HQ"
 #: Resampling can raise the sample peak (inter-sample overs, band-limiting a clipped edge);
@@ -65,6 +66,9 @@ class NormalizedAudio:
 
     path: Path  #: the normalized WAV in the cache
     source_sha256: str
+    #: CRC-32 of the normalized WAV: computed once here, while the file is hot in the page
+    #: cache, so an upload package can state every member's CRC before streaming it
+    crc32: int
     info_in: AudioInfo
     info_out: AudioInfo
     findings: tuple[Finding, ...]  #: what normalization changed (fixed) or could not (warning)
@@ -139,6 +143,7 @@ def normalize(
     result = NormalizedAudio(
         path=wav,
         source_sha256=source_sha,
+        crc32=file_crc32(wav),  # the file was just written: read from the page cache
         info_in=measured.info,
         info_out=info_out,
         findings=tuple(_findings(measured.info, info_out, plan, profile, file)),
@@ -261,8 +266,7 @@ def _truncated(blocks: Iterator[I32], shift: int) -> Iterator[I32]:
 
 def _sha256(path: Path, file: str) -> str:
     try:
-        with path.open("rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
+        return file_sha256(path)
     except OSError as exc:
         raise InputError(
             code="audio.unreadable", file=file, message=f"cannot read: {exc.strerror or exc}"
@@ -495,6 +499,7 @@ def _store(sidecar: Path, result: NormalizedAudio, profile: AudioProfile) -> Non
         "profile": profile.name,
         "fingerprint": profile.fingerprint,
         "wav_bytes": result.path.stat().st_size,
+        "crc32": result.crc32,
         "info_in": _info_json(result.info_in),
         "info_out": _info_json(result.info_out),
         # Without `file`: identical bytes in two voices share the entry, and each caller's
@@ -546,9 +551,13 @@ def _load(
             for f in document["findings"]
         )
         edits = document["edits"]
+        crc32 = document["crc32"]
+        if not isinstance(crc32, int) or isinstance(crc32, bool):
+            return None
         return NormalizedAudio(
             path=wav,
             source_sha256=source_sha,
+            crc32=crc32,
             info_in=_info_from(document["info_in"]),
             info_out=_info_from(document["info_out"]),
             findings=findings,

@@ -33,7 +33,7 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -296,6 +296,50 @@ class HttpResponse:
             ) from exc
 
 
+#: Bytes per read of an upload body: one worker-thread hop per MiB (aiohttp's own file payload
+#: makes one per 64 KiB, 16x the hops and ~30 % more CPU per byte measured here).
+UPLOAD_READ: Final = 1 << 20
+
+
+class BodyReader(Protocol):
+    """An open upload body: its exact length, blocking ``read(n)`` (b"" at the end), close()."""
+
+    @property
+    def size(self) -> int: ...
+
+    def read(self, n: int, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class UploadBody(Protocol):
+    """Something put_file can send, opened afresh for every attempt (a stream is consumed)."""
+
+    def open(self) -> BodyReader: ...
+
+
+class FileBody:
+    """A file on disk as an upload body."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def open(self) -> BodyReader:
+        return _FileReader(self.path)
+
+
+class _FileReader:
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("rb")
+        self.size = os.fstat(self._file.fileno()).st_size
+
+    def read(self, n: int, /) -> bytes:
+        return self._file.read(n)
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class HttpTransport(Protocol):
     """What provider clients need from the HTTP layer (``HttpClient`` implements it)."""
 
@@ -313,12 +357,12 @@ class HttpTransport(Protocol):
     async def put_file(
         self,
         url: str,
-        path: Path,
+        source: Path | UploadBody,
         *,
         content_type: str,
         extra_headers: Mapping[str, str] = ...,
         retry: RetryPolicy | None = None,
-    ) -> None: ...
+    ) -> int: ...
 
 
 Purpose = Literal["control", "upload"]
@@ -407,39 +451,45 @@ class HttpClient:
     async def put_file(
         self,
         url: str,
-        path: Path,
+        source: Path | UploadBody,
         *,
         content_type: str,
         extra_headers: Mapping[str, str] = _NO_HEADERS,
         retry: RetryPolicy | None = None,
-    ) -> None:
-        """PUT a file to a pre-signed/SAS URL, streamed from disk with an exact Content-Length.
+    ) -> int:
+        """PUT a file (or a body that streams like one, e.g. a zip package) to a pre-signed/SAS
+        URL with an exact Content-Length; returns the bytes sent.
 
-        The file is reopened on every attempt (a consumed file payload cannot be replayed).
-        A 401/403 raises ``UploadRejected`` at once (expired URL or signature/Content-Type
+        The body is reopened on every attempt (a consumed stream cannot be replayed) and read
+        in :data:`UPLOAD_READ` blocks in a worker thread, so the event loop never waits on the
+        disk. A 401/403 raises ``UploadRejected`` at once (expired URL or signature/Content-Type
         mismatch: the caller refreshes the URL); resets and 5xx are retried per ``retry``
         (default ``settings.upload_retry``; ``NO_RETRY`` for a single attempt).
         """
         call = _Call("PUT", redact_url(url), "upload", True)
+        body = FileBody(source) if isinstance(source, Path) else source
+        sent = 0
 
         async def attempt() -> None:
-            # open() is blocking I/O; keep it off the event loop like the body reads are.
-            handle = await anyio.to_thread.run_sync(path.open, "rb")
+            nonlocal sent
+            reader = await anyio.to_thread.run_sync(body.open)
             try:
-                size = os.fstat(handle.fileno()).st_size
+                size = reader.size
                 headers = {
                     **extra_headers,
                     "Content-Type": content_type,
                     # Pre-signed PUTs refuse chunked transfer encoding (S3/OBS answer 501), so
-                    # the length is stated; aiohttp then streams the file in 64 KiB reads.
+                    # the length is stated (aiohttp then sends the generator's bytes as they are).
                     "Content-Length": str(size),
                 }
-                await self._send(call, url, headers, handle)
+                await self._send(call, url, headers, _stream(reader, size, call))
+                sent = size
             finally:
-                handle.close()
+                await anyio.to_thread.run_sync(reader.close)
 
         policy = self.settings.upload_retry if retry is None else retry
         await retry_call(policy, attempt, operation="http.put_file")
+        return sent
 
     async def _send(
         self,
@@ -482,6 +532,22 @@ class HttpClient:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+async def _stream(reader: BodyReader, size: int, call: _Call) -> AsyncIterator[bytes]:
+    """The body's bytes for aiohttp, read in a worker thread; exactly ``size`` of them."""
+    sent = 0
+    while block := await anyio.to_thread.run_sync(reader.read, UPLOAD_READ):
+        sent += len(block)
+        if sent > size:
+            break
+        yield block
+    if sent != size:
+        # The server would wait for the missing bytes (or take extra ones as the next
+        # request): stop here, the connection is dropped and nothing is stored.
+        raise ProviderProtocolError(
+            f"{call.describe()}: the body is not the {size} bytes announced (the file changed)"
+        )
 
 
 def check_url(url: str) -> None:

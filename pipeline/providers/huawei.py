@@ -29,7 +29,7 @@ from pipeline.ledger.base import Stage, VoiceState
 from pipeline.providers.base import Save, vanished
 from pipeline.providers.http import HttpClient
 from pipeline.providers.huawei_client import CreateJobBody, HuaweiClient, JobInfo, UploadAddresses
-from pipeline.providers.packaging import build_zip
+from pipeline.providers.packaging import Package, package_for
 from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
 
 log = structlog.get_logger("pipeline.providers.huawei")
@@ -156,19 +156,22 @@ class HuaweiProvider:
             self._addresses[job_id] = await self._client.uploading_address(job_id)
         return self._addresses[job_id]
 
-    async def _put(self, job_id: str, pick: _UrlPicker, path: Path, content_type: str) -> None:
-        """PUT one file under the upload limit; refresh the URL when the store refuses it."""
+    async def _put(
+        self, job_id: str, pick: _UrlPicker, source: Path | Package, content_type: str
+    ) -> None:
+        """PUT one file or package under the upload limit; refresh the URL when the store
+        refuses it."""
         for attempt in range(_URL_REFRESHES + 1):
             url = pick(await self._addresses_for(job_id, fresh=attempt > 0))
             try:
                 async with self._uploads:
-                    await self._http.put_file(url, path, content_type=content_type)
+                    sent = await self._http.put_file(url, source, content_type=content_type)
             except UploadRejected:
                 if attempt == _URL_REFRESHES:
                     raise
-                log.info("upload.url_refreshed", job_id=job_id, file=path.name)
+                log.info("upload.url_refreshed", job_id=job_id, object=pick.kind, index=pick.index)
                 continue
-            self.bytes_uploaded += path.stat().st_size
+            self.bytes_uploaded += sent
             return
 
     async def upload(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
@@ -179,10 +182,10 @@ class HuaweiProvider:
                 return state
         elif _PACKAGE not in state.uploaded:
             join = self._config.profile.join_clips
-            # Zipping is file I/O and CRC work: off the event loop, so uploads keep flowing.
-            target = self._packages / f"{voice.fingerprint}.zip"
+            # Planning stats the members (and CRCs a joined recording): off the event loop.
+            # The zip itself is never written: it streams from the cache into the PUT.
             package = await anyio.to_thread.run_sync(
-                functools.partial(build_zip, voice, target, join=join)
+                functools.partial(package_for, voice, join=join)
             )
             await self._put(job_id, _package_url, package, "application/zip")
             state = replace(state, uploaded=(*state.uploaded, _PACKAGE))

@@ -30,6 +30,7 @@ from pipeline.providers.http import (
     HttpTransport,
     RateLimiter,
     RetryPolicy,
+    UploadBody,
     check_url,
     redact_url,
     retry_call,
@@ -614,9 +615,12 @@ class HuaweiClient:
             authorization_letter_uploading_url=_opt_str(obj, "authorization_letter_uploading_url"),
         )
 
-    async def put_file(self, url: str, path: Path, *, content_type: str) -> None:
-        """PUT one file to a pre-signed URL with the upload retry policy."""
-        await self._http.put_file(url, path, content_type=content_type, retry=self.retry.upload)
+    async def put_file(self, url: str, source: Path | UploadBody, *, content_type: str) -> int:
+        """PUT one file (or a streamed package) to a pre-signed URL with the upload retry
+        policy; returns the bytes sent."""
+        return await self._http.put_file(
+            url, source, content_type=content_type, retry=self.retry.upload
+        )
 
     async def confirm_segment(self, job_id: str, index: int) -> SegmentConfirm:
         """Confirm sentence ``index`` (0–1024) after its WAV and TXT were uploaded."""

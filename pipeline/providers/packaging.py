@@ -1,70 +1,230 @@
-"""Deterministic upload packages: the same inputs always give byte-identical zips.
+"""Upload packages: STORED zips described up front and streamed straight from the cache.
 
 Huawei basic/middle: ``0.wav…N-1.wav`` + ``0.txt…N-1.txt`` (UTF-8, no BOM) at the zip root.
-Huawei advance/third-party: one long WAV. Members are STORED (WAV does not compress and it keeps
-the packager I/O-bound), with a fixed timestamp and permissions, so a re-run produces the same
-bytes and the same content hash.
+Huawei advance/third-party: one long WAV. Members are STORED (WAV does not compress), with a
+fixed timestamp and permissions, so the same inputs always give byte-identical zips — the same
+bytes :mod:`zipfile` writes for them (``tests/unit/test_packaging.py`` checks that).
+
+No zip file is written: a :class:`Package` knows its exact size before the first byte (the
+pre-signed PUT needs a Content-Length) and reads its bytes member by member, from the cache
+files, into the upload. That saves writing a copy of every voice's audio and reading it back
+(for 200 basic voices, 3 GB each way).
+
+Written by hand rather than with :mod:`zipfile` or zipstream-ng: zipfile needs a seekable
+file to put each member's CRC and sizes in its local header (to a stream it writes data
+descriptors), and zipstream-ng always writes data descriptors. A STORED member with a data
+descriptor is legal but refused by common readers (Java's ``ZipInputStream``: "only DEFLATED
+entries can have EXT descriptor"), and the provider's reader is unknown. Here the CRCs are known
+before streaming (normalization records each cache file's CRC-32), so every header is complete.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-import zipfile
+import struct
+import zlib
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
+from pipeline.checksums import file_crc32
+from pipeline.errors import PipelineError
 from pipeline.records import PreparedVoice
 
-_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
 #: The long recording's name inside an advance/third-party zip (the docs allow any name).
 LONG_RECORDING_NAME: Final = "recording.wav"
+#: Above this, sizes and offsets go into ZIP64 extra fields: zipfile's own limit (2 GiB - 1),
+#: so readers that take the 32-bit fields as signed are safe too.
+ZIP64_LIMIT: Final = (1 << 31) - 1
+#: Bytes handed out per read of a member file.
+READ_BLOCK: Final = 1 << 20
+
+# APPNOTE.TXT 4.3.7 / 4.3.12 / 4.3.14-16 / 4.3.16; the same layouts zipfile packs.
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_END = struct.Struct("<4s4H2LH")
+_END64 = struct.Struct("<4sQ2H2L4Q")
+_END64_LOCATOR = struct.Struct("<4sLQL")
+#: 1980-01-01 00:00:00 in DOS date and time: a fixed timestamp keeps the bytes reproducible.
+_DOS_DATE: Final = (1980 - 1980) << 9 | 1 << 5 | 1
+_DOS_TIME: Final = 0
+#: "made by" UNIX (3), spec 2.0 / 4.5 (ZIP64), the same values zipfile writes.
+_UNIX: Final = 3
+#: rw-r--r-- in the UNIX mode bits, as the zips used to carry.
+_EXTERNAL_ATTR: Final = 0o644 << 16
+_UTF8_FLAG: Final = 0x800
 
 
-def _info(name: str) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=_EPOCH)
-    info.compress_type = zipfile.ZIP_STORED
-    info.external_attr = 0o644 << 16
-    return info
+class PackageChanged(PipelineError):
+    """A file of an upload package changed between planning the package and streaming it."""
 
 
-def members(voice: PreparedVoice, *, join: bool) -> list[tuple[str, Path | bytes]]:
-    """The (member name, file or bytes) pairs of the voice's package, in order."""
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One STORED member: its name, size and CRC-32, and where its bytes come from."""
+
+    name: str
+    size: int
+    crc32: int
+    content: Path | bytes
+
+    @classmethod
+    def of_bytes(cls, name: str, data: bytes) -> Member:
+        return cls(name, len(data), zlib.crc32(data), data)
+
+    @classmethod
+    def of_file(cls, name: str, path: Path, crc32: int | None = None) -> Member:
+        """A member read from ``path``; its CRC is computed (one read) when not given."""
+        size = path.stat().st_size
+        return cls(name, size, file_crc32(path) if crc32 is None else crc32, path)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    member: Member
+    name: bytes
+    flags: int
+    offset: int
+    local_header: bytes
+
+
+class Package:
+    """A STORED zip of ``members``: :attr:`size` up front, the bytes from :meth:`open`."""
+
+    def __init__(self, members: Sequence[Member], *, zip64_limit: int = ZIP64_LIMIT) -> None:
+        self._limit = zip64_limit
+        entries: list[_Entry] = []
+        offset = 0
+        for m in members:
+            name, flags = _encode_name(m.name)
+            header = self._local_header(m, name, flags)
+            entries.append(_Entry(m, name, flags, offset, header))
+            offset += len(header) + m.size
+        self._entries = tuple(entries)
+        self._trailer = self._central_directory(offset)
+        self.size = offset + len(self._trailer)
+
+    def open(self) -> PackageReader:
+        """A reader of the zip's bytes (blocking file reads: call it from a worker thread)."""
+        return PackageReader(self._pieces(), self.size)
+
+    def write_to(self, out: BinaryIO) -> None:
+        """Write the whole zip to ``out`` (tests, and anyone who wants the file)."""
+        out.writelines(self._pieces())
+
+    def _pieces(self) -> Generator[bytes, None, None]:
+        for entry in self._entries:
+            yield entry.local_header
+            member = entry.member
+            if isinstance(member.content, bytes):
+                yield member.content
+                continue
+            left = member.size
+            with member.content.open("rb") as f:
+                while left and (block := f.read(min(READ_BLOCK, left))):
+                    left -= len(block)
+                    yield block
+                grew = bool(f.read(1))
+            if left or grew:
+                # The header (already sent) states the size: a changed file cannot be sent.
+                raise PackageChanged(
+                    f"{member.content}: not {member.size} bytes any more; "
+                    "it changed after the package was planned"
+                )
+        yield self._trailer
+
+    def _local_header(self, m: Member, name: bytes, flags: int) -> bytes:
+        extra = b""
+        size = m.size
+        version = 20
+        if size > self._limit:
+            extra = struct.pack("<HHQQ", 1, 16, size, size)
+            size, version = 0xFFFFFFFF, 45
+        fields = (b"PK\x03\x04", version, 0, flags, 0, _DOS_TIME, _DOS_DATE)
+        header = _LOCAL.pack(*fields, m.crc32, size, size, len(name), len(extra))
+        return header + name + extra
+
+    def _central_directory(self, start: int) -> bytes:
+        limit = self._limit
+        records: list[bytes] = []
+        for e in self._entries:
+            m = e.member
+            values: list[int] = []
+            size, offset = m.size, e.offset
+            if size > limit:
+                values += [size, size]
+                size = 0xFFFFFFFF
+            if offset > limit:
+                values.append(offset)
+                offset = 0xFFFFFFFF
+            extra = (
+                struct.pack(f"<HH{len(values)}Q", 1, 8 * len(values), *values) if values else b""
+            )
+            version = 45 if values else 20
+            fields = (b"PK\x01\x02", version, _UNIX, version, 0, e.flags, 0, _DOS_TIME, _DOS_DATE)
+            sizes = (m.crc32, size, size, len(e.name), len(extra))
+            header = _CENTRAL.pack(*fields, *sizes, 0, 0, 0, _EXTERNAL_ATTR, offset)
+            records.append(header + e.name + extra)
+        directory = b"".join(records)
+        count, size, offset = len(records), len(directory), start
+        tail = b""
+        if count > 0xFFFF or size > limit or offset > limit:
+            end64 = _END64.pack(b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, size, offset)
+            locator = _END64_LOCATOR.pack(b"PK\x06\x07", 0, start + size, 1)
+            tail = end64 + locator
+            count, size, offset = min(count, 0xFFFF), min(size, 0xFFFFFFFF), min(offset, 0xFFFFFFFF)
+        end = _END.pack(b"PK\x05\x06", 0, 0, count, count, size, offset, 0)
+        return directory + tail + end
+
+
+class PackageReader:
+    """A forward-only reader of a package's bytes: ``size``, ``read(n)``, ``close()``."""
+
+    def __init__(self, pieces: Generator[bytes, None, None], size: int) -> None:
+        self._pieces = pieces
+        self.size = size
+        self._piece = b""
+        self._at = 0
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes (possibly fewer before the end, like a raw read); b"" at the end."""
+        while self._at == len(self._piece):
+            piece = next(self._pieces, None)
+            if piece is None:
+                return b""
+            self._piece, self._at = piece, 0
+        if self._at == 0 and len(self._piece) <= n:
+            out = self._piece  # the whole piece: no copy
+        else:
+            out = self._piece[self._at : self._at + n]
+        self._at += len(out)
+        return out
+
+    def close(self) -> None:
+        """Stop reading (closes the member file being read, if any)."""
+        self._pieces.close()
+
+
+def _encode_name(name: str) -> tuple[bytes, int]:
+    """The member name's bytes and flags: ASCII as is, anything else UTF-8 with bit 11 set."""
+    try:
+        return name.encode("ascii"), 0
+    except UnicodeEncodeError:
+        return name.encode("utf-8"), _UTF8_FLAG
+
+
+def package_for(voice: PreparedVoice, *, join: bool) -> Package:
+    """The voice's package: clips and transcripts, or the one long recording.
+
+    Blocking (a file's CRC is computed when the cache did not record it): call it from a
+    worker thread.
+    """
     if join:
         if voice.joined is None:
             raise ValueError(f"voice {voice.key}: no joined recording for a long-recording package")
-        return [(LONG_RECORDING_NAME, voice.joined)]
-    out: list[tuple[str, Path | bytes]] = []
+        return Package([Member.of_file(LONG_RECORDING_NAME, voice.joined)])
+    members: list[Member] = []
     for i, clip in enumerate(voice.clips):
-        out.append((f"{i}.wav", clip.normalized))
-        out.append((f"{i}.txt", (clip.text or "").encode("utf-8")))
-    return out
-
-
-def build_zip(voice: PreparedVoice, out: Path, *, join: bool) -> Path:
-    """Write the voice's package to ``out`` atomically (reused when it already exists)."""
-    if out.exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
-            for name, content in members(voice, join=join):
-                if isinstance(content, bytes):
-                    zf.writestr(_info(name), content)
-                else:
-                    # Streamed member by member in 1 MiB pieces: memory does not grow with the
-                    # recording's length (an advance recording can be hours long).
-                    info = _info(name)
-                    info.file_size = (
-                        content.stat().st_size
-                    )  # lets zipfile pick zip64 only if needed
-                    with content.open("rb") as src, zf.open(info, "w") as dst:
-                        while chunk := src.read(1 << 20):
-                            dst.write(chunk)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+        members.append(Member.of_file(f"{i}.wav", clip.normalized, clip.normalized_crc32))
+        members.append(Member.of_bytes(f"{i}.txt", (clip.text or "").encode("utf-8")))
+    return Package(members)

@@ -41,7 +41,7 @@ from psycopg_pool import AsyncConnectionPool
 from pipeline.config import HUAWEI, JobConfig
 from pipeline.errors import ProviderUnavailable
 from pipeline.ledger.postgres import error_reason
-from pipeline.providers.http import HttpResponse, HttpTransport, RetryPolicy
+from pipeline.providers.http import HttpResponse, HttpTransport, RetryPolicy, UploadBody
 from pipeline.providers.huawei_client import CREATE_ROUTES
 
 log = structlog.get_logger("pipeline.scaleout.ratelimit")
@@ -311,12 +311,12 @@ class SharedLimitTransport:
     async def put_file(
         self,
         url: str,
-        path: Path,
+        source: Path | UploadBody,
         *,
         content_type: str,
         extra_headers: Mapping[str, str] = _NO_HEADERS,
         retry: RetryPolicy | None = None,
-    ) -> None:
-        await self._inner.put_file(
-            url, path, content_type=content_type, extra_headers=extra_headers, retry=retry
+    ) -> int:
+        return await self._inner.put_file(
+            url, source, content_type=content_type, extra_headers=extra_headers, retry=retry
         )

@@ -25,6 +25,7 @@ import anyio.to_thread
 from pipeline import audio
 from pipeline.audio import workers
 from pipeline.audio.profiles import AudioProfile
+from pipeline.checksums import file_sha256
 from pipeline.config import Limits
 from pipeline.errors import InputError
 from pipeline.records import Finding, PreparedClip, PreparedVoice, Severity, VoiceSource
@@ -67,14 +68,6 @@ class PrepareContext:
         the pool's own bound with ``queue_depth`` jobs per worker in flight."""
         limiter = self.cpu if self.executor == "thread" else self._queued
         return await workers.run(self.executor, limiter, self.limits.cpu_workers, func, *args)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _error(code: str, file: str | None, message: str) -> Finding:
@@ -153,6 +146,7 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
                 source=rel,
                 sha256=result.source_sha256,
                 normalized=result.path,
+                normalized_crc32=result.crc32,
                 duration_s=result.info_out.duration_s,
                 sample_rate_in=result.info_in.sample_rate,
                 sample_rate_out=result.info_out.sample_rate,
@@ -181,7 +175,7 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
 
     auth_sha = ""
     if profile.needs_authorization and source.authorization is not None:
-        auth_sha = await anyio.to_thread.run_sync(_sha256_file, source.authorization)
+        auth_sha = await anyio.to_thread.run_sync(file_sha256, source.authorization)
 
     fingerprint = _fingerprint(source, profile, clips, consent_sha, auth_sha)
     voice = PreparedVoice(

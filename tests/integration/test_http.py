@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pipeline.errors import (
     AmbiguousCreate,
     AuthenticationFailed,
     NotFound,
+    ProviderError,
     ProviderProtocolError,
     ProviderRejected,
     ProviderUnavailable,
@@ -26,6 +28,7 @@ from pipeline.errors import (
 )
 from pipeline.providers.http import (
     NO_RETRY,
+    BodyReader,
     HttpClient,
     HttpSettings,
     RateLimiter,
@@ -34,6 +37,7 @@ from pipeline.providers.http import (
     redact_url,
     retry_call,
 )
+from pipeline.providers.packaging import Member, Package
 
 FAST = RetryPolicy(attempts=5, max_elapsed_s=10.0, base_delay=0.01, max_delay=0.05)
 SECRET_SIG = "c2VjcmV0LXNpZ25hdHVyZQ%3D%3D"
@@ -77,7 +81,7 @@ async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[tuple[str, Seen
             )
             return await handler(request)
 
-        app = web.Application()
+        app = web.Application(client_max_size=16 << 20)  # uploads of several MiB
         app.router.add_route("*", "/{tail:.*}", record)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
@@ -300,7 +304,7 @@ def upload_sink(*, resets: int = 0, refuse: bool = False) -> tuple[Handler, list
     return handler, bodies
 
 
-BIG = bytes(range(256)) * 1200  # 300 KiB: several 64 KiB reads, so the body really streams
+BIG = bytes(range(256)) * 10_000  # 2.5 MiB: several UPLOAD_READ blocks, so the body streams
 
 
 @pytest.fixture
@@ -323,6 +327,57 @@ async def test_put_file_sends_content_length_not_chunked(serve, http, big_file: 
     assert "Transfer-Encoding" not in headers
     assert headers["Content-Type"] == "audio/wav"
     assert bodies == [BIG]
+
+
+class ShortBody:
+    """An upload body that announces more bytes than it has (a file cut short under us)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def open(self) -> BodyReader:
+        class Reader:
+            size = len(BIG) + 10
+            handle = self.path.open("rb")
+
+            def read(self, n: int, /) -> bytes:
+                return self.handle.read(n)
+
+            def close(self) -> None:
+                self.handle.close()
+
+        return Reader()
+
+
+@pytest.mark.anyio
+async def test_put_file_streams_a_package(serve, http, tmp_path: Path, big_file: Path) -> None:
+    """A Package goes out as exactly its bytes, with its size as Content-Length; put_file
+    returns the bytes sent."""
+    handler, bodies = upload_sink()
+    base, seen = await serve(handler)
+    package = Package([Member.of_file("0.wav", big_file), Member.of_bytes("0.txt", b"hi")])
+    sent = await http.put_file(base + "/obs/b/p.zip", package, content_type="application/zip")
+    expected = io.BytesIO()
+    package.write_to(expected)
+    assert bodies == [expected.getvalue()]
+    assert sent == package.size == len(expected.getvalue())
+    headers = seen.requests[0]["headers"]
+    assert isinstance(headers, dict)
+    assert headers["Content-Length"] == str(package.size)
+
+
+@pytest.mark.anyio
+async def test_put_file_body_shorter_than_announced_fails(serve, http, big_file: Path) -> None:
+    """A body that ends before its announced length fails the upload (never hangs, never
+    stores a short object)."""
+    handler, bodies = upload_sink()
+    base, _ = await serve(handler)
+    with pytest.raises(ProviderError, match="not the .* bytes announced"):
+        with anyio.fail_after(30):
+            await http.put_file(
+                base + "/obs/b/0.wav", ShortBody(big_file), content_type="audio/wav", retry=FAST
+            )
+    assert bodies == []
 
 
 @pytest.mark.anyio

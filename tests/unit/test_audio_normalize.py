@@ -13,7 +13,8 @@ import pytest
 import soundfile as sf
 
 from pipeline.audio import PROFILES, analyze, join, normalize
-from pipeline.audio.normalize import NormalizedAudio
+from pipeline.audio.normalize import SIDECAR_VERSION, NormalizedAudio
+from pipeline.checksums import file_crc32
 from pipeline.audio.profiles import AudioProfile
 from pipeline.errors import InputError
 from pipeline.records import Severity
@@ -207,8 +208,13 @@ def test_changed_source_or_profile_misses_the_cache(tmp_path: Path) -> None:
     rebuilt = normalize(src, BASIC, cache, file="a")
     assert not rebuilt.cached
     assert rebuilt.info_out == changed.info_out
-    assert json.loads(sidecar.read_text(encoding="utf-8"))["version"] == 1
+    assert rebuilt.crc32 == changed.crc32 == file_crc32(rebuilt.path)
+    document = json.loads(sidecar.read_text(encoding="utf-8"))
+    assert document["version"] == SIDECAR_VERSION
     assert normalize(src, BASIC, cache, file="a").cached
+    document["version"] = SIDECAR_VERSION - 1  # an older layout is a miss, not an error
+    sidecar.write_text(json.dumps(document), encoding="utf-8")
+    assert not normalize(src, BASIC, cache, file="a").cached
 
 
 def test_join_inserts_pauses(tmp_path: Path) -> None:

@@ -1,0 +1,108 @@
+"""Upload packages: the streamed zip equals zipfile's, reads back (ZIP64 too), refuses a changed file."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipeline.checksums import file_crc32
+from pipeline.providers.packaging import Member, Package, PackageChanged
+
+
+def zipfile_reference(members: list[tuple[str, bytes]]) -> bytes:
+    """The same members written by the standard library (STORED, 1980-01-01, rw-r--r--)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            info.file_size = len(data)
+            with zf.open(info, "w") as dst:
+                dst.write(data)
+    return out.getvalue()
+
+
+def streamed(package: Package, read: int = 1 << 20) -> bytes:
+    """Every byte a reader of ``package`` hands out, in ``read``-sized requests."""
+    reader = package.open()
+    parts = []
+    try:
+        while block := reader.read(read):
+            assert len(block) <= read
+            parts.append(block)
+    finally:
+        reader.close()
+    return b"".join(parts)
+
+
+@pytest.fixture
+def members(tmp_path: Path) -> list[tuple[str, bytes]]:
+    """A mix like a basic voice: WAV-sized files, short texts, an empty text, a non-ASCII name."""
+    rng = os.urandom
+    return [
+        ("0.wav", rng(3 << 20 | 123)),  # more than one read block
+        ("0.txt", "你好，世界".encode()),
+        ("1.wav", rng(44)),
+        ("1.txt", b""),
+        ("voix-é.txt", b"caf\xc3\xa9"),
+    ]
+
+
+def as_package(tmp_path: Path, members: list[tuple[str, bytes]], **kwargs: int) -> Package:
+    """Files for the .wav members (CRC computed or given), bytes for the rest."""
+    out: list[Member] = []
+    for i, (name, data) in enumerate(members):
+        if name.endswith(".wav"):
+            path = tmp_path / f"m{i}.wav"
+            path.write_bytes(data)
+            crc = file_crc32(path) if i % 2 else None  # both ways of getting the CRC
+            out.append(Member.of_file(name, path, crc))
+        else:
+            out.append(Member.of_bytes(name, data))
+    return Package(out, **kwargs)
+
+
+def test_stream_is_byte_identical_to_zipfile(tmp_path: Path, members: list[tuple[str, bytes]]) -> None:
+    """The streamed bytes equal zipfile's for the same members, and size is announced exactly."""
+    package = as_package(tmp_path, members)
+    data = streamed(package)
+    assert data == zipfile_reference(members)
+    assert package.size == len(data)
+    assert streamed(package, read=7) == data  # any request size, and a package streams twice
+
+
+def test_zip64_structures_read_back(tmp_path: Path, members: list[tuple[str, bytes]]) -> None:
+    """Past the ZIP64 limit (lowered here) sizes and offsets move to ZIP64 fields and the
+    end record gets its ZIP64 twin; zipfile reads every member back with its CRC."""
+    package = as_package(tmp_path, members, zip64_limit=40)
+    data = streamed(package)
+    assert package.size == len(data)
+    assert b"PK\x06\x06" in data and b"PK\x06\x07" in data
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.testzip() is None
+        assert [(i.filename, zf.read(i)) for i in zf.infolist()] == members
+
+
+def test_write_to_is_the_same_zip(tmp_path: Path, members: list[tuple[str, bytes]]) -> None:
+    """write_to() writes what a reader streams."""
+    package = as_package(tmp_path, members)
+    with (tmp_path / "out.zip").open("wb") as out:
+        package.write_to(out)
+    assert (tmp_path / "out.zip").read_bytes() == streamed(package)
+
+
+@pytest.mark.parametrize("change", ["shrink", "grow"])
+def test_a_file_changed_after_planning_is_refused(tmp_path: Path, change: str) -> None:
+    """A member file whose size changed since the package was planned raises PackageChanged
+    instead of sending a body that contradicts its headers."""
+    path = tmp_path / "0.wav"
+    path.write_bytes(b"x" * 5000)
+    package = Package([Member.of_file("0.wav", path)])
+    path.write_bytes(b"x" * (4000 if change == "shrink" else 6000))
+    with pytest.raises(PackageChanged, match="0.wav"):
+        streamed(package)
