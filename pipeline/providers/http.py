@@ -307,7 +307,7 @@ class BodyReader(Protocol):
     @property
     def size(self) -> int: ...
 
-    def read(self, n: int, /) -> bytes: ...
+    def read(self, n: int, /) -> bytes | bytearray: ...
 
     def close(self) -> None: ...
 
@@ -534,7 +534,7 @@ class HttpClient:
 # --------------------------------------------------------------------------- helpers
 
 
-async def _stream(reader: BodyReader, size: int, call: _Call) -> AsyncIterator[bytes]:
+async def _stream(reader: BodyReader, size: int, call: _Call) -> AsyncIterator[bytes | bytearray]:
     """The body's bytes for aiohttp, read in a worker thread; exactly ``size`` of them."""
     sent = 0
     while block := await anyio.to_thread.run_sync(reader.read, UPLOAD_READ):

@@ -20,9 +20,10 @@ before streaming (normalization records each cache file's CRC-32), so every head
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -106,32 +107,32 @@ class Package:
 
     def open(self) -> PackageReader:
         """A reader of the zip's bytes (blocking file reads: call it from a worker thread)."""
-        return PackageReader(self._pieces(), self.size)
+        return PackageReader(self._segments(), self.size)
 
     def write_to(self, out: BinaryIO) -> None:
         """Write the whole zip to ``out`` (tests, and anyone who wants the file)."""
-        out.writelines(self._pieces())
+        reader = self.open()
+        try:
+            while block := reader.read(READ_BLOCK):
+                out.write(block)
+        finally:
+            reader.close()
 
-    def _pieces(self) -> Generator[bytes, None, None]:
+    def _segments(self) -> list[bytes | Member]:
+        """The zip as a sequence of literal bytes and member files, adjacent bytes merged
+        (a text member sits between two headers: one segment for all three)."""
+        out: list[bytes | Member] = []
+        literal = b""
         for entry in self._entries:
-            yield entry.local_header
-            member = entry.member
-            if isinstance(member.content, bytes):
-                yield member.content
-                continue
-            left = member.size
-            with member.content.open("rb") as f:
-                while left and (block := f.read(min(READ_BLOCK, left))):
-                    left -= len(block)
-                    yield block
-                grew = bool(f.read(1))
-            if left or grew:
-                # The header (already sent) states the size: a changed file cannot be sent.
-                raise PackageChanged(
-                    f"{member.content}: not {member.size} bytes any more; "
-                    "it changed after the package was planned"
-                )
-        yield self._trailer
+            literal += entry.local_header
+            if isinstance(entry.member.content, bytes):
+                literal += entry.member.content
+            else:
+                out.append(literal)
+                out.append(entry.member)
+                literal = b""
+        out.append(literal + self._trailer)
+        return out
 
     def _local_header(self, m: Member, name: bytes, flags: int) -> bytes:
         extra = b""
@@ -178,31 +179,82 @@ class Package:
 
 
 class PackageReader:
-    """A forward-only reader of a package's bytes: ``size``, ``read(n)``, ``close()``."""
+    """A forward-only reader of a package's bytes: ``size``, ``read(n)``, ``close()``.
 
-    def __init__(self, pieces: Generator[bytes, None, None], size: int) -> None:
-        self._pieces = pieces
+    Each read fills its block across segment boundaries (headers, texts, file data read
+    straight into the block), so a caller that hands each block to another thread makes one
+    hop per block, not one per member or header (measured here: a thread hop costs ~0.2 ms of
+    CPU, about what reading 1 MiB from the page cache does).
+    """
+
+    def __init__(self, segments: Sequence[bytes | Member], size: int) -> None:
         self.size = size
-        self._piece = b""
-        self._at = 0
+        self._segments = segments
+        self._index = 0  # the segment being read
+        self._offset = 0  # bytes of it read so far
+        self._file: io.BufferedReader | None = None
 
-    def read(self, n: int) -> bytes:
-        """Up to ``n`` bytes (possibly fewer before the end, like a raw read); b"" at the end."""
-        while self._at == len(self._piece):
-            piece = next(self._pieces, None)
-            if piece is None:
-                return b""
-            self._piece, self._at = piece, 0
-        if self._at == 0 and len(self._piece) <= n:
-            out = self._piece  # the whole piece: no copy
-        else:
-            out = self._piece[self._at : self._at + n]
-        self._at += len(out)
-        return out
+    def read(self, n: int) -> bytes | bytearray:
+        """The next ``n`` bytes (fewer only at the end); b"" when the package is exhausted.
+
+        Raises PackageChanged when a member file's size differs from the planned one.
+        """
+        block = bytearray(n)
+        view = memoryview(block)
+        filled = 0
+        while filled < n and self._index < len(self._segments):
+            segment = self._segments[self._index]
+            if isinstance(segment, bytes):
+                got = min(n - filled, len(segment) - self._offset)
+                view[filled : filled + got] = segment[self._offset : self._offset + got]
+                length = len(segment)
+            else:
+                got = self._read_member(segment, view[filled : filled + n - filled])
+                length = segment.size
+            filled += got
+            self._offset += got
+            if self._offset == length:
+                self._finish_member()
+                self._index += 1
+                self._offset = 0
+        # A full block goes out as it is: a bytearray, which aiohttp and files take as bytes.
+        return block if filled == n else bytes(view[:filled])
+
+    def _read_member(self, member: Member, into: memoryview) -> int:
+        assert isinstance(member.content, Path)
+        if self._file is None:
+            self._file = member.content.open("rb")
+        want = min(len(into), member.size - self._offset)
+        if want == 0:  # an empty member: nothing to read, only the end to check
+            return 0
+        got = self._file.readinto(into[:want])
+        if not got:
+            raise _changed(member)
+        return got
+
+    def _finish_member(self) -> None:
+        if self._file is not None:
+            grew = bool(self._file.read(1))
+            self._file.close()
+            self._file = None
+            if grew:
+                member = self._segments[self._index]
+                assert isinstance(member, Member)
+                raise _changed(member)
 
     def close(self) -> None:
         """Stop reading (closes the member file being read, if any)."""
-        self._pieces.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _changed(member: Member) -> PackageChanged:
+    # The header (already sent) states the size: a file that changed cannot be sent.
+    return PackageChanged(
+        f"{member.content!s}: not {member.size} bytes any more; it changed after the package "
+        "was planned"
+    )
 
 
 def _encode_name(name: str) -> tuple[bytes, int]:

@@ -372,7 +372,7 @@ async def test_put_file_body_shorter_than_announced_fails(serve, http, big_file:
     stores a short object)."""
     handler, bodies = upload_sink()
     base, _ = await serve(handler)
-    with pytest.raises(ProviderError, match="not the .* bytes announced"):
+    with pytest.raises(ProviderError, match=r"not the \d+ bytes announced"):
         with anyio.fail_after(30):
             await http.put_file(
                 base + "/obs/b/0.wav", ShortBody(big_file), content_type="audio/wav", retry=FAST

@@ -14,8 +14,8 @@ import soundfile as sf
 
 from pipeline.audio import PROFILES, analyze, join, normalize
 from pipeline.audio.normalize import SIDECAR_VERSION, NormalizedAudio
-from pipeline.checksums import file_crc32
 from pipeline.audio.profiles import AudioProfile
+from pipeline.checksums import file_crc32
 from pipeline.errors import InputError
 from pipeline.records import Severity
 from tests.unit.audio_signals import speechlike, write

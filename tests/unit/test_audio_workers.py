@@ -1,0 +1,76 @@
+"""The audio worker pool: results come back, a crashing job is WorkerCrashed, cancel waits."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import anyio
+import pytest
+
+from pipeline.audio import workers
+
+
+def square(x: int) -> int:
+    """A job that works."""
+    return x * x
+
+
+def die(code: int) -> int:
+    """A job that takes its worker process down, as a crashing decoder would."""
+    os._exit(code)
+
+
+def sleep_then(seconds: float, value: int) -> tuple[int, float]:
+    """A job that takes a while; returns ``value`` and when it finished."""
+    time.sleep(seconds)
+    return value, time.monotonic()
+
+
+@pytest.mark.anyio
+async def test_process_jobs_return_their_results() -> None:
+    """Jobs run in the worker processes (not here) and their results come back in order."""
+    limiter = anyio.CapacityLimiter(4)
+    results: dict[int, int] = {}
+
+    async def one(x: int) -> None:
+        results[x] = await workers.run("process", limiter, 2, square, x)
+
+    async with anyio.create_task_group() as tg:
+        for x in range(20):
+            tg.start_soon(one, x)
+    assert results == {x: x * x for x in range(20)}
+    assert limiter.borrowed_tokens == 0
+
+
+@pytest.mark.anyio
+async def test_a_job_that_kills_its_worker_is_worker_crashed_and_the_pool_recovers() -> None:
+    """A job that breaks the pool twice raises WorkerCrashed; the next job gets a new pool."""
+    limiter = anyio.CapacityLimiter(2)
+    with pytest.raises(workers.WorkerCrashed):
+        await workers.run("process", limiter, 2, die, 3)
+    assert await workers.run("process", limiter, 2, square, 7) == 49
+    assert limiter.borrowed_tokens == 0
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_caller_waits_for_its_running_job() -> None:
+    """Cancelling the caller does not abandon a submitted job: the call returns once the job
+    has finished, so the limiter never counts fewer jobs than are really running."""
+    limiter = anyio.CapacityLimiter(2)
+    await workers.run("process", limiter, 2, square, 1)  # the pool is up: timings are the job's
+    returned: list[tuple[int, float, float]] = []
+
+    async def call() -> None:
+        value, finished = await workers.run("process", limiter, 2, sleep_then, 0.5, 5)
+        returned.append((value, finished, time.monotonic()))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(call)
+        await anyio.sleep(0.1)  # the job is running in a worker by now
+        tg.cancel_scope.cancel()
+    assert len(returned) == 1
+    value, finished, at = returned[0]
+    assert value == 5
+    assert at >= finished  # the call came back only after the job had finished
+    assert limiter.borrowed_tokens == 0
