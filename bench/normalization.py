@@ -4,9 +4,9 @@ Both convert the same 400 clips (44.1 kHz stereo 24-bit, 5.8-10 s) to 48 kHz mon
 peak normalization, two at a time, from the page cache:
 
 - ours: the pipeline's normalization as the prepare stage runs it
-  (``prepare.normalize_clip``: the cache look-up in a thread, then ``normalize()`` on the
-  shared pool of audio worker processes, ``cpu_workers`` = 2 here, under a CapacityLimiter),
-  every clip at once (``python -m bench.normalization --drive process``; interpreter and
+  (``prepare.normalize_clips`` per voice folder: the cache look-ups in a thread, then
+  ``normalize()`` on the shared pool of audio worker processes, ``cpu_workers`` = 2 here,
+  under a CapacityLimiter), every voice at once (``python -m bench.normalization --drive process``; interpreter and
   worker start-up included, cold cache). Ours does more per clip than sox: it hashes the
   source for the cache, measures the clip twice (BS.1770 loudness, SNR, clipping, DC, edge
   silence, on the input and on the output) and trims or pads the edge silence.
@@ -149,7 +149,7 @@ async def _drive(executor: str, inbox: Path, cache: Path) -> None:
     from pipeline.audio import PROFILES
     from pipeline.config import Limits
     from pipeline.errors import InputError
-    from pipeline.stages.prepare import PrepareContext, normalize_clip
+    from pipeline.stages.prepare import PrepareContext, normalize_clips
 
     limits = Limits()
     ctx = PrepareContext(
@@ -162,14 +162,18 @@ async def _drive(executor: str, inbox: Path, cache: Path) -> None:
 
     refused: list[str] = []
 
-    async def one(clip: Path) -> None:
-        result = await normalize_clip(ctx, clip, f"{clip.parent.name}/{clip.name}")
-        if isinstance(result, InputError):
-            refused.append(f"{result.file}: {result.message}")
+    async def one(clips: list[Path]) -> None:
+        named = [(clip, f"{clip.parent.name}/{clip.name}") for clip in clips]
+        for result in await normalize_clips(ctx, named):
+            if isinstance(result, InputError):
+                refused.append(f"{result.file}: {result.message}")
 
+    voices: dict[Path, list[Path]] = {}
+    for clip in corpus.clips_of(inbox):
+        voices.setdefault(clip.parent, []).append(clip)
     async with anyio.create_task_group() as tg:
-        for clip in corpus.clips_of(inbox):
-            tg.start_soon(one, clip)
+        for clips in voices.values():
+            tg.start_soon(one, clips)
     if refused:
         raise SystemExit("refused: " + "; ".join(refused))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -96,26 +96,24 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
 
     # Normalize every clip concurrently; the CPU limiter bounds the real parallelism.
     results: dict[Path, audio.NormalizedAudio | InputError] = {}
-
-    async def one(path: Path) -> None:
+    wanted: list[tuple[Path, str]] = []
+    for path in wavs:
         rel = f"{key}/{path.name}"
         try:
             size = path.stat().st_size
         except OSError as exc:
             results[path] = InputError("audio.unreadable", rel, f"cannot stat: {exc.strerror}")
-            return
+            continue
         if size > max_bytes:
             results[path] = InputError(
                 "audio.file_too_large",
                 rel,
                 f"{size / 1e6:.0f} MB > limit {ctx.limits.max_file_mb:g} MB",
             )
-            return
-        results[path] = await normalize_clip(ctx, path, rel)
-
-    async with anyio.create_task_group() as tg:
-        for path in wavs:
-            tg.start_soon(one, path)
+            continue
+        wanted.append((path, rel))
+    for (path, _), result in zip(wanted, await normalize_clips(ctx, wanted), strict=True):
+        results[path] = result
 
     # Transcripts (only where the provider needs them).
     texts: dict[str, tuple[str, str]] = {}
@@ -206,25 +204,55 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
 async def normalize_clip(
     ctx: PrepareContext, path: Path, rel: str
 ) -> audio.NormalizedAudio | InputError:
-    """One recording from the cache, or normalized on a worker; its input error as a value.
+    """One recording from the cache, or normalized on a worker; its input error as a value."""
+    return (await normalize_clips(ctx, [(path, rel)]))[0]
 
-    The cache look-up (hashing the source) runs in a thread of this process, beside the
-    workers: a hit never occupies a worker, and the hashing overlaps the workers' start-up.
+
+async def normalize_clips(
+    ctx: PrepareContext, clips: Sequence[tuple[Path, str]]
+) -> list[audio.NormalizedAudio | InputError]:
+    """Recordings (path, inbox-relative name) from the cache, or normalized on the workers
+    concurrently; input errors as values, in the order given.
+
+    The cache look-ups (hashing the sources) run in one thread of this process, beside the
+    workers, for all the clips at once: a hit never occupies a worker, the hashing overlaps
+    the workers' start-up, and a voice costs one thread hop, not one per clip.
     """
     found = await anyio.to_thread.run_sync(
-        workers.lookup_job, path, ctx.profile, ctx.cache_dir, rel, limiter=ctx.lookups
+        _lookup_all, clips, ctx.profile, ctx.cache_dir, limiter=ctx.lookups
     )
-    if isinstance(found, workers.Refused):
-        return InputError(found.code, found.file or rel, found.message)
-    sha, hit = found
-    if hit is not None:
-        return hit
-    result = await _run_guarded(
-        ctx, rel, workers.normalize_job, path, ctx.profile, ctx.cache_dir, rel, sha
-    )
-    if isinstance(result, workers.Refused):
-        return InputError(result.code, result.file or rel, result.message)
-    return result
+    results: list[audio.NormalizedAudio | InputError | None] = []
+    misses: list[tuple[int, Path, str, str]] = []
+    for index, ((path, rel), one) in enumerate(zip(clips, found, strict=True)):
+        if isinstance(one, workers.Refused):
+            results.append(InputError(one.code, one.file or rel, one.message))
+            continue
+        sha, hit = one
+        results.append(hit)  # None until a worker has normalized it
+        if hit is None:
+            misses.append((index, path, rel, sha))
+
+    async def normalize_one(index: int, path: Path, rel: str, sha: str) -> None:
+        result = await _run_guarded(
+            ctx, rel, workers.normalize_job, path, ctx.profile, ctx.cache_dir, rel, sha
+        )
+        if isinstance(result, workers.Refused):
+            results[index] = InputError(result.code, result.file or rel, result.message)
+        else:
+            results[index] = result
+
+    async with anyio.create_task_group() as tg:
+        for miss in misses:
+            tg.start_soon(normalize_one, *miss)
+    out = [r for r in results if r is not None]
+    assert len(out) == len(clips), "every miss was normalized or refused"
+    return out
+
+
+def _lookup_all(
+    clips: Sequence[tuple[Path, str]], profile: AudioProfile, cache_dir: Path
+) -> list[tuple[str, audio.NormalizedAudio | None] | workers.Refused]:
+    return [workers.lookup_job(path, profile, cache_dir, rel) for path, rel in clips]
 
 
 async def _run_guarded(
