@@ -21,6 +21,7 @@ How the estimates work (all on the DC-free mono downmix, in 10 ms frames):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,6 +63,9 @@ class Measurements:
     frame_max: F64  #: per-frame max of the mono downmix (DC not removed)
     frame_min: F64
     mono: F32 | None = None  #: the whole mono downmix, when the meter was asked to keep it
+    #: energy of the K-weighted mono downmix per 10 ms frame (``frame_len`` samples); empty
+    #: when the meter did not measure loudness
+    mono_loudness_frames: F64 = dataclasses.field(default_factory=lambda: np.zeros(0))
 
 
 class _ClipRuns:
@@ -131,14 +135,26 @@ class Meter:
 
     With ``keep_mono`` the meter also keeps the float32 mono downmix it computes anyway
     (``Measurements.mono``), so normalize() can render a short clip without decoding it again.
+    Without ``loudness`` it skips the K-weighting (the costliest measurement) and
+    :meth:`finish` takes the loudness from its caller.
     """
 
-    def __init__(self, rate: int, channels: int, *, subtype: str, keep_mono: bool = False) -> None:
+    def __init__(
+        self,
+        rate: int,
+        channels: int,
+        *,
+        subtype: str,
+        keep_mono: bool = False,
+        loudness: bool = True,
+    ) -> None:
         self.rate = rate
         self.channels = channels
         self.subtype = subtype
         self.frame_len = max(1, round(rate / 100))  # == LoudnessMeter's sub-block / 10
-        self._loudness = LoudnessMeter(rate, channels, LoudnessMeter.block_frames(rate))
+        self._loudness = (
+            LoudnessMeter(rate, channels, LoudnessMeter.block_frames(rate)) if loudness else None
+        )
         # Blocks handed to _process hold whole 100 ms sub-blocks (and so whole 10 ms frames),
         # except the very last; incoming blocks of any size are re-chunked to that length.
         # Frame k therefore always starts at sample k * frame_len, which the edges rely on
@@ -214,13 +230,21 @@ class Meter:
             self._fsq.append(np.array([np.dot(rest64, rest64)]))
             self._fmax.append(rest.max(keepdims=True))
             self._fmin.append(rest.min(keepdims=True))
-        self._loudness.feed(x)
+        if self._loudness is not None:
+            self._loudness.feed(x)
 
-    def finish(self) -> Measurements:
-        """Flush and compute every measurement."""
+    def finish(self, *, loudness_lufs: float | None = None) -> Measurements:
+        """Flush and compute every measurement; ``loudness_lufs`` is the loudness to report
+        when the meter does not measure it (and only then)."""
         if self._pending:
             self._process(np.concatenate(self._pending))
             self._pending = []
+        if self._loudness is not None and loudness_lufs is None:
+            loudness = self._loudness.integrated()
+        elif self._loudness is None and loudness_lufs is not None:
+            loudness = loudness_lufs
+        else:
+            raise ValueError("pass loudness_lufs exactly when the meter does not measure it")
         frames, rate = self._frames, self.rate
         fsum, fsq = _cat(self._fsum), _cat(self._fsq)
         dc = float(fsum.sum()) / frames if frames else 0.0
@@ -249,7 +273,7 @@ class Meter:
             clipped_samples=clipped,
             clip_fraction=clipped / (frames * self.channels) if frames else 0.0,
             dc_offset=dc,
-            loudness_lufs=self._loudness.integrated(),
+            loudness_lufs=loudness,
             lead_silence_s=lead,
             trail_silence_s=trail,
             snr_db=snr_db,
@@ -266,6 +290,9 @@ class Meter:
             frame_max=_cat(self._fmax),
             frame_min=_cat(self._fmin),
             mono=mono,
+            mono_loudness_frames=(
+                self._loudness.mono_frame_energies() if self._loudness is not None else np.zeros(0)
+            ),
         )
 
 

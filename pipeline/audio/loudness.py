@@ -261,9 +261,11 @@ class LoudnessMeter:
         gains = [_CHANNEL_GAINS[c] if c < len(_CHANNEL_GAINS) else 1.0 for c in range(channels)]
         # All-ones weights (mono, stereo) need no weighting pass at all.
         self._gains = None if all(g == 1.0 for g in gains) else np.array(gains, np.float32)
-        self._subs: list[F64] = []
-        self._carry = 0.0  # energy of the sub-block in progress
-        self._carried = 0  # its samples so far
+        self._subs = _SubBlocks(self.sub_len)  # channel-weighted energy (BS.1770)
+        #: energy of the K-weighted mono mix (the mean of the channels) per 10 ms frame:
+        #: K-weighting is linear, so the mean of the filtered channels is the filtered
+        #: downmix, for one add a sample. normalize() derives its output's loudness from it.
+        self._mono_frames = _SubBlocks(self.sub_len // 10)
 
     @staticmethod
     def block_frames(rate: int, target: int = _TARGET_CHUNK) -> int:
@@ -281,7 +283,15 @@ class LoudnessMeter:
         """Add the channel-weighted energy of filter output ``y`` to the 100 ms sums."""
         if y.shape[1] == 0:
             return
-        np.square(y, out=y)
+        if y.shape[0] == 1:
+            np.square(y, out=y)
+            self._mono_frames.add(y[0])
+        else:
+            mix = y[0] + y[1] if y.shape[0] == 2 else y.sum(axis=0)
+            mix *= np.float32(1.0 / y.shape[0])
+            np.square(mix, out=mix)
+            self._mono_frames.add(mix)
+            np.square(y, out=y)
         if self._gains is not None:
             energy = self._gains @ y
         else:
@@ -289,26 +299,7 @@ class LoudnessMeter:
             energy = y[0]
             for row in y[1:]:
                 energy = energy + row
-        sub = self.sub_len
-        start = 0
-        if self._carried:
-            start = min(sub - self._carried, energy.shape[0])
-            self._carry += float(energy[:start].sum(dtype=np.float64))
-            self._carried += start
-            if self._carried < sub:
-                return
-            self._subs.append(np.array([self._carry]))
-            self._carry, self._carried = 0.0, 0
-        whole = (energy.shape[0] - start) // sub
-        if whole:
-            # Sums of 100 ms of energy are accumulated in float64: they feed a mean over the
-            # whole recording.
-            block = energy[start : start + whole * sub].reshape(whole, sub)
-            self._subs.append(block.sum(axis=1, dtype=np.float64))
-        rest = energy[start + whole * sub :]
-        if rest.shape[0]:
-            self._carry = float(rest.sum(dtype=np.float64))
-            self._carried = rest.shape[0]
+        self._subs.add(energy)
 
     def integrated(self) -> float:
         """Gated integrated loudness in LUFS; -inf when silent or shorter than 400 ms.
@@ -316,19 +307,65 @@ class LoudnessMeter:
         A trailing partial sub-block is not counted (gating blocks hold whole sub-blocks).
         """
         self._energy(self._filter.flush())
-        subs = np.concatenate(self._subs) if self._subs else np.zeros(0)
-        if subs.shape[0] < 4:
-            return -math.inf
-        # 400 ms blocks with 75 % overlap: each is four consecutive 100 ms sub-blocks.
-        csum = np.concatenate(([0.0], np.cumsum(subs)))
-        z = (csum[4:] - csum[:-4]) / (4 * self.sub_len)
-        with np.errstate(divide="ignore"):
-            levels = -0.691 + 10.0 * np.log10(z)
-        gated = z[levels > ABSOLUTE_GATE_LUFS]
-        if gated.shape[0] == 0:
-            return -math.inf
-        relative = -0.691 + 10.0 * math.log10(float(gated.mean())) + RELATIVE_GATE_LU
-        final = z[(levels > ABSOLUTE_GATE_LUFS) & (levels > relative)]
-        if final.shape[0] == 0:
-            return -math.inf
-        return -0.691 + 10.0 * math.log10(float(final.mean()))
+        return gated_loudness(self._subs.sums(), self.sub_len)
+
+    def mono_frame_energies(self) -> F64:
+        """The K-weighted mono mix's energy per 10 ms frame (``sub_len // 10`` samples), after
+        :meth:`integrated`."""
+        return self._mono_frames.sums()
+
+
+class _SubBlocks:
+    """Sums of a stream of per-sample energies over consecutive sub-blocks of ``sub`` samples."""
+
+    def __init__(self, sub: int) -> None:
+        self._sub = sub
+        self._parts: list[F64] = []
+        self._carry = 0.0  # energy of the sub-block in progress
+        self._carried = 0  # its samples so far
+
+    def add(self, energy: F32) -> None:
+        sub = self._sub
+        start = 0
+        if self._carried:
+            start = min(sub - self._carried, energy.shape[0])
+            self._carry += float(energy[:start].sum(dtype=np.float64))
+            self._carried += start
+            if self._carried < sub:
+                return
+            self._parts.append(np.array([self._carry]))
+            self._carry, self._carried = 0.0, 0
+        whole = (energy.shape[0] - start) // sub
+        if whole:
+            # Sums of 100 ms of energy are accumulated in float64: they feed a mean over the
+            # whole recording.
+            block = energy[start : start + whole * sub].reshape(whole, sub)
+            self._parts.append(block.sum(axis=1, dtype=np.float64))
+        rest = energy[start + whole * sub :]
+        if rest.shape[0]:
+            self._carry = float(rest.sum(dtype=np.float64))
+            self._carried = rest.shape[0]
+
+    def sums(self) -> F64:
+        """The whole sub-blocks so far (a partial one in progress is not included)."""
+        return np.concatenate(self._parts) if self._parts else np.zeros(0)
+
+
+def gated_loudness(subs: F64, sub_len: int) -> float:
+    """BS.1770 gated loudness (LUFS) from 100 ms sub-block energy sums of ``sub_len`` samples;
+    -inf when silent or shorter than one 400 ms gating block."""
+    if subs.shape[0] < 4:
+        return -math.inf
+    # 400 ms blocks with 75 % overlap: each is four consecutive 100 ms sub-blocks.
+    csum = np.concatenate(([0.0], np.cumsum(subs)))
+    z = (csum[4:] - csum[:-4]) / (4 * sub_len)
+    with np.errstate(divide="ignore"):
+        levels = -0.691 + 10.0 * np.log10(z)
+    gated = z[levels > ABSOLUTE_GATE_LUFS]
+    if gated.shape[0] == 0:
+        return -math.inf
+    relative = -0.691 + 10.0 * math.log10(float(gated.mean())) + RELATIVE_GATE_LU
+    final = z[(levels > ABSOLUTE_GATE_LUFS) & (levels > relative)]
+    if final.shape[0] == 0:
+        return -math.inf
+    return -0.691 + 10.0 * math.log10(float(final.mean()))
