@@ -6,7 +6,9 @@ writes ``{"base_url": …, "urls": […]}`` to FILE and serves until SIGTERM or 
 process keeps its CPU out of our measurements (a real provider's servers are not on this
 machine; on a 2-core machine it still competes for the cores, equally for ours and for the
 anchors). Every voice is forced to succeed, so a commit does not run the emulator's audit of
-the package: that is the provider's work, not ours.
+the package: that is the provider's work, not ours. For the same reason uploaded objects are
+stored in memory (``/dev/shm``, where there is one): the provider's disks are not this
+machine's, and 3 GB of the emulator's writeback would otherwise compete with ours.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import signal
+import tempfile
 from pathlib import Path
 
 import anyio
@@ -27,7 +30,15 @@ CONTENT_TYPE = "application/zip"
 
 
 async def _serve(info: Path, urls: int, time_scale: float) -> None:
-    options = EmulatorOptions(port=0, time_scale=time_scale, outcomes=(("*", "SUCCEED"),))
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as storage:
+        options = EmulatorOptions(
+            port=0, time_scale=time_scale, outcomes=(("*", "SUCCEED"),), storage=Path(storage)
+        )
+        await _serve_with(options, info, urls)
+
+
+async def _serve_with(options: EmulatorOptions, info: Path, urls: int) -> None:
     async with Emulator(options) as emu:
         minted = [
             emu.huawei.store.presign_put(BUCKET, f"upload/{i:03d}.zip", (CONTENT_TYPE,))
