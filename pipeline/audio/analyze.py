@@ -172,6 +172,11 @@ class Meter:
         self._mono: list[F32] | None = [] if keep_mono else None
 
     @property
+    def frames(self) -> int:
+        """Frames fed so far."""
+        return self._frames + self._pending_frames
+
+    @property
     def chunk_frames(self) -> int:
         """Frames per internal chunk: feeding multiples of it avoids any copying."""
         return self._chunk

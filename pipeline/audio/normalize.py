@@ -365,14 +365,10 @@ def _render(
         unscale = np.float32(1.0) / scale  # a power of two: y * unscale == y / scale exactly
         shift = 32 - writer.bits
 
-        written = 0
-
         def emit(y: F32) -> None:
             """Quantize ``y`` (owned: changed in place), write it and meter what was written."""
-            nonlocal written
             if y.shape[0] == 0:
                 return
-            written += y.shape[0]
             # Round to the output's integer grid ourselves (no dither: the output stays
             # deterministic) and clip, rather than trust libsndfile's float conversion.
             # In place: these arrays are the largest temporaries of the pass.
@@ -393,7 +389,7 @@ def _render(
         if resampler:
             emit(resampler.feed(np.zeros(0, np.float32), last=True))
         emit(np.zeros(plan.pad_end, np.float32))
-        loudness = _output_loudness(measured, plan, rate_out, written)
+        loudness = _output_loudness(measured, plan, rate_out, meter.frames)
         return meter.finish(loudness_lufs=loudness).info
 
 

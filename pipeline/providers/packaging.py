@@ -104,10 +104,11 @@ class Package:
         self._entries = tuple(entries)
         self._trailer = self._central_directory(offset)
         self.size = offset + len(self._trailer)
+        self._segments = self._segment()
 
     def open(self) -> PackageReader:
         """A reader of the zip's bytes (blocking file reads: call it from a worker thread)."""
-        return PackageReader(self._segments(), self.size)
+        return PackageReader(self._segments, self.size)
 
     def write_to(self, out: BinaryIO) -> None:
         """Write the whole zip to ``out`` (tests, and anyone who wants the file)."""
@@ -118,7 +119,7 @@ class Package:
         finally:
             reader.close()
 
-    def _segments(self) -> list[bytes | Member]:
+    def _segment(self) -> tuple[bytes | Member, ...]:
         """The zip as a sequence of literal bytes and member files, adjacent bytes merged
         (a text member sits between two headers: one segment for all three)."""
         out: list[bytes | Member] = []
@@ -132,7 +133,7 @@ class Package:
                 out.append(entry.member)
                 literal = b""
         out.append(literal + self._trailer)
-        return out
+        return tuple(out)
 
     def _local_header(self, m: Member, name: bytes, flags: int) -> bytes:
         extra = b""
