@@ -33,6 +33,22 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def evict() -> Callable[[Path], None]:
+    """Drop a file's pages from the page cache (written back first, so they are clean): its
+    next read has to go to the disk."""
+
+    def drop(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+    return drop
+
+
+@pytest.fixture
 def write_job(tmp_path: Path) -> Callable[..., Path]:
     """Write a job file; keyword arguments become extra TOML text appended to it."""
 

@@ -343,8 +343,46 @@ class ShortBody:
             def read(self, n: int, /) -> bytes:
                 return self.handle.read(n)
 
+            def read_nowait(self, n: int, /) -> bytes:
+                return self.handle.read(n)
+
             def close(self) -> None:
                 self.handle.close()
+
+        return Reader()
+
+
+class PatchyCacheBody:
+    """An upload body whose cached reads come in odd sizes, with every third one missing (the
+    bytes are "on the disk"): put_file must stitch the two paths together in order."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.waits = 0
+
+    def open(self) -> BodyReader:
+        body = self
+
+        class Reader:
+            size = len(body.data)
+            position = 0
+            calls = 0
+
+            def read(self, n: int, /) -> bytes:
+                body.waits += 1
+                return self._take(n)
+
+            def read_nowait(self, n: int, /) -> bytes | None:
+                self.calls += 1
+                return None if self.calls % 3 == 0 else self._take(min(n, 7919))
+
+            def _take(self, n: int) -> bytes:
+                block = body.data[self.position : self.position + n]
+                self.position += len(block)
+                return block
+
+            def close(self) -> None:
+                pass
 
         return Reader()
 
@@ -364,6 +402,30 @@ async def test_put_file_streams_a_package(serve, http, tmp_path: Path, big_file:
     headers = seen.requests[0]["headers"]
     assert isinstance(headers, dict)
     assert headers["Content-Length"] == str(package.size)
+
+
+@pytest.mark.anyio
+async def test_put_file_mixes_cached_and_waiting_reads(serve, http) -> None:
+    """Blocks read on the loop and blocks read in a worker thread go out in order, whole."""
+    handler, bodies = upload_sink()
+    base, _ = await serve(handler)
+    body = PatchyCacheBody(BIG)
+    sent = await http.put_file(base + "/obs/b/0.wav", body, content_type="audio/wav")
+    assert bodies == [BIG]
+    assert sent == len(BIG)
+    assert body.waits > 0  # the worker-thread path did run
+
+
+@pytest.mark.anyio
+async def test_put_file_sends_a_file_not_in_the_page_cache(
+    serve, http, big_file: Path, evict: Callable[[Path], None]
+) -> None:
+    """A file that has to come from the disk is read in a worker thread and sent whole."""
+    handler, bodies = upload_sink()
+    base, _ = await serve(handler)
+    evict(big_file)
+    await http.put_file(base + "/obs/b/0.wav", big_file, content_type="audio/wav")
+    assert bodies == [BIG]
 
 
 @pytest.mark.anyio

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,51 @@ def test_write_to_is_the_same_zip(tmp_path: Path, members: list[tuple[str, bytes
     with (tmp_path / "out.zip").open("wb") as out:
         package.write_to(out)
     assert (tmp_path / "out.zip").read_bytes() == streamed(package)
+
+
+def test_cached_and_uncached_reads_make_the_same_zip(
+    tmp_path: Path, members: list[tuple[str, bytes]], evict: Callable[[Path], None]
+) -> None:
+    """With some member files out of the page cache, read_nowait answers None where a read
+    would wait, and taking those blocks with read() instead yields exactly zipfile's bytes."""
+    package = as_package(tmp_path, members)
+    for path in sorted(tmp_path.glob("m*.wav"))[:1]:  # the big first member: no longer cached
+        evict(path)
+    reader = package.open()
+    parts: list[bytes] = []
+    waits = 0
+    try:
+        while True:
+            block = reader.read_nowait(1 << 20)
+            if block is None:
+                waits += 1
+                block = reader.read(1 << 20)
+            if not block:
+                break
+            parts.append(bytes(block))
+    finally:
+        reader.close()
+    assert waits >= 1  # the evicted member did go through the blocking path
+    assert b"".join(parts) == zipfile_reference(members)
+
+
+def test_read_nowait_refuses_a_grown_file(tmp_path: Path) -> None:
+    """The cached path also checks that a member did not grow after planning."""
+    path = tmp_path / "0.wav"
+    path.write_bytes(b"x" * 5000)
+    package = Package([Member.of_file("0.wav", path)])
+    path.write_bytes(b"x" * 6000)
+
+    def drain_cached() -> None:
+        reader = package.open()
+        try:
+            while reader.read_nowait(1 << 20):
+                pass
+        finally:
+            reader.close()
+
+    with pytest.raises(PackageChanged, match=r"0\.wav"):
+        drain_cached()
 
 
 @pytest.mark.parametrize("change", ["shrink", "grow"])
