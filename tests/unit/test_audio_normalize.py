@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from pipeline.audio import PROFILES, analyze, join, normalize
+from pipeline.audio._sndfile import AtomicWavWriter
 from pipeline.audio.normalize import SIDECAR_VERSION, NormalizedAudio
 from pipeline.audio.profiles import AudioProfile
 from pipeline.checksums import file_crc32
@@ -255,3 +256,41 @@ def test_join_refuses_unnormalized_clips(tmp_path: Path) -> None:
     assert list(out.parent.iterdir()) == []
     with pytest.raises(ValueError, match="at least one clip"):
         join([], PROFILES["huawei-advance"], out)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
+@pytest.mark.parametrize("frames", [0, 1, 4801, 48000])
+def test_wav_writer_writes_libsndfiles_bytes(tmp_path: Path, subtype: str, frames: int) -> None:
+    """The hand-written WAV writer gives libsndfile's bytes for the same int16 and int32
+    samples, odd-length data padded included; nothing is left beside the target."""
+    rng = np.random.default_rng(frames)
+    wide = rng.integers(-(2**31), 2**31, frames, dtype=np.int64).astype(np.int32)
+    narrow = rng.integers(-(2**15), 2**15, frames, dtype=np.int32).astype(np.int16)
+    parts: list[np.ndarray] = [wide[: frames // 3], narrow, np.zeros(0, np.int16), wide]
+    expected = tmp_path / "libsndfile.wav"
+    with sf.SoundFile(
+        str(expected), "w", samplerate=44100, channels=1, subtype=subtype, format="WAV"
+    ) as f:
+        for part in parts:
+            if part.shape[0]:
+                f.write(part)
+    ours = tmp_path / "out" / "ours.wav"
+    with AtomicWavWriter(ours, rate=44100, subtype=subtype) as writer:
+        for part in parts:
+            writer.write(part)
+    assert ours.read_bytes() == expected.read_bytes()
+    assert [p.name for p in ours.parent.iterdir()] == ["ours.wav"]
+
+
+def test_wav_writer_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    """An error while writing leaves neither the target nor its temporary file."""
+    target = tmp_path / "x.wav"
+
+    def fail_midway() -> None:
+        with AtomicWavWriter(target, rate=16000, subtype="PCM_16") as writer:
+            writer.write(np.ones(100, np.int16))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_midway()
+    assert list(tmp_path.iterdir()) == []
