@@ -192,7 +192,10 @@ class Measured:
     cpu_s: float
     peak_tree_rss_mb: float  #: largest sum of RSS over the tree (shared pages counted twice)
     peak_tree_pss_mb: float  #: largest sum of PSS (shared pages split), sampled every 0.2 s
-    max_single_rss_mb: float  #: ru_maxrss: the largest single process
+    #: the largest RSS of one process of the tree, sampled (not wait4's ru_maxrss: Linux
+    #: carries a process's high-water mark across exec, so a command forked from this
+    #: benchmark runner would report the runner's own RSS)
+    max_single_rss_mb: float
     returncode: int
 
 
@@ -204,12 +207,12 @@ def run_measured(
     try:
         started = time.perf_counter()
         proc = subprocess.Popen(list(cmd), env=dict(env) if env else None, stdout=out, stderr=out)
-        peak = peak_pss = 0
+        peak = peak_pss = single = 0
         cpu: dict[int, float] = {}
         stop = threading.Event()
 
         def sample() -> None:
-            nonlocal peak, peak_pss
+            nonlocal peak, peak_pss, single
             rounds = 0
             while not stop.is_set():
                 pids, todo = [], [proc.pid]
@@ -217,7 +220,9 @@ def run_measured(
                     current = todo.pop()
                     pids.append(current)
                     todo.extend(_children(current))
-                peak = max(peak, sum(_rss(p) for p in pids))
+                rss = [_rss(p) for p in pids]
+                peak = max(peak, sum(rss))
+                single = max(single, *rss)
                 if rounds % 10 == 0:
                     peak_pss = max(peak_pss, sum(_pss(p) for p in pids))
                 for p in pids:
@@ -240,7 +245,7 @@ def run_measured(
         cpu_s=max(usage.ru_utime + usage.ru_stime, sum(cpu.values())),
         peak_tree_rss_mb=peak / 1e6,
         peak_tree_pss_mb=peak_pss / 1e6,
-        max_single_rss_mb=usage.ru_maxrss / 1e3,  # kB on Linux
+        max_single_rss_mb=single / 1e6,
         returncode=proc.returncode,
     )
 
