@@ -3,8 +3,8 @@
 An upload's bytes are nearly always in the page cache (normalization has just written them, or
 a checksum has just read them), and handing every block to a worker thread costs about as much
 CPU as copying the block (measured here: ~0.2 ms per hop against ~0.1 ms per MiB copied; for
-512 MiB of uploads our client spent 0.30 s of CPU with a hop per MiB and 0.19 s reading on the
-loop, curl 0.18 s). With ``RWF_NOWAIT`` (Linux >= 4.14) the kernel copies only what is cached
+512 MiB of uploads our client spent 0.28 s of CPU with a hop per MiB and 0.18 s reading on the
+loop, as much as curl). With ``RWF_NOWAIT`` (Linux >= 4.14) the kernel copies only what is cached
 and answers EAGAIN instead of going to the disk, so a caller reads cached bytes in place and
 sends only the rest to a thread.
 

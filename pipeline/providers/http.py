@@ -489,9 +489,10 @@ class HttpClient:
 
         The body is reopened on every attempt (a consumed stream cannot be replayed) and read
         in :data:`UPLOAD_READ` blocks, from the page cache on the loop and otherwise in a worker
-        thread, so the event loop never waits on the disk. A 401/403 raises ``UploadRejected`` at once (expired URL or signature/Content-Type
-        mismatch: the caller refreshes the URL); resets and 5xx are retried per ``retry``
-        (default ``settings.upload_retry``; ``NO_RETRY`` for a single attempt).
+        thread, so the event loop never waits on the disk. A 401/403 raises ``UploadRejected``
+        at once (expired URL or signature/Content-Type mismatch: the caller refreshes the URL);
+        resets and 5xx are retried per ``retry`` (default ``settings.upload_retry``;
+        ``NO_RETRY`` for a single attempt).
         """
         call = _Call("PUT", redact_url(url), "upload", True)
         body = FileBody(source) if isinstance(source, Path) else source
