@@ -69,7 +69,7 @@ def _measure(label: str, cmd: list[str], work: Path) -> Measured:
     return measured
 
 
-def run(rounds: int = 2) -> Result:
+def run(rounds: int = 3) -> Result:
     """The three runs, ``rounds`` times in alternating order; the ratio is the median
     end-to-end wall time over the slower of the median single stages."""
     inbox = corpus.e2e_inbox(VAR)
