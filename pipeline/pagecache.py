@@ -44,3 +44,9 @@ def read_cached(fd: int, into: memoryview, offset: int) -> int | None:
         if exc.errno in _WOULD_WAIT:
             return None
         raise
+
+
+def read_at(fd: int, into: memoryview, offset: int, *, wait: bool) -> int | None:
+    """``os.preadv`` of ``fd`` at ``offset`` into ``into`` when the caller may wait on the disk
+    (a worker thread), :func:`read_cached` when it may not (the event loop)."""
+    return os.preadv(fd, [into], offset) if wait else read_cached(fd, into, offset)

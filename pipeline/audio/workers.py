@@ -212,6 +212,14 @@ class Refused:
     file: str | None
     message: str
 
+    @classmethod
+    def of(cls, exc: InputError) -> Refused:
+        return cls(exc.code, exc.file, exc.message)
+
+    def error(self, file: str) -> InputError:
+        """Back into an InputError, naming ``file`` when the worker named none."""
+        return InputError(self.code, self.file or file, self.message)
+
 
 def lookup_job(
     src: Path, profile: AudioProfile, cache_dir: Path, file: str
@@ -220,7 +228,7 @@ def lookup_job(
     try:
         return lookup(src, profile, cache_dir, file=file)
     except InputError as exc:
-        return Refused(exc.code, exc.file, exc.message)
+        return Refused.of(exc)
 
 
 def normalize_job(
@@ -230,7 +238,7 @@ def normalize_job(
     try:
         return normalize(src, profile, cache_dir, file=file, source_sha256=source_sha256)
     except InputError as exc:
-        return Refused(exc.code, exc.file, exc.message)
+        return Refused.of(exc)
 
 
 def join_job(clips: Sequence[Path], profile: AudioProfile, out: Path) -> Refused | None:
@@ -238,5 +246,5 @@ def join_job(clips: Sequence[Path], profile: AudioProfile, out: Path) -> Refused
     try:
         write_joined(clips, profile, out)
     except InputError as exc:
-        return Refused(exc.code, exc.file, exc.message)
+        return Refused.of(exc)
     return None

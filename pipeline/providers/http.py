@@ -60,7 +60,7 @@ from pipeline.errors import (
     Throttled,
     UploadRejected,
 )
-from pipeline.pagecache import read_cached
+from pipeline.pagecache import read_at
 
 T = TypeVar("T")
 
@@ -349,14 +349,17 @@ class _FileReader:
         self.size = os.fstat(self._fd).st_size
         self._position = 0
 
-    def read(self, n: int, /) -> bytes:
-        block = os.pread(self._fd, n, self._position)
-        self._position += len(block)
+    def read(self, n: int, /) -> bytearray:
+        block = self._read(n, wait=True)
+        assert block is not None  # a waiting read always gets its bytes
         return block
 
     def read_nowait(self, n: int, /) -> bytearray | None:
+        return self._read(n, wait=False)
+
+    def _read(self, n: int, *, wait: bool) -> bytearray | None:
         block = bytearray(n)
-        got = read_cached(self._fd, memoryview(block), self._position)
+        got = read_at(self._fd, memoryview(block), self._position, wait=wait)
         if got is None:
             return None
         self._position += got

@@ -30,7 +30,7 @@ from typing import BinaryIO, Final
 
 from pipeline.checksums import file_crc32
 from pipeline.errors import PipelineError
-from pipeline.pagecache import read_cached
+from pipeline.pagecache import read_at
 from pipeline.records import PreparedVoice
 
 #: The long recording's name inside an advance/third-party zip (the docs allow any name).
@@ -247,10 +247,7 @@ class PackageReader:
             # Opened on the loop too: the file was stat'ed when the package was planned, so
             # its directory entry is cached and the open does not wait on the disk.
             self._fd = os.open(member.content, os.O_RDONLY | os.O_CLOEXEC)
-        if wait:
-            got: int | None = os.preadv(self._fd, [into[:want]], self._offset)
-        else:
-            got = read_cached(self._fd, into[:want], self._offset)
+        got = read_at(self._fd, into[:want], self._offset, wait=wait)
         if got == 0:  # the file ended early: it shrank
             raise _changed(member)
         return got
@@ -262,11 +259,7 @@ class PackageReader:
             return True
         segment = self._segments[self._index]
         assert isinstance(segment, Member)
-        probe = bytearray(1)
-        if wait:
-            beyond: int | None = os.preadv(self._fd, [probe], segment.size)
-        else:
-            beyond = read_cached(self._fd, memoryview(probe), segment.size)
+        beyond = read_at(self._fd, memoryview(bytearray(1)), segment.size, wait=wait)
         if beyond is None:
             return False
         self.close()

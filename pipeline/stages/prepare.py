@@ -225,7 +225,7 @@ async def normalize_clips(
     misses: list[tuple[int, Path, str, str]] = []
     for index, ((path, rel), one) in enumerate(zip(clips, found, strict=True)):
         if isinstance(one, workers.Refused):
-            results.append(InputError(one.code, one.file or rel, one.message))
+            results.append(one.error(rel))
             continue
         sha, hit = one
         results.append(hit)  # None until a worker has normalized it
@@ -237,7 +237,7 @@ async def normalize_clips(
             ctx, rel, workers.normalize_job, path, ctx.profile, ctx.cache_dir, rel, sha
         )
         if isinstance(result, workers.Refused):
-            results[index] = InputError(result.code, result.file or rel, result.message)
+            results[index] = result.error(rel)
         else:
             results[index] = result
 
