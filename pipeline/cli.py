@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -20,6 +22,7 @@ import anyio
 
 from pipeline import log
 from pipeline.errors import ConfigError, LedgerError, LockHeld, PipelineError, RunInterrupted
+from pipeline.oneline import one_line
 from pipeline.records import VoiceStatus
 
 EXIT_OK: Final = 0
@@ -62,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="the whole pipeline: create, upload, submit, await, manifest")
     r.add_argument("job", type=Path, help="job file (jobs/*.toml)")
     r.add_argument("--detach", action="store_true", help="submit and exit; the next run polls")
+    r.add_argument(
+        "--rebind",
+        action="store_true",
+        help="the ledger belongs to another endpoint/account: forget its remote jobs (kept in "
+        "each voice's history) and send every voice to this job file's endpoint",
+    )
 
     s = sub.add_parser(
         "status",
@@ -162,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--profile", choices=_PROFILES, default="huawei-basic")
     d.add_argument("--with-defects", action="store_true", help="add one voice per known defect")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     return p
 
 
@@ -176,33 +186,91 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code = _dispatch(args)
-    except ConfigError as exc:
-        _say(f"voice-onboard: {exc}")
-        code = EXIT_USAGE
-    except LockHeld as exc:
-        _say(f"voice-onboard: {exc}")
-        code = EXIT_LOCKED
-    except RunInterrupted as exc:
-        _say(f"voice-onboard: run cut short: {exc}")
-        code = EXIT_INTERRUPTED
-    except LedgerError as exc:
-        _say(f"voice-onboard: ledger error: {exc}")
-        code = EXIT_INTERRUPTED
-    except PipelineError as exc:
-        _say(f"voice-onboard: {exc}")
-        code = EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        _say("voice-onboard: interrupted")
-        code = EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line here, the traceback in the log
-        log.get_logger("pipeline.cli").error("run.crashed", exc_info=True)
-        _say(f"voice-onboard: internal error: {type(exc).__name__}: {exc}")
-        code = EXIT_INTERNAL
+    except BaseException as exc:  # noqa: BLE001 - every outcome becomes one line and a code
+        code = _exit_for(_leaf(exc))
+    _close_stdout()
     return code
 
 
+def _leaf(exc: BaseException) -> BaseException:
+    """The error a task group's exception group carries: the first one of ours if any (a
+    ConfigError raised inside the run's task group is still a ConfigError to the operator)."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [exc]
+    while stack:
+        e = stack.pop(0)
+        if isinstance(e, BaseExceptionGroup):
+            stack.extend(e.exceptions)
+        else:
+            leaves.append(e)
+    ours = [e for e in leaves if isinstance(e, PipelineError | KeyboardInterrupt)]
+    return (ours or leaves)[0]
+
+
+def _exit_for(exc: BaseException) -> int:
+    """One line on stderr for ``exc`` and the exit code DESIGN §2 gives it."""
+    if isinstance(exc, ConfigError):
+        _say(f"voice-onboard: {exc}")
+        return EXIT_USAGE
+    if isinstance(exc, LockHeld):
+        _say(f"voice-onboard: {exc}")
+        return EXIT_LOCKED
+    if isinstance(exc, RunInterrupted):
+        _say(f"voice-onboard: run cut short: {exc}")
+        return EXIT_INTERRUPTED
+    if isinstance(exc, LedgerError):
+        _say(f"voice-onboard: ledger error: {exc}")
+        return EXIT_INTERRUPTED
+    if isinstance(exc, PipelineError):
+        _say(f"voice-onboard: {exc}")
+        return EXIT_INTERRUPTED
+    if isinstance(exc, KeyboardInterrupt):
+        _say("voice-onboard: interrupted")
+        return EXIT_INTERRUPTED
+    if isinstance(exc, BrokenPipeError):
+        return EXIT_OK  # a reader that stopped early (`| head`) is not an error of the run
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" ({exc.filename})" if exc.filename else ""
+        _say(f"voice-onboard: run cut short: {exc.strerror}{where}; free space and run again")
+        return EXIT_INTERRUPTED
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    # A bug of ours: one line here, the traceback in the log.
+    log.get_logger("pipeline.cli").error("run.crashed", exc_info=exc)
+    _say(f"voice-onboard: internal error: {type(exc).__name__}: {exc}")
+    return EXIT_INTERNAL
+
+
 def _say(line: str) -> None:
-    print(log.redact_text(line, log.known_secrets()), file=sys.stderr)
+    with contextlib.suppress(OSError):
+        print(one_line(log.redact_text(line, log.known_secrets())), file=sys.stderr)
+
+
+def _out(line: str) -> None:
+    """One line on stdout; a closed stdout (``| head -1``) silences the rest, never the run."""
+    try:
+        print(line, file=sys.stdout)
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    # Python would report the broken pipe again when it flushes stdout at exit.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _close_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except (OSError, ValueError):
+        pass
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -244,7 +312,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         async def retry() -> int:
             outcomes = await retry_voices(config, args.voices, force=args.force)
             for outcome in outcomes:
-                print(outcome.line())
+                _out(one_line(outcome.line()))
             return EXIT_OK if all(o.requeued for o in outcomes) else EXIT_SOME_BAD
 
         return anyio.run(retry)
@@ -279,13 +347,23 @@ def _dispatch(args: argparse.Namespace) -> int:
         counters = Progress()
         if not sys.stderr.isatty():
             return await run_batch(
-                config, credentials, open_provider=open_provider, detach=detach, progress=counters
+                config,
+                credentials,
+                open_provider=open_provider,
+                detach=detach,
+                progress=counters,
+                rebind=args.rebind,
             )
         from pipeline.progress import live
 
         async with live(counters, network=True):
             return await run_batch(
-                config, credentials, open_provider=open_provider, detach=detach, progress=counters
+                config,
+                credentials,
+                open_provider=open_provider,
+                detach=detach,
+                progress=counters,
+                rebind=args.rebind,
             )
 
     report = anyio.run(go)
@@ -297,7 +375,6 @@ def _print_summary(report: object) -> None:
     from pipeline.runner import RunReport
 
     assert isinstance(report, RunReport)
-    out = sys.stdout
     for r in report.results:
         worst = [f for f in r.findings if f.severity == "error"] or [
             f for f in r.findings if f.severity == "warning"
@@ -305,13 +382,18 @@ def _print_summary(report: object) -> None:
         note = f"  {worst[0].code}: {worst[0].message}" if worst else ""
         if len(worst) > 1:
             note += f" (+{len(worst) - 1} more)"
-        print(f"{r.status:<16} {r.voice}{note}", file=out)
+        elif not worst and r.status is VoiceStatus.DEFERRED and r.last_error:
+            note = f"  not sent: {r.last_error}"
+        _out(one_line(f"{r.status:<16} {r.voice}{note}"))
     summary = report.summary
     counts = ", ".join(f"{v} {k}" for k, v in summary.items() if k != "voices" and v)
-    print(f"{summary['voices']} voices: {counts or 'none'}", file=out)
+    _out(f"{summary['voices']} voices: {counts or 'none'}")
     if report.interrupted:
-        print(f"cut short: {report.interrupted}", file=out)
-    print(f"manifest: {report.manifest}", file=out)
+        _out(one_line(f"cut short: {report.interrupted}"))
+    _out(f"manifest: {report.manifest}")
+    html = report.manifest.with_suffix(".html")
+    if html.exists():
+        _out(f"report: {html}")
 
 
 def _sample_data(args: argparse.Namespace) -> int:
@@ -325,9 +407,10 @@ def _sample_data(args: argparse.Namespace) -> int:
         profile=args.profile,
         with_defects=args.with_defects,
         seed=args.seed,
+        force=args.force,
     )
     defects = sum(1 for v in voices if v.defect)
-    print(f"wrote {len(voices)} voices ({defects} with defects) to {args.dir}")
+    _out(f"wrote {len(voices)} voices ({defects} with defects) to {args.dir}")
     return EXIT_OK
 
 
@@ -337,8 +420,16 @@ def _emulator(args: argparse.Namespace) -> int:
     from pipeline.emulator.server import parse_outcome, serve_forever
 
     for name in ("fault_rate", "upload_fault_rate"):
-        if not 0 <= getattr(args, name) <= 1:
+        if not 0 <= getattr(args, name) <= 1:  # NaN fails this too
             raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1")
+    for name in ("time_scale", "url_ttl"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive number (got {value})")
+    if not (math.isfinite(args.latency) and args.latency >= 0):
+        raise ConfigError(f"--latency must be a number of seconds >= 0 (got {args.latency})")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 0 and 65535 (got {args.port})")
     options = EmulatorOptions(
         host=args.host,
         port=args.port,

@@ -8,6 +8,7 @@ where it can be found, the line.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -246,6 +247,8 @@ class _Table:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self._bad(key, "must be a number")
+        if not math.isfinite(value):
+            raise self._bad(key, f"must be a finite number (got {value})")
         if value < minimum:
             raise self._bad(key, f"must be >= {minimum:g}")
         return float(value)
@@ -272,6 +275,9 @@ class _Table:
             seconds = float(m.group(1)) * _UNITS[m.group(2)]
         else:
             raise self._bad(key, "must be a duration like '30s', '6h' or a number of seconds")
+        if not math.isfinite(seconds):
+            # TOML has nan and inf; a NaN deadline or poll interval would hang or spin the run.
+            raise self._bad(key, f"must be a finite duration like '30s' or '6h' (got {value})")
         if seconds <= 0:
             raise self._bad(key, "must be positive")
         return seconds
@@ -436,8 +442,14 @@ def _read_provider(t: _Table) -> ProviderConfig:
     kind = t.choice("kind", "", (HUAWEI, AZURE)) if t.data.get("kind") else None
     if kind is None:
         raise ConfigError(f"{t.source.where('provider', None)}: [provider] needs key 'kind'")
-    endpoint = t.str_("endpoint", EMULATOR)
-    assert endpoint is not None
+    # Required: a job file without it used to run on the in-process emulator and record
+    # "succeeded" voices in the ledger that a later real run would then skip.
+    endpoint = t.str_("endpoint")
+    if endpoint is None:
+        raise ConfigError(
+            f"{t.source.where('provider', None)}: [provider] needs key 'endpoint': "
+            'the service\'s https:// URL, or "emulator" for the built-in emulator'
+        )
     _check_endpoint(endpoint, t)
     if kind == HUAWEI:
         edition = t.choice("edition", "basic", tuple(_EDITIONS))

@@ -25,7 +25,8 @@ class VoiceStatus(enum.StrEnum):
 
     READY = "ready"  #: check only: would be sent
     REJECTED = "rejected"  #: pre-flight errors; never sent
-    PENDING = "pending"  #: sent, not terminal yet
+    PENDING = "pending"  #: accepted by the provider (a remote id exists), not terminal yet
+    DEFERRED = "deferred"  #: could not be sent this run (provider unreachable, cut short)
     SUCCEEDED = "succeeded"  #: the provider trained it
     FAILED = "failed"  #: the provider said so; reason kept
     NEEDS_ATTENTION = "needs_attention"  #: a human must act (audit failed, consent failed …)
@@ -36,7 +37,8 @@ class VoiceStatus(enum.StrEnum):
 
     @property
     def is_good(self) -> bool:
-        """Whether this status lets the run exit 0."""
+        """Whether this status lets the run exit 0 (``deferred`` never does: the run was cut
+        short for that voice, which exits 3)."""
         return self in (VoiceStatus.READY, VoiceStatus.SUCCEEDED, VoiceStatus.PENDING)
 
 

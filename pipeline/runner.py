@@ -10,6 +10,7 @@ remote side effect and after it, so a run killed anywhere resumes where it stopp
 from __future__ import annotations
 
 import signal
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
@@ -25,6 +26,8 @@ from pipeline.errors import (
     AuthenticationFailed,
     CircuitOpen,
     DeadlineExceeded,
+    LedgerError,
+    ProviderError,
     ProviderProtocolError,
     ProviderRejected,
     ProviderUnavailable,
@@ -33,9 +36,10 @@ from pipeline.errors import (
 )
 from pipeline.ledger import open_ledger
 from pipeline.ledger.base import Ledger, Stage, VoiceState
+from pipeline.ledger.binding import ensure_binding
 from pipeline.lock import batch_lock
 from pipeline.providers.base import Provider
-from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
+from pipeline.records import Finding, PreparedVoice, Severity, VoiceSource, VoiceStatus
 from pipeline.report import RunFacts, clip_figures, gather_facts, publish
 from pipeline.retry import same_content
 from pipeline.stages import manifest
@@ -65,7 +69,7 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        if self.interrupted:
+        if self.interrupted or any(r.status is VoiceStatus.DEFERRED for r in self.results):
             return 3
         return 0 if all(r.status.is_good for r in self.results) else 1
 
@@ -96,14 +100,13 @@ def _prepare_context(config: JobConfig) -> PrepareContext:
 
 @asynccontextmanager
 async def prepare_stream(
-    config: JobConfig, progress: Progress
+    config: JobConfig, progress: Progress, sources: Sequence[VoiceSource]
 ) -> AsyncIterator[MemoryObjectReceiveStream[PreparedVoice]]:
-    """Prepare voices concurrently (a few more than there are cores, so I/O overlaps); the
-    stream hands out each voice as soon as it is ready.
+    """Prepare the discovered voices concurrently (a few more than there are cores, so I/O
+    overlaps); the stream hands out each voice as soon as it is ready.
 
     A context manager, not an async generator: the producers' task group then lives in the
     caller's task and scope, so cancellation and errors travel the way anyio expects."""
-    sources = discover(config.inbox)
     progress.voices_total = len(sources)
     ctx = _prepare_context(config)
     send, receive = anyio.create_memory_object_stream[PreparedVoice](config.limits.cpu_workers * 2)
@@ -152,7 +155,8 @@ async def run_check(config: JobConfig, *, progress: Progress | None = None) -> R
     started = datetime.now(UTC)
     results: list[VoiceResult] = []
     prepared: dict[str, PreparedVoice] = {}  # for the report's audio charts
-    async with prepare_stream(config, progress) as voices:
+    sources = discover(config.inbox)
+    async with prepare_stream(config, progress, sources) as voices:
         async for voice in voices:
             prepared[voice.key] = voice
             status = VoiceStatus.REJECTED if voice.rejected else VoiceStatus.READY
@@ -221,16 +225,19 @@ async def run_batch(
     open_provider: ProviderOpener,
     detach: bool | None = None,
     progress: Progress | None = None,
+    rebind: bool = False,
 ) -> RunReport:
     """The whole pipeline for one batch; safe to run again at any time."""
     progress = progress or Progress()
     detach = config.await_.mode == "detach" if detach is None else detach
     started = datetime.now(UTC)
+    sources = discover(config.inbox)  # a missing inbox is a ConfigError before anything else
     prepared: dict[str, PreparedVoice] = {}
     interrupted: str | None = None
     async with AsyncExitStack() as stack:
         stack.enter_context(batch_lock(config.state_dir, config.batch))
         ledger = await stack.enter_async_context(open_ledger(config))
+        await ensure_binding(ledger, config, rebind=rebind)
         endpoint = config.provider.endpoint
         if config.provider.is_emulator:
             from pipeline.emulator.server import Emulator  # only runs that use it pay the import
@@ -245,7 +252,7 @@ async def run_batch(
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_watch_signals, scope)
                     try:
-                        await send_all(config, ledger, provider, prepared, progress)
+                        await send_all(config, ledger, provider, sources, prepared, progress)
                         # Detached runs still collect what finished since the last run (one
                         # polling round), so a detach-only cron setup sees its results.
                         await await_batch(
@@ -257,12 +264,65 @@ async def run_batch(
                 interrupted = "signal"
         except* RunInterrupted as group:
             interrupted = str(_first_leaf(group))
-        results = await collect_results(ledger, prepared)
+        except* ProviderError as group:
+            # Errors of single calls end in drive_voice; one that escapes (e.g. the Azure
+            # project ensured before the first create) means no voice can be sent.
+            interrupted = f"the provider could not be used: {_first_leaf(group)}"
+        except* (LedgerError, OSError) as group:
+            # The disk filled up (or the ledger's database went away) under the run. What the
+            # ledger holds is true up to the failed write; the manifest below says the rest.
+            interrupted = _environment_fault(_first_leaf(group), config)
+        results = await _results_or_ledger_fault(ledger, prepared, sources, config)
+        if interrupted is None:
+            interrupted = _deferred_reason(results)
         facts = await gather_facts(ledger, prepared, bytes_uploaded=provider.bytes_uploaded)
-    return finish_run(config, "run", started, results, interrupted, facts=facts)
+    try:
+        return finish_run(config, "run", started, results, interrupted, facts=facts)
+    except OSError as exc:
+        raise RunInterrupted(
+            f"{interrupted or 'run finished'}; the manifest could not be written to "
+            f"{config.manifest_dir} ({exc.strerror or exc}); the ledger {_ledger_where(config)} "
+            "holds every voice's state: free space and run again (`voice-onboard status` shows it)"
+        ) from None
 
 
-def _first_leaf(group: BaseExceptionGroup[RunInterrupted]) -> BaseException:
+def _ledger_where(config: JobConfig) -> str:
+    return "in the database" if config.ledger_url else f"at {config.ledger_path}"
+
+
+def _environment_fault(exc: BaseException, config: JobConfig) -> str:
+    """One line for a fault of the machine (disk full, database gone) that ended the run."""
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}; free space or fix the folder and run again"
+    return f"{exc}; the ledger {_ledger_where(config)} is true up to this point; run again"
+
+
+async def _results_or_ledger_fault(
+    ledger: Ledger,
+    prepared: Mapping[str, PreparedVoice],
+    sources: Sequence[VoiceSource],
+    config: JobConfig,
+) -> list[VoiceResult]:
+    try:
+        return await collect_results(ledger, prepared, sources)
+    except LedgerError as exc:
+        raise RunInterrupted(
+            f"the ledger cannot be read to write the manifest: {exc}; run again"
+        ) from None
+
+
+def _deferred_reason(results: Sequence[VoiceResult]) -> str | None:
+    """The run's one line when voices could not be sent (they make it exit 3), else None."""
+    deferred = [r for r in results if r.status is VoiceStatus.DEFERRED]
+    if not deferred:
+        return None
+    errors = Counter(r.last_error for r in deferred if r.last_error)
+    why = errors.most_common(1)[0][0] if errors else "the run ended before they were sent"
+    return f"{len(deferred)} of {len(results)} voices could not be sent: {why}"
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The first real exception inside (possibly nested) task-group exception groups."""
     exc: BaseException = group
     while isinstance(exc, BaseExceptionGroup):
@@ -283,21 +343,49 @@ async def send_all(
     config: JobConfig,
     ledger: Ledger,
     provider: Provider,
+    sources: Sequence[VoiceSource],
     prepared: dict[str, PreparedVoice],
     progress: Progress,
 ) -> None:
     breaker = Breaker(config.limits.circuit_breaker)
+    claims = Claims.of(await ledger.all())
     # Voices in flight on the network side at once; uploads and API calls have their own limits
     # inside the provider, this only bounds memory and open tasks for very large batches.
     in_flight = anyio.Semaphore(max(config.limits.uploads * 4, 16))
-    async with anyio.create_task_group() as tg, prepare_stream(config, progress) as voices:
+    async with (
+        anyio.create_task_group() as tg,
+        prepare_stream(config, progress, sources) as voices,
+    ):
         async for voice in voices:
             prepared[voice.key] = voice
             if voice.rejected:
                 log.info("voice.rejected", voice=voice.key, findings=len(voice.findings))
                 continue
             await in_flight.acquire()
-            tg.start_soon(_drive_task, voice, ledger, provider, breaker, in_flight, progress)
+            tg.start_soon(
+                _drive_task, voice, ledger, provider, breaker, claims, in_flight, progress
+            )
+
+
+class Claims:
+    """Remote ids the ledger's voices hold (current and earlier jobs), by voice: a create that
+    reconciles with the provider must never adopt another voice's job."""
+
+    def __init__(self) -> None:
+        self._by_voice: dict[str, set[str]] = {}
+
+    @classmethod
+    def of(cls, states: Sequence[VoiceState]) -> Claims:
+        claims = cls()
+        for state in states:
+            claims.add(state)
+        return claims
+
+    def add(self, state: VoiceState) -> None:
+        self._by_voice.setdefault(state.key, set()).update(state.job_ids, state.history)
+
+    def others(self, key: str) -> frozenset[str]:
+        return frozenset(i for k, ids in self._by_voice.items() if k != key for i in ids)
 
 
 async def _drive_task(
@@ -305,12 +393,13 @@ async def _drive_task(
     ledger: Ledger,
     provider: Provider,
     breaker: Breaker,
+    claims: Claims,
     in_flight: anyio.Semaphore,
     progress: Progress,
 ) -> None:
     try:
         with structlog.contextvars.bound_contextvars(voice=voice.key):
-            await drive_voice(voice, ledger, provider, breaker)
+            await drive_voice(voice, ledger, provider, breaker, claims=claims)
         progress.voices_submitted += 1
         progress.bytes_uploaded = provider.bytes_uploaded
     finally:
@@ -368,9 +457,15 @@ async def initial_state(voice: PreparedVoice, ledger: Ledger) -> VoiceState:
 
 
 async def drive_voice(
-    voice: PreparedVoice, ledger: Ledger, provider: Provider, breaker: Breaker
+    voice: PreparedVoice,
+    ledger: Ledger,
+    provider: Provider,
+    breaker: Breaker,
+    *,
+    claims: Claims | None = None,
 ) -> None:
-    """create → upload → submit for one voice, checkpointing the ledger around each step."""
+    """create → upload → submit for one voice, checkpointing the ledger around each step.
+    ``claims``: the remote ids other voices hold (read from the ledger when not given)."""
     state = await initial_state(voice, ledger)
 
     async def save(s: VoiceState) -> None:
@@ -383,7 +478,9 @@ async def drive_voice(
                 if state.stage is Stage.PREPARED:
                     state = state.advance(Stage.CREATING)
                     await ledger.put(state)  # intent, durable before the create call
-                state = await provider.create(voice, state, save)
+                known = claims or Claims.of(await ledger.all())
+                state = await provider.create(voice, state, save, taken=known.others(voice.key))
+                known.add(state)
             elif state.stage is Stage.CREATED:
                 state = await provider.upload(voice, state, save)
             else:
@@ -486,13 +583,19 @@ async def await_batch(
 
 
 async def collect_results(
-    ledger: Ledger, prepared: Mapping[str, PreparedVoice]
+    ledger: Ledger,
+    prepared: Mapping[str, PreparedVoice],
+    sources: Sequence[VoiceSource] | None = None,
 ) -> list[VoiceResult]:
-    """One manifest entry per voice: from this run's pre-flight and the ledger's state.
-    Voices the ledger knows but the inbox no longer holds are kept (the manifest stays true)."""
+    """One manifest entry per voice: every voice discovered in the inbox (even one a cut-short
+    run never reached), every voice the ledger knows (even one gone from the inbox), with this
+    run's pre-flight and the ledger's state. A voice is ``pending`` only once the provider has
+    accepted it for training; one that was not sent (yet) is ``deferred``. ``sources``: this
+    run's view of the inbox (None for a manifest written from the ledger alone)."""
     states = {s.key: s for s in await ledger.all()}
+    discovered = {s.key: s for s in sources or ()}
     results: list[VoiceResult] = []
-    for key in sorted(set(prepared) | set(states)):
+    for key in sorted(set(prepared) | set(states) | set(discovered)):
         voice = prepared.get(key)
         state = states.get(key)
         if voice is not None and voice.rejected:
@@ -500,18 +603,24 @@ async def collect_results(
             continue
         findings: tuple[Finding, ...] = voice.findings if voice else ()
         if state is None:
-            status = VoiceStatus.PENDING
+            source = discovered.get(key)
+            name = voice.meta if voice else source.meta if source else None
             results.append(
                 VoiceResult(
                     voice=key,
-                    voice_name=voice.meta.voice_name if voice and voice.meta else None,
-                    status=status,
+                    voice_name=name.voice_name if name else None,
+                    status=VoiceStatus.DEFERRED,
                     files=files_of(voice) if voice else (),
                     findings=findings,
+                    last_error=None if voice else "the run ended before its pre-flight",
                 )
             )
             continue
-        status = state.status if state.stage is Stage.DONE else VoiceStatus.PENDING
+        status = outcome(state)
+        if status is VoiceStatus.DEFERRED and sources is not None and key not in discovered:
+            # Never sent, and its folder is gone: no run can send it until it is back.
+            status = VoiceStatus.REJECTED
+            findings = (*findings, _GONE)
         results.append(
             VoiceResult(
                 voice=key,
@@ -524,3 +633,21 @@ async def collect_results(
             )
         )
     return results
+
+
+_GONE = Finding(
+    severity=Severity.ERROR,
+    code="voice.gone",
+    file=None,
+    message="the voice folder is no longer in the inbox and was never sent; put it back to send it",
+)
+
+
+def outcome(state: VoiceState) -> VoiceStatus:
+    """A ledger state as a manifest status: terminal as recorded; ``pending`` once submitted
+    (the provider is training it); ``deferred`` before that, whatever ids it already has."""
+    if state.stage is Stage.DONE:
+        return state.status
+    if state.stage is Stage.SUBMITTED:
+        return VoiceStatus.PENDING
+    return VoiceStatus.DEFERRED

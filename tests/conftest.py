@@ -17,6 +17,17 @@ _OUR_ENV = (
     "AZURE_BLOB_CONTAINER_SAS_URL",
     "VOICE_ONBOARD_DATABASE_URL",
 )
+#: The suite's own knobs (``make soak``, the test database); every other VOICE_ONBOARD_* is
+#: the operator's and is never seen by a test.
+_TEST_KNOBS = (
+    "VOICE_ONBOARD_TEST_DATABASE_URL",
+    "VOICE_ONBOARD_SOAK",
+    "VOICE_ONBOARD_FUZZ_EXAMPLES",
+)
+
+
+def _operator_env(name: str) -> bool:
+    return name in _OUR_ENV or (name.startswith("VOICE_ONBOARD_") and name not in _TEST_KNOBS)
 
 
 @pytest.fixture
@@ -27,8 +38,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's real credentials."""
-    for name in _OUR_ENV:
+    """No test sees the developer's real credentials (nor one a test before it set)."""
+    for name in [n for n in os.environ if _operator_env(n)]:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -72,5 +83,9 @@ def write_job(tmp_path: Path) -> Callable[..., Path]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep numpy/BLAS from oversubscribing the 2 cores the suite shares."""
+    """Keep numpy/BLAS from oversubscribing the 2 cores the suite shares, and drop the
+    operator's credentials before any fixture of any scope runs (a module-scoped fixture runs
+    before the function-scoped clean environment)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    for name in [n for n in os.environ if _operator_env(n)]:
+        del os.environ[name]

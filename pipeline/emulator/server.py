@@ -161,7 +161,13 @@ class Emulator:
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, options.host, options.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # port in use, an address not on this machine, a privileged port
+            raise ConfigError(
+                f"emulator: cannot listen on {options.host}:{options.port}: "
+                f"{exc.strerror or exc}; choose another --port (0 = any free port)"
+            ) from None
         port = runner.addresses[0][1]
         ctx.base_url = f"http://{_url_host(options.host)}:{port}"
         self._context, self._huawei, self._azure = ctx, huawei, azure

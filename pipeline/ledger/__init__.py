@@ -10,13 +10,16 @@ from pipeline.ledger.base import Ledger, Stage, StageEvent, VoiceState
 __all__ = ["Ledger", "Stage", "StageEvent", "VoiceState", "open_ledger"]
 
 
-def open_ledger(config: JobConfig) -> AbstractAsyncContextManager[Ledger]:
+def open_ledger(
+    config: JobConfig, *, read_only: bool = False
+) -> AbstractAsyncContextManager[Ledger]:
     """The batch's ledger: ``[batch] ledger`` / ``VOICE_ONBOARD_DATABASE_URL`` when set
-    (PostgreSQL), else the SQLite file in ``state_dir``."""
+    (PostgreSQL), else the SQLite file in ``state_dir`` (``read_only``: never created or
+    written, for ``status``)."""
     if config.ledger_url:
         from pipeline.ledger.postgres import PostgresLedger
 
         return PostgresLedger(config.ledger_url, config.batch)
     from pipeline.ledger.sqlite import SqliteLedger
 
-    return SqliteLedger(config.ledger_path, config.batch)
+    return SqliteLedger(config.ledger_path, config.batch, read_only=read_only)

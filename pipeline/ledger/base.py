@@ -35,6 +35,10 @@ class Stage(enum.StrEnum):
 _ORDER = {stage: i for i, stage in enumerate(Stage)}
 
 
+#: The ``remote`` keys that name a remote job or resource (not an asset or a state).
+JOB_ID_KEYS = ("job_id", "consent_id", "personal_voice_id")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VoiceState:
     """What the ledger knows about one voice of one batch."""
@@ -56,6 +60,11 @@ class VoiceState:
     def advance(self, stage: Stage, **changes: object) -> VoiceState:
         """A copy at ``stage`` with the given fields changed and a fresh timestamp."""
         return replace(self, stage=stage, updated_at=time.time(), **changes)  # type: ignore[arg-type]
+
+    @property
+    def job_ids(self) -> tuple[str, ...]:
+        """The remote job/resource ids this state holds now (see JOB_ID_KEYS)."""
+        return tuple(self.remote[k] for k in JOB_ID_KEYS if self.remote.get(k))
 
     def with_remote(self, **values: str | None) -> dict[str, str]:
         merged = dict(self.remote)
@@ -91,6 +100,14 @@ class Ledger(Protocol):
     async def all(self) -> list[VoiceState]: ...
 
     async def events(self, key: str | None = None) -> list[StageEvent]: ...
+
+    async def binding(self) -> str | None:
+        """Which provider account this batch's remote ids belong to (None: not bound yet)."""
+        ...
+
+    async def bind(self, binding: str) -> None:
+        """Record (or replace) the batch's binding; durable before it returns."""
+        ...
 
     async def aclose(self) -> None: ...
 

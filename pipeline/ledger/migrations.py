@@ -81,6 +81,18 @@ CREATE TABLE voice_onboard_rate_slots (
 CREATE INDEX voice_onboard_rate_slots_by_window ON voice_onboard_rate_slots (scope, kind);
 """,
     ),
+    Migration(
+        version=3,
+        name="ledger: the provider account each batch's remote ids belong to",
+        # A batch run on the emulator must not be mistaken for one on a real account.
+        sql="""
+CREATE TABLE voice_onboard_bindings (
+    batch text PRIMARY KEY,
+    binding text NOT NULL,
+    bound_at double precision NOT NULL
+);
+""",
+    ),
 )
 
 #: The schema version this code expects; a database at a newer one is refused.

@@ -249,6 +249,24 @@ class PostgresLedger:
             for r in rows
         ]
 
+    async def binding(self) -> str | None:
+        rows = await self._rows(
+            "SELECT binding FROM voice_onboard_bindings WHERE batch = %s", (self._batch,)
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def bind(self, binding: str) -> None:
+        try:
+            async with self._p().connection() as conn:
+                await conn.execute(
+                    "INSERT INTO voice_onboard_bindings (batch, binding, bound_at) "
+                    "VALUES (%s, %s, %s) ON CONFLICT (batch) DO UPDATE SET "
+                    "binding = EXCLUDED.binding, bound_at = EXCLUDED.bound_at",
+                    (self._batch, binding, time.time()),
+                )
+        except psycopg.Error as exc:
+            raise LedgerError(f"{self._where}: {error_reason(exc)}") from None
+
 
 def error_reason(exc: psycopg.Error) -> str:
     """The first line of a driver error (libpq repeats it per address tried), no secrets."""

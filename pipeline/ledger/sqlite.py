@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Final, Self
+from typing import Final, Self, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -25,6 +26,8 @@ from pipeline.ledger.base import (
     findings_to_json,
 )
 from pipeline.records import VoiceStatus
+
+_T = TypeVar("_T")
 
 SCHEMA_VERSION: Final = 1
 
@@ -62,9 +65,10 @@ CREATE INDEX IF NOT EXISTS events_by_voice ON events (batch, key, id);
 class SqliteLedger:
     """The Ledger protocol on a SQLite file; scoped to one batch."""
 
-    def __init__(self, path: Path, batch: str) -> None:
+    def __init__(self, path: Path, batch: str, *, read_only: bool = False) -> None:
         self._path = path
         self._batch = batch
+        self._read_only = read_only
         self._limiter = anyio.CapacityLimiter(1)
         self._conn: sqlite3.Connection | None = None
 
@@ -80,6 +84,9 @@ class SqliteLedger:
         await self.aclose()
 
     def _open(self) -> None:
+        if self._read_only:
+            self._conn = self._open_read_only()
+            return
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
@@ -99,12 +106,63 @@ class SqliteLedger:
                 )
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self._path}: cannot open ledger: {exc}") from None
+        except OSError as exc:
+            raise LedgerError(
+                f"{self._path.parent}: cannot create the ledger: {exc.strerror or exc}"
+            ) from None
         self._conn = conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """For ``status``: reads without creating, migrating or writing anything. A WAL ledger
+        in a folder we may not write (a read-only mount, another user's state_dir) cannot be
+        opened ``mode=ro`` when its -shm file is missing; ``immutable=1`` then reads the main
+        file as it is (a run writing at the same moment is not expected there)."""
+        if not self._path.is_file():
+            raise LedgerError(f"{self._path}: no ledger yet (nothing was run for this batch)")
+        uri = self._path.resolve().as_uri()
+        last: sqlite3.Error | None = None
+        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(uri + query, uri=True, check_same_thread=False)
+                conn.execute("PRAGMA busy_timeout=10000")
+                conn.execute("SELECT count(*) FROM voices").fetchone()
+                return conn
+            except sqlite3.Error as exc:
+                last = exc
+        raise LedgerError(f"{self._path}: cannot read ledger: {last}")
+
+    async def binding(self) -> str | None:
+        def run() -> str | None:
+            row = (
+                self._c()
+                .execute("SELECT value FROM meta WHERE key=?", (f"binding:{self._batch}",))
+                .fetchone()
+            )
+            return None if row is None else str(row[0])
+
+        return await self._call(run)
+
+    async def bind(self, binding: str) -> None:
+        def run() -> None:
+            self._c().execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (f"binding:{self._batch}", binding),
+            )
+
+        await self._call(run)
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
+
+    async def _call(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` on the ledger's thread; a failing statement (a full disk, a read-only
+        file) is a LedgerError naming the file, never a bare sqlite3 error."""
+        try:
+            return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self._path}: {exc}") from None
 
     def _c(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -120,7 +178,7 @@ class SqliteLedger:
             )
             return None if row is None else _from_row(row)
 
-        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
+        return await self._call(run)
 
     async def all(self) -> list[VoiceState]:
         def run() -> list[VoiceState]:
@@ -131,7 +189,7 @@ class SqliteLedger:
             )
             return [_from_row(r) for r in rows]
 
-        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
+        return await self._call(run)
 
     async def put(self, state: VoiceState, *, detail: str | None = None) -> None:
         if state.batch != self._batch:
@@ -160,7 +218,7 @@ class SqliteLedger:
                 conn.execute("ROLLBACK")
                 raise
 
-        await anyio.to_thread.run_sync(run, limiter=self._limiter)
+        await self._call(run)
 
     async def events(self, key: str | None = None) -> list[StageEvent]:
         def run() -> list[StageEvent]:
@@ -177,7 +235,7 @@ class SqliteLedger:
                 for r in rows
             ]
 
-        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
+        return await self._call(run)
 
 
 def _to_row(s: VoiceState) -> tuple[object, ...]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -295,7 +295,11 @@ class AzureProvider:
                 self._project_ready = True
                 log.info("azure.project_ready", project=self._project)
 
-    async def create(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
+    async def create(
+        self, voice: PreparedVoice, state: VoiceState, save: Save, *, taken: Collection[str] = ()
+    ) -> VoiceState:
+        # Ids are derived from batch, folder and content fingerprint: another voice's can
+        # never come back here, so ``taken`` needs no check.
         await self._ensure_project()
         ids = self.ids(state)
         consent: Consent | None = None

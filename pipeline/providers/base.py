@@ -8,7 +8,7 @@ and must reconcile (Huawei: list and adopt; Azure: the same deterministic ids).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Protocol
 
 from pipeline.ledger.base import Stage, VoiceState
@@ -31,8 +31,12 @@ class Provider(Protocol):
         """The manifest's ``provider`` object (kind, edition, endpoint …; no secrets)."""
         ...
 
-    async def create(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
-        """Make the remote job/resources exist; returns a ``created`` (or ``done``) state."""
+    async def create(
+        self, voice: PreparedVoice, state: VoiceState, save: Save, *, taken: Collection[str] = ()
+    ) -> VoiceState:
+        """Make the remote job/resources exist; returns a ``created`` (or ``done``) state.
+        ``taken``: remote ids other voices of the ledger hold, which this voice must never
+        adopt (a reconciled create is matched by more than its name)."""
         ...
 
     async def upload(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import functools
 import mimetypes
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import anyio
 import anyio.to_thread
@@ -81,8 +81,15 @@ class HuaweiProvider:
 
     # -- create ------------------------------------------------------------------------------
 
-    async def _find_earlier(self, voice_name: str) -> JobInfo | None:
-        """This batch's earlier job for the voice name, if the provider has one."""
+    async def _find_earlier(
+        self, voice: PreparedVoice, voice_name: str, taken: Collection[str]
+    ) -> JobInfo | None:
+        """This batch's earlier job for the voice, if the provider has one that can only be
+        ours: the same voice name (exact), not claimed by another voice of the ledger, and the
+        same attributes we send (create type, sex, language, tag) where the service echoes
+        them. A job that fails any of these belongs to another speaker and is never adopted."""
+        meta = voice.meta
+        create_type = self._create_type()
         jobs = [
             j
             async for j in self._client.iter_jobs(
@@ -91,6 +98,11 @@ class HuaweiProvider:
                 job_type=self._config.provider.job_type,
             )
             if j.voice_name == voice_name  # exact, whatever the server's matching rule is
+            and j.job_id not in taken
+            and _echoes(j.create_type, create_type)
+            and (meta is None or _echoes(j.sex, meta.sex))
+            and (meta is None or _echoes(j.language, meta.language))
+            and (meta is None or _echoes(j.tag, meta.tag))
         ]
         if not jobs:
             return None
@@ -99,9 +111,15 @@ class HuaweiProvider:
         # The newest is the one a previous run of ours made last.
         return max(jobs, key=lambda j: (j.create_time or 0, j.job_id))
 
-    async def create(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
-        earlier = await self._find_earlier(state.voice_name)
-        if earlier is not None and earlier.job_id not in state.history:
+    def _create_type(self) -> Literal["PACKAGE", "SEGMENT"]:
+        return "SEGMENT" if self._config.provider.upload_mode == "segment" else "PACKAGE"
+
+    async def create(
+        self, voice: PreparedVoice, state: VoiceState, save: Save, *, taken: Collection[str] = ()
+    ) -> VoiceState:
+        taken = {*taken, *state.history}
+        earlier = await self._find_earlier(voice, state.voice_name, taken)
+        if earlier is not None:
             log.info("create.adopted", job_id=earlier.job_id, remote_state=earlier.state)
             return self._adopt(state, earlier)
         meta = voice.meta
@@ -109,7 +127,7 @@ class HuaweiProvider:
         body = CreateJobBody(
             voice_name=state.voice_name,
             batch_name=self._config.batch,
-            create_type="SEGMENT" if self._config.provider.upload_mode == "segment" else "PACKAGE",
+            create_type=self._create_type(),
             sex=meta.sex,
             language=meta.language,
             tag=meta.tag,
@@ -128,8 +146,8 @@ class HuaweiProvider:
                 if attempt == _CREATE_TRIES - 1:
                     raise
                 await anyio.sleep(0.2 * (attempt + 1))
-                earlier = await self._find_earlier(state.voice_name)
-                if earlier is not None and earlier.job_id not in state.history:
+                earlier = await self._find_earlier(voice, state.voice_name, taken)
+                if earlier is not None:
                     log.info("create.reconciled", job_id=earlier.job_id)
                     return self._adopt(state, earlier)
                 log.info("create.retrying", attempt=attempt + 1)
@@ -380,3 +398,10 @@ def _segment_audio(i: int) -> _UrlPicker:
 
 def _segment_text(i: int) -> _UrlPicker:
     return _UrlPicker("text", i)
+
+
+def _echoes(echoed: str | None, sent: str | None) -> bool:
+    """Whether a field the list API echoes is consistent with what we send: equal, or one side
+    unknown (a field we leave out takes the service's default; a field it leaves out proves
+    nothing)."""
+    return echoed is None or sent is None or echoed.upper() == sent.upper()

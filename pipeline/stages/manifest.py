@@ -79,6 +79,7 @@ _ORDER = (
     VoiceStatus.REJECTED,
     VoiceStatus.NEEDS_ATTENTION,
     VoiceStatus.PENDING,
+    VoiceStatus.DEFERRED,
     VoiceStatus.READY,
 )
 

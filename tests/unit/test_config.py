@@ -53,7 +53,7 @@ def test_unreadable_and_missing_files(tmp_path: Path) -> None:
 def test_bad_values(write_job: Callable[..., Path]) -> None:
     """Wrong types, bad enums and bad durations are named."""
     with pytest.raises(ConfigError, match="edition must be one of"):
-        load_job(write_job(provider='kind = "huawei-metastudio"\nedition = "gold"'))
+        load_job(write_job(provider='kind = "huawei-metastudio"\nendpoint = "emulator"\nedition = "gold"'))
     with pytest.raises(ConfigError, match="uploads must be an integer"):
         load_job(write_job(extra='[limits]\nuploads = "many"'))
     with pytest.raises(ConfigError, match="deadline must be a duration"):
@@ -61,9 +61,36 @@ def test_bad_values(write_job: Callable[..., Path]) -> None:
     with pytest.raises(ConfigError, match="segment works only"):
         load_job(
             write_job(
-                provider='kind = "huawei-metastudio"\nedition = "advance"\nupload_mode = "segment"'
+                provider='kind = "huawei-metastudio"\nendpoint = "emulator"\nedition = "advance"\n'
+                'upload_mode = "segment"'
             )
         )
+
+
+def test_endpoint_is_required(write_job: Callable[..., Path]) -> None:
+    """A job file without endpoint is refused; it never falls back to the emulator."""
+    with pytest.raises(ConfigError, match=r"\[provider\] needs key 'endpoint'"):
+        load_job(write_job(provider='kind = "huawei-metastudio"'))
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ("[await]\npoll_interval = nan", "poll_interval"),
+        ("[await]\ndeadline = inf", "deadline"),
+        ("[await]\ndeadline = -inf", "deadline"),
+        ("[limits]\ncreate_per_second = nan", "create_per_second"),
+        ("[limits]\nretry_budget = nan", "retry_budget"),
+        ("[emulator]\ntime_scale = nan", "time_scale"),
+        ("[emulator]\nlatency = inf", "latency"),
+    ],
+)
+def test_non_finite_numbers_are_refused(
+    write_job: Callable[..., Path], extra: str, key: str
+) -> None:
+    """TOML's nan and inf never reach a deadline, an interval or a scale."""
+    with pytest.raises(ConfigError, match=rf"\.{key} must be a finite"):
+        load_job(write_job(extra=extra))
 
 
 def test_endpoint_rules(write_job: Callable[..., Path]) -> None:

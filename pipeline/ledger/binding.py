@@ -1,0 +1,66 @@
+"""Which provider account a batch's ledger belongs to.
+
+Remote ids (job ids, consent and voice ids) mean something only at the endpoint and account
+that issued them. A ledger filled by a run on the emulator must never make a later run on the
+real service skip those voices as "succeeded", so the ledger remembers its binding and a run
+against another one is refused (exit 2) unless the operator rebinds on purpose.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from pipeline.config import AZURE, JobConfig, ProviderConfig
+from pipeline.errors import ConfigError
+from pipeline.ledger.base import Ledger, Stage
+from pipeline.records import VoiceStatus
+
+log = structlog.get_logger("pipeline.ledger")
+
+
+def binding_of(provider: ProviderConfig) -> str:
+    """The account a provider config addresses: kind, endpoint and project, as one string."""
+    endpoint = provider.endpoint.rstrip("/")
+    if provider.kind == AZURE:
+        return f"{provider.kind} {endpoint} project={provider.project}"
+    return f"{provider.kind} {endpoint} project_id={provider.project_id}"
+
+
+async def ensure_binding(ledger: Ledger, config: JobConfig, *, rebind: bool = False) -> None:
+    """Bind a new ledger to the job file's account; refuse another account's ledger unless
+    ``rebind``, which forgets every remote id the ledger holds (they move to each voice's
+    history) so the voices are sent afresh to the new account."""
+    wanted = binding_of(config.provider)
+    bound = await ledger.binding()
+    if bound == wanted:
+        return
+    if bound is None:
+        # A new ledger, or one written before ledgers were bound: it can only be this one's.
+        await ledger.bind(wanted)
+        log.info("ledger.bound", binding=wanted)
+        return
+    if not rebind:
+        raise ConfigError(
+            f"{config.path}: the ledger of batch '{config.batch}' belongs to {bound}, "
+            f"not {wanted}; use a fresh state_dir, or `voice-onboard run --rebind` to forget "
+            "the old account's remote jobs and send every voice again"
+        )
+    forgotten = 0
+    for state in await ledger.all():
+        if state.stage is Stage.PREPARED and not state.remote:
+            continue
+        history = (*state.history, *(f"{bound}: {v}" for v in state.job_ids))
+        fresh = state.advance(
+            Stage.PREPARED,
+            status=VoiceStatus.PENDING,
+            remote={},
+            uploaded=(),
+            history=history,
+            attempts=0,
+            last_error=None,
+            findings=(),
+        )
+        await ledger.put(fresh, detail=f"rebound from {bound}")
+        forgotten += 1
+    await ledger.bind(wanted)
+    log.warning("ledger.rebound", old=bound, new=wanted, voices=forgotten)
