@@ -32,7 +32,9 @@ CODES: Final[dict[str, str]] = {
     "transcript.orphan": "A transcript names a recording that does not exist.",
     "transcript.empty": "A transcript is empty.",
     "transcript.duplicate": "A recording has more than one transcript.",
-    "transcript.unreadable": "A transcript file cannot be decoded (UTF-8, UTF-16 with BOM, GB18030).",
+    "transcript.unreadable": "A transcript file cannot be decoded (UTF-8, UTF-16 with BOM; "
+    "GB18030/GBK only for Chinese voices) or holds characters its voice's language cannot; "
+    "the message names the byte offset.",
     "transcript.malformed": "A line of transcripts.tsv or metadata.csv does not parse.",
     "transcript.control_chars": "Control characters were removed from a transcript.",
     "transcript.too_long": "A transcript line is longer than the configured limit.",
@@ -51,6 +53,13 @@ CODES: Final[dict[str, str]] = {
     "voice.unexpected_file": "A file the inbox layout does not know; it is not sent.",
     "voice.changed_after_submit": "Recordings changed after submission; the earlier job is kept.",
     "voice.too_many_clips": "More recordings than the configured limit ([limits] max_clips).",
+    "voice.duplicate_name": "Another voice folder of the batch has the same voice_name; "
+    "neither is sent.",
+    "voice.gone": "The voice folder left the inbox before the voice was sent; put it back to "
+    "send it.",
+    # inbox: the batch as a whole (the manifest's top-level findings, not a voice's)
+    "inbox.skipped": "A hidden folder (name starting with '.') at the inbox's top level was "
+    "skipped; it is not a voice.",
     # remote: what the provider said
     "remote.audit_failed": "Huawei review failed (AUDIT_FAILED); per-file reasons follow.",
     "remote.split_failed": "Huawei could not split the long recording (SPLIT_FAILED).",

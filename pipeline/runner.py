@@ -165,7 +165,9 @@ async def run_check(config: JobConfig, *, progress: Progress | None = None) -> R
                 "voice.checked", voice=voice.key, status=str(status), findings=len(voice.findings)
             )
     facts = RunFacts(clips=clip_figures(prepared))
-    return finish_run(config, "check", started, results, None, facts=facts)
+    return finish_run(
+        config, "check", started, results, None, facts=facts, findings=sources.findings
+    )
 
 
 def finish_run(
@@ -176,6 +178,7 @@ def finish_run(
     interrupted: str | None,
     *,
     facts: RunFacts | None = None,
+    findings: Sequence[Finding] = (),
 ) -> RunReport:
     doc = manifest.build(
         batch=config.batch,
@@ -185,6 +188,7 @@ def finish_run(
         finished_at=datetime.now(UTC),
         results=results,
         interrupted=interrupted,
+        findings=findings,
     )
     path = manifest.write(doc, config.manifest_dir, config.batch, started)
     report = RunReport(
@@ -277,7 +281,9 @@ async def run_batch(
             interrupted = _deferred_reason(results)
         facts = await gather_facts(ledger, prepared, bytes_uploaded=provider.bytes_uploaded)
     try:
-        return finish_run(config, "run", started, results, interrupted, facts=facts)
+        return finish_run(
+            config, "run", started, results, interrupted, facts=facts, findings=sources.findings
+        )
     except OSError as exc:
         raise RunInterrupted(
             f"{interrupted or 'run finished'}; the manifest could not be written to "

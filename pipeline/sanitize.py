@@ -25,9 +25,11 @@ is far less likely than a disk error.
 
 Two helpers for the inbox readers (discover, transcripts): :func:`name_problem` says why a file
 name cannot be shown or stored as it is (bytes that are not UTF-8, control characters, bidi
-overrides), :func:`printable` gives such a name a one-line, collision-free stand-in, and
-:func:`read_small_file` reads a small file without following a symlink, without blocking on a
-FIFO and without reading more than a limit.
+overrides), :func:`printable` gives such a name a one-line, collision-free stand-in,
+:func:`outside_problem` says why a path must not be read because a symlink (of the path itself
+or of any folder on the way) could lead outside the inbox, and :func:`read_small_file` reads a
+small file without following a symlink, without blocking on a FIFO and without reading more
+than a limit.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ __all__ = [
     "azure_id",
     "blob_name",
     "name_problem",
+    "outside_problem",
     "printable",
     "read_small_file",
     "short_hash",
@@ -170,6 +173,43 @@ def printable(name: str) -> str:
     raw = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     shown = _UNSHOWABLE.sub(lambda m: ascii(m.group(0))[1:-1], raw)[:100]
     return f"{shown}~{short_hash(name)}"
+
+
+# --------------------------------------------------------------------------- confinement
+
+
+def outside_problem(path: Path, root: Path) -> str | None:
+    """Why reading ``path`` could read something outside ``root`` (the inbox), or None.
+
+    ``path`` is a path under ``root`` as discover listed it (``root/alice/0001.wav``). It is
+    refused when it is a symlink itself, or when its real path is not
+    ``realpath(root)/alice/0001.wav``, i.e. some folder on the way is a symlink (or has been
+    swapped for one since discovery). Every symlink is refused, even one that stays inside the
+    inbox: discover refuses them all the same way (``voice.unsafe_path``), a link to another
+    voice's file would send one speaker's recording twice, and a link that points inside now
+    can be re-pointed outside between this check and the read. ``root`` itself may be a
+    symlink: the job file names it, the inbox does not.
+
+    Checks with ``lstat`` and ``os.path.realpath``, never opens anything. A path that cannot be
+    examined (gone, permission denied) is None here: the reader reports it as unreadable.
+    The last component is also opened with ``O_NOFOLLOW`` by :func:`read_small_file`; a folder
+    swapped between this check and the open is the remaining race, open to someone who can
+    write into the inbox while the run reads it.
+    """
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return "not inside the inbox; not read"
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symlink (it may lead outside the inbox); not followed"
+    real = os.path.realpath(path)
+    if real != os.path.join(os.path.realpath(root), rel):
+        return "reached through a symlinked folder (it may lead outside the inbox); not followed"
+    return None
 
 
 # --------------------------------------------------------------------------- small files

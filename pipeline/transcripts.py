@@ -12,10 +12,18 @@ Three forms are read (DESIGN §3.1), and a folder may mix them:
 Stems may carry a ``.wav`` suffix (any case). Blank lines are skipped, and so is a first line that
 looks like a header (``id``, ``name``, ``file`` …) when no recording has that stem.
 
-Decoding (:func:`decode_text`): a byte-order mark decides (UTF-8, UTF-16 LE/BE, and UTF-32 LE/BE
-since it costs nothing); without one, UTF-8 is tried strictly, then GB18030 (a superset of GBK).
-ASCII-heavy UTF-16 without a BOM is recognised by its NUL bytes. Text holding U+0000 after
-decoding is a binary file, not a transcript.
+Decoding (:func:`decode_text`) never guesses against the voice's language (``language``: the
+primary subtag :func:`transcript_language` derives from voice.toml, passed in explicitly): a
+byte-order mark decides (UTF-8, UTF-16 LE/BE, and UTF-32 LE/BE since it costs nothing); without
+one, ASCII-heavy UTF-16 is recognised by its NUL bytes, then UTF-8 is tried strictly. Only when
+that fails is GB18030 (a superset of GBK) tried, and only for a Chinese voice (``CN``, a ``zh``
+locale), or for a voice of unknown language when the text then reads as Chinese (its non-ASCII
+characters are predominantly common CJK ideographs and punctuation) — never for ``EN``: a
+Latin-1 "Renée" is valid GBK too ("Ren閑"). Decoded text that holds what no transcript of the
+voice can (U+0000: a binary file; C1 controls or U+FFFD: damage from an earlier conversion; CJK
+in a voice of another language) is refused too. Every refusal is an ``InputError`` with code
+``transcript.unreadable`` whose message names the byte offset of the first bad byte or
+character and the fix.
 
 Cleaning (:func:`clean_text`): control characters are removed (or turned into a space where they
 separate words: form feed, vertical tab, NEL, the C0 separators), as are invisible format
@@ -42,10 +50,17 @@ from pathlib import Path
 from typing import Final
 
 from pipeline.errors import InputError
-from pipeline.records import Finding, Severity
+from pipeline.records import Finding, Severity, VoiceMeta
 from pipeline.sanitize import FileRefused, name_problem, read_small_file
 
-__all__ = ["Transcript", "TranscriptSet", "clean_text", "decode_text", "read_transcripts"]
+__all__ = [
+    "Transcript",
+    "TranscriptSet",
+    "clean_text",
+    "decode_text",
+    "read_transcripts",
+    "transcript_language",
+]
 
 #: A transcript list for even a huge voice is well under this; bigger is not a transcript, and
 #: reading it whole would only cost memory.
@@ -64,6 +79,39 @@ _HEADER_STEMS: Final = frozenset(
     {"id", "name", "file", "filename", "file_name", "stem", "audio", "audio_file", "wav", "path"}
     | {"utt", "utt_id", "utterance", "utterance_id"}
 )
+
+#: Huawei's voice.toml ``language`` values as primary language subtags.
+_HUAWEI_LANGUAGES: Final = {"CN": "zh", "EN": "en"}
+#: Voices whose transcripts may be GB18030/GBK: Chinese (Mandarin, Cantonese and Wu locales).
+_GB_LANGUAGES: Final = frozenset({"zh", "cmn", "yue", "wuu"})
+#: Voices whose transcripts may hold CJK characters (Japanese and Korean: UTF-8 only).
+_CJK_LANGUAGES: Final = _GB_LANGUAGES | {"ja", "ko"}
+#: Share of a GB18030 text's non-ASCII characters that must be common Chinese (GB2312 CJK) for
+#: a voice of unknown language to be read as GBK.
+_CHINESE_SHARE: Final = 0.8
+#: Code point ranges of :func:`_is_cjk`. The ideographic space U+3000 is left out: it is
+#: whitespace (cleaning makes it a space) and harmless in any language.
+_CJK_RANGES: Final = (
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x2E80, 0x2FFF),  # CJK and Kangxi radicals, ideographic description
+    (0x3001, 0x303F),  # CJK symbols and punctuation
+    (0x3040, 0x31FF),  # kana, bopomofo, Hangul compatibility jamo, kanbun, strokes
+    (0x3200, 0x4DBF),  # enclosed CJK, compatibility, extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xA960, 0xA97F),  # Hangul Jamo extended-A
+    (0xAC00, 0xD7FF),  # Hangul syllables, Jamo extended-B
+    (0xE000, 0xF8FF),  # private use (GBK's user-defined areas)
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFE30, 0xFE4F),  # CJK compatibility forms
+    (0xFF01, 0xFFEF),  # full-width and half-width forms
+    (0x20000, 0x3FFFF),  # CJK extensions B–H, compatibility supplement
+)
+_CJK_CLASS: Final = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES)
+#: What no transcript holds: NUL (a binary file), C1 controls and U+FFFD (text damaged by an
+#: earlier conversion, e.g. Windows-1252 read as Latin-1); and, for a voice of a language
+#: written without them, CJK characters too.
+_NEVER: Final = re.compile("[\x00\x80-\x9f\ufffd]")
+_NEVER_OR_CJK: Final = re.compile(f"[\x00\x80-\x9f\ufffd{_CJK_CLASS}]")
 
 # UTF-32 before UTF-16: the UTF-32-LE BOM starts with the UTF-16-LE one.
 _BOMS: Final = (
@@ -101,39 +149,135 @@ class TranscriptSet:
     findings: tuple[Finding, ...]
 
 
-def decode_text(data: bytes, *, file: str) -> str:
-    """Decode a transcript file's bytes; raise ``InputError(transcript.unreadable)`` if impossible."""
-    text: str | None = None
+def transcript_language(meta: VoiceMeta | None) -> str | None:
+    """The primary language subtag of a voice's transcripts, lower case, or None if unknown.
+
+    Huawei's ``language`` (``CN`` → ``zh``, ``EN`` → ``en``) when voice.toml has one, else the
+    Azure ``locale``'s first subtag (``zh-CN`` → ``zh``, ``en-US`` → ``en``).
+    """
+    if meta is None:
+        return None
+    if meta.language:
+        return _HUAWEI_LANGUAGES.get(meta.language.upper(), meta.language.lower())
+    if meta.locale:
+        primary = meta.locale.replace("_", "-").split("-")[0].strip().lower()
+        return primary or None
+    return None
+
+
+def decode_text(data: bytes, *, file: str, language: str | None = None) -> str:
+    """Decode a transcript file's bytes for a voice of ``language`` (a primary subtag from
+    :func:`transcript_language`; None when voice.toml does not say); raise
+    ``InputError(transcript.unreadable)`` when that is impossible or the text cannot be the
+    voice's."""
     for bom, codec, label in _BOMS:
         if data.startswith(bom):
             try:
                 text = data[len(bom) :].decode(codec)
             except UnicodeDecodeError as exc:
+                at = exc.start + len(bom)
                 raise InputError(
                     "transcript.unreadable",
                     file,
-                    f"starts with a {label} byte-order mark but is not valid {label} "
-                    f"(byte {exc.start + len(bom)})",
+                    f"starts with a {label} byte-order mark but is not {label} at byte {at}"
+                    f"{_byte_shown(data, at)}; save it as UTF-8",
                 ) from None
-            break
+            _check_chars(text, codec, len(bom), file=file, language=language)
+            return text
+    sniffed = _sniff_utf16(data)
+    if sniffed is not None:
+        try:
+            text = data.decode(sniffed)
+        except UnicodeDecodeError:
+            pass
+        else:
+            _check_chars(text, sniffed, 0, file=file, language=language)
+            return text
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.start
     else:
-        for guess in (_sniff_utf16(data), "utf-8", "gb18030"):
-            if guess is None:
-                continue
-            try:
-                text = data.decode(guess)
-            except UnicodeDecodeError:
-                continue
-            break
-    if text is None:
-        raise InputError(
-            "transcript.unreadable",
-            file,
-            "not UTF-8, UTF-16 with a byte-order mark or GB18030/GBK text",
+        _check_chars(text, "utf-8", 0, file=file, language=language)
+        return text
+    not_utf8 = f"not UTF-8 at byte {bad}{_byte_shown(data, bad)}"
+    chinese = language in _GB_LANGUAGES
+    if chinese or language is None:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            if chinese:
+                raise InputError(
+                    "transcript.unreadable",
+                    file,
+                    f"{not_utf8}, and not GB18030/GBK at byte {exc.start}"
+                    f"{_byte_shown(data, exc.start)}; save it as UTF-8",
+                ) from None
+        else:
+            if chinese or _reads_as_chinese(text):
+                _check_chars(text, "gb18030", 0, file=file, language=language)
+                return text
+    raise InputError("transcript.unreadable", file, f"{not_utf8}; save it as UTF-8")
+
+
+def _byte_shown(data: bytes, at: int) -> str:
+    return f" (0x{data[at]:02x})" if at < len(data) else " (the file ends mid-character)"
+
+
+def _check_chars(text: str, codec: str, skip: int, *, file: str, language: str | None) -> None:
+    """Refuse decoded text that no transcript of this voice can hold, naming the byte offset
+    of the first such character (``skip``: the BOM's length)."""
+    cjk_ok = language is None or language in _CJK_LANGUAGES
+    match = (_NEVER if cjk_ok else _NEVER_OR_CJK).search(text)
+    if match is None:
+        return
+    ch = match.group(0)
+    code = ord(ch)
+    at = skip + len(text[: match.start()].encode(codec, "surrogatepass"))
+    if code == 0:
+        why = f"holds a NUL character at byte {at}: a binary file, not a transcript"
+    elif 0x80 <= code <= 0x9F:
+        why = (
+            f"holds the control character U+{code:04X} at byte {at} (text converted from "
+            "another encoding the wrong way?); save it as UTF-8"
         )
-    if "\x00" in text:
-        raise InputError("transcript.unreadable", file, "holds NUL characters: a binary file?")
-    return text
+    elif code == 0xFFFD:
+        why = (
+            f"holds U+FFFD at byte {at}, a character lost in an earlier conversion; fix the "
+            "text and save it as UTF-8"
+        )
+    else:
+        why = (
+            f"holds {ch!r} (U+{code:04X}) at byte {at}, which a transcript in {language!r} "
+            "cannot hold; save it as UTF-8, or fix the language in voice.toml"
+        )
+    raise InputError("transcript.unreadable", file, why)
+
+
+def _is_cjk(code: int) -> bool:
+    """CJK ideographs, kana, hangul, bopomofo, CJK and full-width punctuation and forms, and
+    private-use characters (where GBK's user-defined areas land)."""
+    return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
+
+
+def _reads_as_chinese(text: str) -> bool:
+    """Whether text decoded as GB18030 is Chinese rather than some other 8-bit text that
+    happens to be valid GBK: its non-ASCII characters are predominantly CJK ideographs and
+    punctuation of GB2312, the common core of GBK that real Chinese text stays in. A Latin-1
+    accented letter followed by an ASCII one decodes to a rare GBK extension ideograph
+    ("é" + "e" → "閑", "ç" + "o" → "鏾": the second byte is below 0xA1), never to GB2312.
+    """
+    non_ascii = [ch for ch in text if ord(ch) > 0x7F]
+    common = sum(1 for ch in non_ascii if _is_cjk(ord(ch)) and _in_gb2312(ch))
+    return bool(non_ascii) and common >= _CHINESE_SHARE * len(non_ascii)
+
+
+def _in_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _sniff_utf16(data: bytes) -> str | None:
@@ -161,10 +305,29 @@ def clean_text(text: str) -> tuple[str, bool]:
 
 
 def read_transcripts(
-    folder: Path, *, wav_stems: Sequence[str], rel: str, max_line_chars: int = 2000
+    folder: Path,
+    *,
+    wav_stems: Sequence[str],
+    rel: str,
+    max_line_chars: int = 2000,
+    language: str | None = None,
+    files: Sequence[Path] | None = None,
 ) -> TranscriptSet:
-    """Read every transcript in a voice folder and pair it with the recordings' stems."""
-    reader = _Reader(folder, wav_stems=wav_stems, rel=rel, max_line_chars=max_line_chars)
+    """Read every transcript in a voice folder and pair it with the recordings' stems.
+
+    ``language``: the voice's, from :func:`transcript_language` (None: unknown), which decides
+    how the files may be decoded (see :func:`decode_text`). ``files``: read only these (the
+    transcript files discover vetted: regular files, no symlinks, inside the inbox); None lists
+    ``folder`` itself, skipping symlinks and anything not a regular file.
+    """
+    reader = _Reader(
+        folder,
+        wav_stems=wav_stems,
+        rel=rel,
+        max_line_chars=max_line_chars,
+        language=language,
+        files=files,
+    )
     reader.run()
     return TranscriptSet(by_stem=dict(reader.by_stem), findings=tuple(reader.findings))
 
@@ -184,11 +347,20 @@ class _Reader:
     """One pass over a folder; collects transcripts and findings."""
 
     def __init__(
-        self, folder: Path, *, wav_stems: Sequence[str], rel: str, max_line_chars: int
+        self,
+        folder: Path,
+        *,
+        wav_stems: Sequence[str],
+        rel: str,
+        max_line_chars: int,
+        language: str | None,
+        files: Sequence[Path] | None,
     ) -> None:
         self.folder = folder
         self.rel = rel
         self.max_line_chars = max_line_chars
+        self.language = language
+        self.files = files
         self.wavs: dict[str, None] = dict.fromkeys(s for s in wav_stems if s != _CONSENT_STEM)
         self.by_stem: dict[str, Transcript] = {}
         self.findings: list[Finding] = []
@@ -245,10 +417,13 @@ class _Reader:
                     )
 
     def sources(self) -> tuple[list[Path], list[Path]]:
-        try:
-            entries = sorted(self.folder.iterdir(), key=lambda p: p.name)
-        except OSError:
-            return [], []  # an unreadable folder is discover's finding, not ours
+        if self.files is not None:
+            entries = sorted(self.files, key=lambda p: p.name)
+        else:
+            try:
+                entries = sorted(self.folder.iterdir(), key=lambda p: p.name)
+            except OSError:
+                return [], []  # an unreadable folder is discover's finding, not ours
         per_clip: list[Path] = []
         lists: list[Path] = []
         for path in entries:
@@ -289,7 +464,7 @@ class _Reader:
             )
             return None
         try:
-            return decode_text(data, file=file)
+            return decode_text(data, file=file, language=self.language)
         except InputError as exc:
             self.add(Severity.ERROR, exc.code, file, exc.message)
             return None

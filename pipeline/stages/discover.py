@@ -1,21 +1,32 @@
-"""discover: inbox folder → one ``VoiceSource`` per voice folder.
+"""discover: inbox folder → one ``VoiceSource`` per voice folder, in a :class:`Discovery`.
 
 Reads names and ``voice.toml`` only; never opens audio. Everything hostile becomes an error
 finding on the voice, never a crash, a hang or a silent skip:
 
 - symlinks (to a voice folder, a recording, a transcript, a loop) and anything else that could
-  lead outside the inbox: ``voice.unsafe_path``; never followed;
+  lead outside the inbox: ``voice.unsafe_path``; never followed, never opened, and nothing in
+  a refused folder is listed or read. Symlinks that stay inside the inbox are refused the same
+  way (see ``pipeline.sanitize.outside_problem`` for why); prepare checks every path again
+  before it reads it;
 - FIFOs, sockets and devices, whatever their name (a FIFO named 0001.wav would block a reader
   forever): ``voice.unsafe_path``; never opened;
 - folder and file names with bytes that are not UTF-8 or with control characters:
   ``voice.unsafe_name``; the voice gets a printable stand-in key (``pipeline.sanitize``);
 - folders that cannot be listed and entries that cannot be examined: ``voice.unreadable``;
 - a voice.toml that is huge, binary, nested, of the wrong types or not a regular file:
-  ``voice.metadata_invalid``.
+  ``voice.metadata_invalid``;
+- two voices with the same ``voice_name`` (after stripping and NFC): ``voice.duplicate_name``
+  on each of them, naming the others, so neither is sent, in ``check`` and ``run`` alike and
+  before any remote call (Huawei finds a voice's job by its name: the second would adopt the
+  first's job and never be trained).
 
 Unicode, spaces, leading dashes and long names are ordinary keys: the key is only ever data
 (never a shell word), and ``pipeline.sanitize`` derives zip, blob and Azure names from it.
-Hidden entries (a leading ``.``) are skipped: .DS_Store, .git, editors' files.
+Hidden entries (a leading ``.``) are not voices: each hidden *folder* at the inbox's top level
+(``.git``, ``.Trashes``, a voice someone hid) is skipped with one batch-level ``inbox.skipped``
+warning in ``Discovery.findings``; hidden files there (``.DS_Store``) and hidden entries inside a
+voice folder (``.DS_Store``, ``._0001.wav`` resource forks, editors' swap files) are skipped
+without a word, as loose non-hidden files at the top level are.
 """
 
 from __future__ import annotations
@@ -23,9 +34,11 @@ from __future__ import annotations
 import re
 import stat
 import tomllib
-from dataclasses import fields
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Final
+from typing import Final, overload
 
 from pipeline.errors import ConfigError
 from pipeline.records import Finding, Severity, VoiceMeta, VoiceSource
@@ -62,8 +75,32 @@ def natural_key(name: str) -> tuple[object, ...]:
     return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(_DIGITS.split(name)))
 
 
-def discover(inbox: Path) -> list[VoiceSource]:
-    """Every voice folder of the inbox, sorted by key."""
+@dataclass(frozen=True, slots=True)
+class Discovery(Sequence[VoiceSource]):
+    """What discover found: the voices, sorted by key (the record is a sequence of them), and
+    the batch-level findings that belong to no voice (hidden folders skipped)."""
+
+    voices: tuple[VoiceSource, ...]
+    findings: tuple[Finding, ...] = ()
+
+    @overload
+    def __getitem__(self, index: int) -> VoiceSource: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[VoiceSource, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> VoiceSource | tuple[VoiceSource, ...]:
+        return self.voices[index]
+
+    def __len__(self) -> int:
+        return len(self.voices)
+
+    def __iter__(self) -> Iterator[VoiceSource]:
+        return iter(self.voices)
+
+
+def discover(inbox: Path) -> Discovery:
+    """Every voice folder of the inbox, sorted by key, and the batch-level findings."""
     if not inbox.exists():
         raise ConfigError(f"{inbox}: inbox not found")
     if not inbox.is_dir():
@@ -74,9 +111,13 @@ def discover(inbox: Path) -> list[VoiceSource]:
     except OSError as exc:
         raise ConfigError(f"{inbox}: cannot list the inbox: {exc.strerror or exc}") from None
     voices: list[VoiceSource] = []
+    skipped: list[Finding] = []
     for entry in entries:
         if entry.name.startswith("."):
-            continue  # .DS_Store, .git and editors' files are not voices
+            hidden = _skipped_hidden(entry)
+            if hidden is not None:
+                skipped.append(hidden)
+            continue
         problem = name_problem(entry.name)
         if problem is not None:
             voices.append(_refused(entry, "voice.unsafe_name", f"voice folder refused: {problem}"))
@@ -88,13 +129,69 @@ def discover(inbox: Path) -> list[VoiceSource]:
             voices.append(_refused(entry, "voice.unreadable", why))
             continue
         if stat.S_ISLNK(mode):
+            # Refused without a look inside: nothing under it is listed, opened or read (not
+            # even by prepare: a refused source lists no files, and prepare checks the folder).
             why = "the voice folder is a symlink (it may lead outside the inbox); not followed"
             voices.append(_refused(entry, "voice.unsafe_path", why))
             continue
         if not stat.S_ISDIR(mode):
             continue  # loose files beside the voice folders (a README, a zip) are not voices
         voices.append(_voice(entry, root))
-    return voices
+    return Discovery(voices=tuple(_flag_duplicate_names(voices)), findings=tuple(skipped))
+
+
+def _skipped_hidden(entry: Path) -> Finding | None:
+    """The ``inbox.skipped`` finding for a hidden folder at the inbox's top level; None for a
+    hidden file or symlink (never a voice folder; a symlink is not followed to find out)."""
+    try:
+        if not stat.S_ISDIR(entry.lstat().st_mode):
+            return None
+    except OSError:
+        return None
+    name = entry.name if name_problem(entry.name) is None else printable(entry.name)
+    return Finding(
+        severity=Severity.WARNING,
+        code="inbox.skipped",
+        file=name,
+        message="hidden folder (its name starts with '.') skipped: not a voice; "
+        "rename it without the dot to onboard it",
+    )
+
+
+#: Other folders a voice.duplicate_name message names before "and N more".
+_DUPLICATES_SHOWN: Final = 10
+
+
+def _flag_duplicate_names(voices: Sequence[VoiceSource]) -> list[VoiceSource]:
+    """Give every voice that shares its voice_name with another a ``voice.duplicate_name``
+    error naming the others: the name is how a provider job is found again, so two voices with
+    one name would be trained as one."""
+    by_name: dict[str, list[str]] = {}
+    for voice in voices:
+        if voice.meta is not None:
+            name = unicodedata.normalize("NFC", voice.meta.voice_name.strip())
+            by_name.setdefault(name, []).append(voice.key)
+    out: list[VoiceSource] = []
+    for voice in voices:
+        if voice.meta is None:
+            out.append(voice)
+            continue
+        name = unicodedata.normalize("NFC", voice.meta.voice_name.strip())
+        others = [k for k in by_name[name] if k != voice.key]
+        if not others:
+            out.append(voice)
+            continue
+        listed = ", ".join(others[:_DUPLICATES_SHOWN])
+        if len(others) > _DUPLICATES_SHOWN:
+            listed += f" and {len(others) - _DUPLICATES_SHOWN} more"
+        finding = _error(
+            "voice.duplicate_name",
+            f"{voice.key}/voice.toml",
+            f"voice_name {_shown(name)} is also used by {listed}; "
+            "each voice needs its own voice_name",
+        )
+        out.append(replace(voice, findings=(*voice.findings, finding)))
+    return out
 
 
 def _refused(folder: Path, code: str, why: str) -> VoiceSource:
@@ -132,6 +229,10 @@ def _voice(folder: Path, root: Path) -> VoiceSource:
         return _refused(folder, "voice.unreadable", why)
     for path in entries:
         if path.name.startswith("."):
+            # Hidden entries inside a voice folder (.DS_Store, ._0001.wav AppleDouble forks,
+            # editors' swap files) are never part of a voice: skipped on purpose, without a
+            # finding, so a folder copied from a Mac is not a page of warnings. They are never
+            # opened: the transcript reader skips them as well.
             continue
         problem = name_problem(path.name)
         if problem is not None:

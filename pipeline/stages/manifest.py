@@ -93,6 +93,7 @@ def build(
     finished_at: datetime,
     results: Sequence[VoiceResult],
     interrupted: str | None = None,
+    findings: Sequence[Finding] = (),
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -103,9 +104,11 @@ def build(
         "finished_at": utc_stamp(finished_at),
         "summary": summarize(results),
         "voices": [r.as_json() for r in sorted(results, key=lambda r: r.voice)],
+        # Batch-level findings that belong to no voice (discover: hidden folders skipped).
+        "findings": [f.as_json() for f in findings],
+        # Always present: null, or the one line that says why the run exited 3.
+        "interrupted": interrupted or None,
     }
-    if interrupted:
-        doc["interrupted"] = interrupted
     return doc
 
 

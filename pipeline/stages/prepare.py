@@ -8,6 +8,14 @@ network stages of other voices meanwhile. Normalized audio is content-addressed:
 hashed in a thread here first, so a re-run over unchanged input does no audio work and starts
 no worker. Never touches the network; never raises for bad input — every problem is a finding
 on the returned voice.
+
+Nothing outside the inbox is read: before anything of a voice is opened, the voice folder and
+each file discover listed are checked again (``pipeline.sanitize.outside_problem``: no symlink,
+no symlinked folder on the way, as the inbox may have changed since discovery). A refused
+folder is not read at all (no recording, transcript, letter or consent); a refused file is a
+``voice.unsafe_path`` error and is left out. Transcripts are read from the files discover
+vetted only, never by listing the folder again, and decoded for the voice's language
+(``pipeline.transcripts.transcript_language`` of its voice.toml).
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ from pipeline.checksums import file_sha256
 from pipeline.config import Limits
 from pipeline.errors import InputError
 from pipeline.records import Finding, PreparedClip, PreparedVoice, Severity, VoiceSource
-from pipeline.transcripts import read_transcripts
+from pipeline.sanitize import outside_problem
+from pipeline.transcripts import read_transcripts, transcript_language
 
 T = TypeVar("T")
 
@@ -81,6 +90,24 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
     findings: list[Finding] = list(source.findings)
     max_bytes = int(ctx.limits.max_file_mb * 1024 * 1024)
 
+    # discover lists only the inbox's top level, so a voice folder's parent is the inbox.
+    inbox = source.folder.parent
+    problem = outside_problem(source.folder, inbox)
+    if problem is not None:
+        # Not a byte of it is read: no recording, transcript, letter or consent.
+        if not any(f.code == "voice.unsafe_path" and f.file == key for f in findings):
+            findings.append(_error("voice.unsafe_path", key, f"the voice folder is {problem}"))
+        return PreparedVoice(
+            key=key,
+            meta=source.meta,
+            clips=(),
+            authorization=None,
+            consent=None,
+            fingerprint=_fingerprint(source, profile, [], "", ""),
+            findings=tuple(findings),
+        )
+    source = _confined(source, inbox, findings)
+
     wavs = list(source.wavs)
     if not wavs:
         findings.append(_error("voice.no_audio", key, "the voice folder holds no recordings"))
@@ -118,7 +145,13 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
     # Transcripts (only where the provider needs them).
     texts: dict[str, tuple[str, str]] = {}
     if profile.needs_transcripts:
-        tset = read_transcripts(source.folder, wav_stems=[p.stem for p in wavs], rel=key)
+        tset = read_transcripts(
+            source.folder,
+            wav_stems=[p.stem for p in wavs],
+            rel=key,
+            language=transcript_language(source.meta),
+            files=source.transcript_files,
+        )
         findings.extend(tset.findings)
         texts = {stem: (t.text, t.source) for stem, t in tset.by_stem.items()}
 
@@ -199,6 +232,29 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
                 )
         voice = replace(voice, joined=joined)
     return voice
+
+
+def _confined(source: VoiceSource, inbox: Path, findings: list[Finding]) -> VoiceSource:
+    """``source`` without the files that are (now) symlinks or reached through one, each left
+    out with a ``voice.unsafe_path`` error in ``findings``."""
+
+    def keep(path: Path) -> bool:
+        problem = outside_problem(path, inbox)
+        if problem is None:
+            return True
+        findings.append(_error("voice.unsafe_path", f"{source.key}/{path.name}", problem))
+        return False
+
+    def one(path: Path | None) -> Path | None:
+        return path if path is not None and keep(path) else None
+
+    return replace(
+        source,
+        wavs=tuple(p for p in source.wavs if keep(p)),
+        transcript_files=tuple(p for p in source.transcript_files if keep(p)),
+        authorization=one(source.authorization),
+        consent=one(source.consent),
+    )
 
 
 async def normalize_clip(

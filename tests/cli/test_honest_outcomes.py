@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -381,3 +383,34 @@ def test_rejected_credentials_manifest_lists_every_voice(root: Path) -> None:
     assert {v["status"] for v in doc["voices"]} == {"deferred"}
     assert "credentials" in doc["interrupted"]
     assert jobs == []
+
+
+def test_sigterm_in_preflight_manifest_lists_every_voice(tmp_path: Path) -> None:
+    """SIGTERM while the pre-flight still runs: exit 3, and the manifest names every voice of
+    the batch (those not reached are `deferred`), none `pending` without a remote job."""
+    write_inbox(tmp_path / "inbox", voices=10, profile="huawei-basic", seed=11)
+    path = job(tmp_path, "emulator", EMULATOR)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if '"emulator.started"' in line:
+            break
+    time.sleep(0.3)  # the run's signal handler is in place once the voices are being prepared
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, out + err
+    assert "Traceback" not in err
+    line = next(ln for ln in out.splitlines() if ln.startswith("manifest: "))
+    doc = json.loads(Path(line.removeprefix("manifest: ")).read_text())
+    assert doc["interrupted"] == "signal"
+    assert len(doc["voices"]) == 10
+    assert doc["summary"]["deferred"] >= 1
+    for voice in doc["voices"]:
+        if voice["status"] == "pending":
+            assert voice["remote"].get("job_id")

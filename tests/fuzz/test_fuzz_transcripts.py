@@ -5,6 +5,7 @@ Only findings may come out: no exception, no hang, nothing unclean in the texts 
 
 from __future__ import annotations
 
+import re
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -114,33 +115,51 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz-transcripts")
 
 
+#: Voice languages as transcript_language gives them: unknown, Chinese, English, Japanese.
+LANGUAGES = st.sampled_from([None, "zh", "en", "ja"])
+#: What no accepted transcript holds (NUL, C1 controls, U+FFFD), and what an EN one never
+#: holds on top (CJK ideographs, kana, hangul, CJK and full-width punctuation).
+NEVER = re.compile("[\x00\x80-\x9f\ufffd]")
+NOT_EN = re.compile("[\u3001-\u303f\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af\uff01-\uffef]")
+
+
 @fuzz_settings()
-@given(data=st.one_of(encoded(), st.binary(max_size=400)))
-def test_fuzz_decode_text(data: bytes) -> None:
-    """decode_text returns NUL-free text or raises InputError(transcript.unreadable)."""
+@given(data=st.one_of(encoded(), st.binary(max_size=400)), language=LANGUAGES)
+def test_fuzz_decode_text(data: bytes, language: str | None) -> None:
+    """decode_text returns text free of NUL, C1 controls and U+FFFD (and of CJK for an EN
+    voice), or raises InputError(transcript.unreadable) naming a byte offset."""
     try:
-        text = within_watchdog(lambda: decode_text(data, file="k/0001.txt"))
+        text = within_watchdog(lambda: decode_text(data, file="k/0001.txt", language=language))
     except InputError as exc:
-        outcome = exc.code
+        outcome, message = exc.code, exc.message
     else:
+        message = "accepted"
         outcome = "accepted"
-        assert "\x00" not in text
+        assert not NEVER.search(text)
+        if language == "en":
+            assert not NOT_EN.search(text)
         cleaned, _ = clean_text(text)
         assert cleaned == clean_text(cleaned)[0]  # cleaning is idempotent
     assert outcome in ("accepted", "transcript.unreadable")
+    assert outcome == "accepted" or "byte" in message, message
     STATS.record("transcript.decode", outcome)
 
 
 @fuzz_settings()
-@given(files=FOLDER, wavs=st.lists(st.sampled_from(STEMS), unique=True))
-def test_fuzz_read_transcripts(scratch: Path, files: dict[str, bytes], wavs: list[str]) -> None:
+@given(files=FOLDER, wavs=st.lists(st.sampled_from(STEMS), unique=True), language=LANGUAGES)
+def test_fuzz_read_transcripts(
+    scratch: Path, files: dict[str, bytes], wavs: list[str], language: str | None
+) -> None:
     """A folder of hostile transcript files gives a TranscriptSet: registered codes, bounded
-    findings with one-line messages, and only clean texts that pair with a recording."""
+    findings with one-line messages, and only clean texts that pair with a recording (and
+    hold no CJK for an EN voice)."""
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         folder = Path(tmp)
         for name, data in files.items():
             (folder / name).write_bytes(data)
-        result = within_watchdog(lambda: read_transcripts(folder, wav_stems=wavs, rel="k"))
+        result = within_watchdog(
+            lambda: read_transcripts(folder, wav_stems=wavs, rel="k", language=language)
+        )
     codes = {f.code for f in result.findings}
     assert codes <= set(CODES)
     assert all(code.startswith("transcript.") for code in codes)
@@ -154,5 +173,7 @@ def test_fuzz_read_transcripts(scratch: Path, files: dict[str, bytes], wavs: lis
         assert transcript.text
         assert transcript.text == clean_text(transcript.text)[0]
         assert transcript.text == unicodedata.normalize("NFC", transcript.text)
+        if language == "en":
+            assert not NOT_EN.search(transcript.text)
     bad = any(f.severity == "error" for f in result.findings)
     STATS.record("transcript.folder", "error findings" if bad else "accepted")

@@ -4,6 +4,9 @@ count and duration. Every case ends in findings; none crashes or hangs."""
 
 from __future__ import annotations
 
+import builtins
+import io
+import itertools
 import json
 import math
 import os
@@ -24,12 +27,14 @@ from pipeline.audio.profiles import resolve_profile
 from pipeline.codes import CODES
 from pipeline.config import Limits, load_job
 from pipeline.records import Finding, Severity, VoiceSource
+from pipeline.sanitize import outside_problem
 from pipeline.stages.discover import MAX_META_BYTES, discover, natural_key, read_meta
 from pipeline.stages.prepare import PrepareContext, prepare
 from pipeline.transcripts import MAX_FILE_BYTES, MAX_FINDINGS_PER_SOURCE, read_transcripts
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 META = 'voice_name = "Test voice"\n'
+_VOICE_NUMBERS = itertools.count(1)
 
 
 def write_wav(path: Path, seconds: float = 1.0, rate: int = 16000) -> Path:
@@ -48,9 +53,12 @@ def write_wav(path: Path, seconds: float = 1.0, rate: int = 16000) -> Path:
 
 
 def make_voice(inbox: Path, key: str | bytes, *, meta: str | None = META) -> Path:
-    """A voice folder with a voice.toml (str keys, or bytes for names that are not UTF-8)."""
+    """A voice folder with a voice.toml (str keys, or bytes for names that are not UTF-8);
+    the default voice.toml gives each voice its own voice_name (a shared one is an error)."""
     folder = Path(os.fsdecode(os.path.join(os.fsencode(inbox), os.fsencode(key))))
     folder.mkdir(parents=True)
+    if meta == META:
+        meta = f'voice_name = "Test voice {next(_VOICE_NUMBERS)}"\n'
     if meta is not None:
         (folder / "voice.toml").write_text(meta, encoding="utf-8")
     return folder
@@ -471,3 +479,200 @@ async def test_total_duration_limit(tmp_path: Path) -> None:
     prepared = await prepare(only(tmp_path / "inbox"), context(tmp_path, max_voice_duration_s=1.5))
     totals = [f for f in prepared.findings if f.code == "voice.total_duration"]
     assert any("limit 1.5 s" in f.message for f in totals), prepared.findings
+
+
+# --------------------------------------------------------------------------- nothing read outside
+
+
+class OpenedPaths:
+    """Every path this process opens or lists while installed (os.open, open, io.open,
+    os.listdir, os.scandir): enough to see whether anything under a folder was read."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.paths: list[str] = []
+        for module, name in (
+            (os, "open"),
+            (os, "listdir"),
+            (os, "scandir"),
+            (io, "open"),
+            (builtins, "open"),
+        ):
+            monkeypatch.setattr(module, name, self._recording(getattr(module, name)))
+
+    def _recording(self, real: Callable[..., object]) -> Callable[..., object]:
+        def call(path: object = ".", *args: object, **kwargs: object) -> object:
+            if isinstance(path, str | bytes | os.PathLike):
+                self.paths.append(os.fsdecode(path))
+            return real(path, *args, **kwargs)
+
+        return call
+
+    def under(self, *folders: Path) -> list[str]:
+        """The recorded paths that lie (lexically) in one of ``folders``."""
+        return [p for p in self.paths if any(Path(p).is_relative_to(f) for f in folders)]
+
+
+def outside_voice(root: Path) -> Path:
+    """A voice folder outside the inbox with everything a voice reads, and a transcript list
+    whose lines would show up as findings if it were read."""
+    folder = make_voice(root, "real", meta='voice_name = "Outside"\nlanguage = "EN"\n')
+    write_wav(folder / "0001.wav", 0.5)
+    write_wav(folder / "consent.wav", 0.5)
+    (folder / "transcripts.tsv").write_text(
+        "0001\tsecret text\n9999\tsecret outside line\n", encoding="utf-8"
+    )
+    (folder / "authorization.pdf").write_bytes(b"%PDF-1.4 secret letter\n")
+    return folder
+
+
+@pytest.mark.anyio
+async def test_prepare_reads_nothing_through_a_symlinked_voice_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A voice folder that is a symlink to outside the inbox is refused and nothing under it
+    is listed, opened or read: no transcript finding quotes the outside file."""
+    outside = outside_voice(tmp_path / "elsewhere")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "linked").symlink_to(outside, target_is_directory=True)
+    voice = only(inbox)
+    opened = OpenedPaths(monkeypatch)
+    prepared = await prepare(voice, context(tmp_path))
+    assert codes(prepared.findings) == {"voice.unsafe_path"}
+    assert prepared.rejected
+    assert prepared.clips == ()
+    assert opened.under(inbox / "linked", outside) == []
+
+
+@pytest.mark.anyio
+async def test_prepare_reads_nothing_when_the_voice_folder_became_a_symlink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A voice folder swapped for a symlink after discover: prepare checks the folder again
+    and reads none of its recordings, transcripts or letter."""
+    inbox = tmp_path / "inbox"
+    folder = make_voice(inbox, "alice", meta='voice_name = "Alice"\nlanguage = "EN"\n')
+    write_wav(folder / "0001.wav", 0.5)
+    (folder / "0001.txt").write_text("hello there", encoding="utf-8")
+    (folder / "authorization.pdf").write_bytes(b"%PDF-1.4\n")
+    voice = only(inbox)
+    assert [p.name for p in voice.wavs] == ["0001.wav"]
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    folder.symlink_to(moved, target_is_directory=True)
+    opened = OpenedPaths(monkeypatch)
+    prepared = await prepare(voice, context(tmp_path))
+    unsafe = [f for f in prepared.findings if f.code == "voice.unsafe_path"]
+    assert [f.file for f in unsafe] == ["alice"]
+    assert "symlink" in unsafe[0].message
+    assert prepared.clips == ()
+    assert prepared.authorization is None
+    assert opened.under(folder, moved) == []
+
+
+@pytest.mark.anyio
+async def test_prepare_refuses_a_recording_swapped_for_a_symlink(tmp_path: Path) -> None:
+    """A recording replaced by a symlink to outside audio after discover is voice.unsafe_path
+    and is never decoded (libsndfile would follow the link)."""
+    outside = write_wav(tmp_path / "outside.wav", 0.5)
+    inbox = tmp_path / "inbox"
+    folder = make_voice(inbox, "bob")
+    write_wav(folder / "0001.wav", 0.5)
+    voice = only(inbox)
+    (folder / "0001.wav").unlink()
+    (folder / "0001.wav").symlink_to(outside)
+    prepared = await prepare(voice, context(tmp_path))
+    unsafe = [f for f in prepared.findings if f.code == "voice.unsafe_path"]
+    assert [f.file for f in unsafe] == ["bob/0001.wav"]
+    assert prepared.clips == ()
+    assert prepared.rejected
+
+
+def test_outside_problem(tmp_path: Path) -> None:
+    """outside_problem refuses symlinks and paths reached through a symlinked folder, even
+    ones that stay inside the inbox; plain files and a symlinked inbox itself are fine."""
+    real_inbox = tmp_path / "real-inbox"
+    folder = make_voice(real_inbox, "alice")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "x.txt").write_text("x", encoding="utf-8")
+    (real_inbox / "linked").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (real_inbox / "inner").symlink_to(folder, target_is_directory=True)
+    (folder / "copy.toml").symlink_to(folder / "voice.toml")
+    inbox = tmp_path / "inbox"
+    inbox.symlink_to(real_inbox, target_is_directory=True)  # the job file may name a link
+    assert outside_problem(inbox / "alice", inbox) is None
+    assert outside_problem(inbox / "alice" / "voice.toml", inbox) is None
+    assert outside_problem(inbox / "alice" / "gone.wav", inbox) is None  # the reader says so
+    assert "symlink" in (outside_problem(inbox / "linked", inbox) or "")
+    assert "symlinked folder" in (outside_problem(inbox / "linked" / "x.txt", inbox) or "")
+    assert "symlinked folder" in (outside_problem(inbox / "inner" / "voice.toml", inbox) or "")
+    assert "symlink" in (outside_problem(inbox / "alice" / "copy.toml", inbox) or "")
+    assert "not inside" in (outside_problem(tmp_path / "outside" / "x.txt", inbox) or "")
+
+
+# --------------------------------------------------------------------------- the batch
+
+
+def test_hidden_folders_are_skipped_with_one_batch_finding_each(tmp_path: Path) -> None:
+    """Each hidden folder at the inbox's top level is one inbox.skipped warning in the
+    Discovery's batch findings (not a voice); hidden files, and hidden entries inside a voice
+    folder, are skipped silently."""
+    inbox = tmp_path / "inbox"
+    alice = make_voice(inbox, "alice")
+    (alice / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (alice / "._0001.wav").write_bytes(b"\x00\x05\x16\x07")
+    (alice / ".cache").mkdir()
+    (inbox / ".git").mkdir()
+    make_voice(inbox, ".hidden-voice")
+    (inbox / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (inbox / ".link").symlink_to(alice, target_is_directory=True)
+    discovery = discover(inbox)
+    assert [v.key for v in discovery] == ["alice"]
+    assert len(discovery) == 1
+    assert discovery[0].key == "alice"
+    assert [v.key for v in discovery[:1]] == ["alice"]
+    assert discovery[0].findings == ()
+    skipped = discovery.findings
+    assert [(f.code, f.severity, f.file) for f in skipped] == [
+        ("inbox.skipped", Severity.WARNING, ".git"),
+        ("inbox.skipped", Severity.WARNING, ".hidden-voice"),
+    ]
+    assert codes(skipped) == {"inbox.skipped"}
+    assert "rename it" in skipped[0].message
+
+
+def test_duplicate_voice_names_reject_every_voice_sharing_it(tmp_path: Path) -> None:
+    """Voices whose voice_name is the same after stripping and NFC each get a
+    voice.duplicate_name error naming the other folders; a unique name gets none."""
+    inbox = tmp_path / "inbox"
+    make_voice(inbox, "alice", meta='voice_name = "Zoë"\n')
+    make_voice(inbox, "bob", meta=f'voice_name = "  {unicodedata.normalize("NFD", "Zoë")} "\n')
+    make_voice(inbox, "carol", meta='voice_name = "Zoë"\n')
+    make_voice(inbox, "dave", meta='voice_name = "Dave"\n')
+    voices = {v.key: v for v in discover(inbox)}
+    assert not has_error(voices["dave"])
+    for key, others in (("alice", "bob, carol"), ("bob", "alice, carol"), ("carol", "alice, bob")):
+        duplicate = [f for f in voices[key].findings if f.code == "voice.duplicate_name"]
+        assert len(duplicate) == 1, key
+        assert duplicate[0].severity is Severity.ERROR
+        assert duplicate[0].file == f"{key}/voice.toml"
+        assert duplicate[0].message == (
+            f"voice_name 'Zoë' is also used by {others}; each voice needs its own voice_name"
+        )
+    assert codes(voices["alice"].findings) == {"voice.duplicate_name"}
+
+
+@pytest.mark.anyio
+async def test_prepare_decodes_transcripts_for_the_voice_language(tmp_path: Path) -> None:
+    """prepare passes the voice's language from voice.toml: a Latin-1 list that is valid GBK
+    is transcript.unreadable for an EN voice, not uploaded as "Ren閑 Gar鏾n"."""
+    inbox = tmp_path / "inbox"
+    folder = make_voice(inbox, "erin", meta='voice_name = "Erin"\nlanguage = "EN"\n')
+    write_wav(folder / "0001.wav", 0.5)
+    (folder / "transcripts.tsv").write_bytes("0001\tRenée Garçon\n".encode("latin-1"))
+    prepared = await prepare(only(inbox), context(tmp_path))
+    unreadable = [f for f in prepared.findings if f.code == "transcript.unreadable"]
+    assert [(f.file, f.message) for f in unreadable] == [
+        ("erin/transcripts.tsv", "not UTF-8 at byte 8 (0xe9); save it as UTF-8")
+    ]
+    assert all(c.text is None for c in prepared.clips)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from hypothesis import strategies as st
 
 from pipeline.codes import CODES
 from pipeline.errors import InputError
-from pipeline.records import Finding, Severity
-from pipeline.transcripts import clean_text, decode_text, read_transcripts
+from pipeline.records import Finding, Severity, VoiceMeta
+from pipeline.transcripts import clean_text, decode_text, read_transcripts, transcript_language
 
 ZH = "今天的天气比昨天暖和了许多，大家都很满意。"
 EN = "The morning train opens at nine on weekdays."
@@ -50,9 +51,9 @@ def test_decode_supported_encodings(data: bytes) -> None:
 
 
 def test_decode_gb18030_beyond_gbk() -> None:
-    """Characters outside GBK (four-byte GB18030) decode too."""
+    """Characters outside GBK (four-byte GB18030) decode too, for a Chinese voice."""
     text = "𠀀€ 测试"
-    assert decode_text(text.encode("gb18030"), file="x") == text
+    assert decode_text(text.encode("gb18030"), file="x", language="zh") == text
 
 
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
@@ -76,6 +77,138 @@ def test_decode_unreadable(data: bytes) -> None:
         decode_text(data, file="alice/0001.txt")
     assert info.value.code == "transcript.unreadable"
     assert info.value.file == "alice/0001.txt"
+
+
+# --- decode_text: the voice's language decides ----------------------------------------------------
+
+#: "Renée Garçon" in Latin-1 is valid GBK too: read as GB18030 it is "Ren閑 Gar鏾n".
+LATIN1 = "0001\tRenée Garçon reads the news\n".encode("latin-1")
+
+
+def unreadable(data: bytes, language: str | None) -> str:
+    """decode_text's transcript.unreadable message for ``data`` (it must raise)."""
+    with pytest.raises(InputError) as info:
+        decode_text(data, file="v/transcripts.tsv", language=language)
+    assert info.value.code == "transcript.unreadable"
+    assert info.value.file == "v/transcripts.tsv"
+    return info.value.message
+
+
+def test_latin1_that_is_valid_gbk_is_never_guessed_for_en() -> None:
+    """A Latin-1 file that happens to be valid GBK is not decoded as GB18030 for an EN voice:
+    it is unreadable, naming the first bad byte and the fix."""
+    assert LATIN1.decode("gb18030").startswith("0001\tRen閑 Gar鏾n")  # the trap
+    assert unreadable(LATIN1, "en") == "not UTF-8 at byte 8 (0xe9); save it as UTF-8"
+
+
+def test_latin1_that_is_valid_gbk_is_not_chinese_for_an_unknown_language() -> None:
+    """Without a language, GB18030 is accepted only when the text then reads as Chinese: the
+    rare GBK-extension ideographs Latin-1 turns into do not."""
+    assert unreadable(LATIN1, None) == "not UTF-8 at byte 8 (0xe9); save it as UTF-8"
+
+
+@pytest.mark.parametrize("language", ["zh", "yue", None])
+def test_gbk_chinese_is_read_for_chinese_and_unknown_voices(language: str | None) -> None:
+    """GBK Chinese decodes for a Chinese voice, and for one of unknown language (it reads as
+    Chinese)."""
+    data = f"0001\t{ZH}\n0002\t{EN}\n".encode("gbk")
+    assert decode_text(data, file="x", language=language) == f"0001\t{ZH}\n0002\t{EN}\n"
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "ja"])
+def test_gbk_is_never_tried_for_other_languages(language: str) -> None:
+    """GBK Chinese in a voice of another language is unreadable, never decoded silently."""
+    message = unreadable(f"0001\t{ZH}\n".encode("gbk"), language)
+    assert message == "not UTF-8 at byte 5 (0xbd); save it as UTF-8"
+
+
+def test_chinese_voice_names_both_failures() -> None:
+    """A Chinese voice's file that is neither UTF-8 nor GB18030 names both offsets."""
+    message = unreadable(b"ab\x80\x80", "zh")
+    assert message == (
+        "not UTF-8 at byte 2 (0x80), and not GB18030/GBK at byte 2 (0x80); save it as UTF-8"
+    )
+
+
+def test_cjk_in_an_en_voice_is_unreadable_at_its_byte_offset() -> None:
+    """UTF-8 text with CJK ideographs in an EN voice is refused at the first one's byte."""
+    data = f"0001\t{EN} 中文\n".encode()
+    message = unreadable(data, "en")
+    at = len(f"0001\t{EN} ".encode())
+    assert message.startswith(f"holds '中' (U+4E2D) at byte {at}, which a transcript in 'en'")
+    assert "save it as UTF-8" in message
+    assert decode_text(data, file="x", language="zh") == data.decode()
+    assert decode_text(data, file="x", language=None) == data.decode()
+
+
+def test_cjk_offset_counts_bytes_of_the_file_bom_included() -> None:
+    """The offset is in the file's bytes: a UTF-16 BOM and two-byte units are counted."""
+    data = b"\xff\xfe" + "ab。".encode("utf-16-le")
+    assert "(U+3002) at byte 6," in unreadable(data, "en")
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("say \u0093hi\u0094", "the control character U+0093 at byte 4"),
+        ("caf\ufffd au lait", "U+FFFD at byte 3"),
+        ("abc\x00def", "a NUL character at byte 3"),
+    ],
+)
+@pytest.mark.parametrize("language", ["en", "zh", None])
+def test_characters_no_transcript_holds(text: str, needle: str, language: str | None) -> None:
+    """C1 controls, U+FFFD and NUL are refused in any language, with their byte offset."""
+    assert needle in unreadable(text.encode(), language)
+
+
+def test_accents_and_punctuation_stay_fine_for_en() -> None:
+    """Accented letters, curly quotes, dashes and the ideographic space are English enough."""
+    text = "0001\t“Renée’s café” — naïve\u3000résumé…\n"
+    assert decode_text(text.encode(), file="x", language="en") == text
+
+
+@pytest.mark.parametrize(
+    ("meta", "language"),
+    [
+        (None, None),
+        (VoiceMeta(voice_name="v"), None),
+        (VoiceMeta(voice_name="v", language="CN"), "zh"),
+        (VoiceMeta(voice_name="v", language="EN"), "en"),
+        (VoiceMeta(voice_name="v", locale="zh-CN"), "zh"),
+        (VoiceMeta(voice_name="v", locale="zh_TW"), "zh"),
+        (VoiceMeta(voice_name="v", locale="en-US"), "en"),
+        (VoiceMeta(voice_name="v", locale="ja-JP"), "ja"),
+        (VoiceMeta(voice_name="v", language="EN", locale="zh-CN"), "en"),
+    ],
+)
+def test_transcript_language(meta: VoiceMeta | None, language: str | None) -> None:
+    """Huawei's language (CN/EN) wins; else the Azure locale's primary subtag; else None."""
+    assert transcript_language(meta) == language
+
+
+def test_read_transcripts_decodes_for_the_voice_language(tmp_path: Path) -> None:
+    """read_transcripts passes the language on: the Latin-1 list is one unreadable finding
+    for an EN voice, GBK text is read for a CN one."""
+    write(tmp_path, "transcripts.tsv", LATIN1)
+    result = read_transcripts(tmp_path, wav_stems=["0001"], rel="en", language="en")
+    assert codes(result.findings) == [("transcript.unreadable", Severity.ERROR)]
+    assert result.findings[0].file == "en/transcripts.tsv"
+    assert result.findings[0].message == "not UTF-8 at byte 8 (0xe9); save it as UTF-8"
+    assert result.by_stem == {}
+    write(tmp_path, "transcripts.tsv", f"0001\t{ZH}\n".encode("gbk"))
+    result = read_transcripts(tmp_path, wav_stems=["0001"], rel="cn", language="zh")
+    assert result.findings == ()
+    assert result.by_stem["0001"].text == ZH
+
+
+def test_read_transcripts_reads_only_the_files_given(tmp_path: Path) -> None:
+    """With ``files``, only those are read: the folder is not listed again."""
+    given_file = write(tmp_path, "0001.txt", EN)
+    write(tmp_path, "transcripts.tsv", f"0002\t{ZH}\n0009\torphan\n")
+    result = read_transcripts(tmp_path, wav_stems=["0001", "0002"], rel="f", files=[given_file])
+    assert set(result.by_stem) == {"0001"}
+    assert codes(result.findings) == [("transcript.missing", Severity.ERROR)]
+    assert result.findings[0].file == "f/0002.wav"
 
 
 # --- clean_text ----------------------------------------------------------------------------------
@@ -290,18 +423,20 @@ def test_every_code_is_registered(tmp_path: Path) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=200))
-def test_decode_random_bytes(data: bytes) -> None:
+@given(st.binary(max_size=200), st.sampled_from([None, "zh", "en", "ja"]))
+def test_decode_random_bytes(data: bytes, language: str | None) -> None:
     """decode_text either returns text or raises InputError(transcript.unreadable)."""
     try:
-        text: str | None = decode_text(data, file="f")
+        text: str | None = decode_text(data, file="f", language=language)
         code = None
     except InputError as exc:
         text, code = None, exc.code
     if text is None:
         assert code == "transcript.unreadable"
     else:
-        assert "\x00" not in text
+        assert not re.search("[\x00\x80-\x9f\ufffd]", text)
+        if language == "en":
+            assert not re.search("[\u4e00-\u9fff\u3040-\u30ff\uac00-\ud7af]", text)
         cleaned, _ = clean_text(text)
         assert cleaned == cleaned.strip()
 
