@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
+from pipeline.errors import LedgerError
 from pipeline.records import Finding, Severity, VoiceStatus
 
 
@@ -110,6 +111,68 @@ class Ledger(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+#: The column order both ledgers store a VoiceState in.
+COLUMNS = (
+    "batch",
+    "key",
+    "fingerprint",
+    "voice_name",
+    "stage",
+    "status",
+    "remote",
+    "uploaded",
+    "attempts",
+    "last_error",
+    "findings",
+    "history",
+    "updated_at",
+)
+
+
+def to_row(s: VoiceState, encode: Callable[[object], object]) -> tuple[object, ...]:
+    """A state as a row in COLUMNS order; ``encode`` stores a JSON value (text for SQLite,
+    jsonb for PostgreSQL)."""
+    return (
+        s.batch,
+        s.key,
+        s.fingerprint,
+        s.voice_name,
+        str(s.stage),
+        str(s.status),
+        encode(dict(sorted(s.remote.items()))),
+        encode(list(s.uploaded)),
+        s.attempts,
+        s.last_error,
+        encode(findings_to_json(s.findings)),
+        encode(list(s.history)),
+        s.updated_at,
+    )
+
+
+def from_row(row: Sequence[Any], decode: Callable[[Any], Any]) -> VoiceState:
+    """A row in COLUMNS order as a state; ``decode`` reads a stored JSON value. A row that
+    does not fit is a LedgerError naming the voice."""
+    try:
+        remote: Mapping[str, object] = decode(row[6])
+        return VoiceState(
+            batch=str(row[0]),
+            key=str(row[1]),
+            fingerprint=str(row[2]),
+            voice_name=str(row[3]),
+            stage=Stage(str(row[4])),
+            status=VoiceStatus(str(row[5])),
+            remote={str(k): str(v) for k, v in remote.items()},
+            uploaded=tuple(str(x) for x in decode(row[7])),
+            attempts=int(row[8]),
+            last_error=None if row[9] is None else str(row[9]),
+            findings=findings_from_json(decode(row[10])),
+            history=tuple(str(x) for x in decode(row[11])),
+            updated_at=float(row[12]),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise LedgerError(f"corrupt ledger row for voice {row[1]!r}: {exc}") from None
 
 
 def findings_to_json(findings: Sequence[Finding]) -> list[dict[str, str | None]]:

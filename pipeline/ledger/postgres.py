@@ -15,7 +15,7 @@ The URL may hold a password, so it is never logged or put in a message as given:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Final, Self
 
 import psycopg
@@ -25,11 +25,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from pipeline.errors import LedgerError
 from pipeline.ledger.base import (
+    COLUMNS,
     Stage,
     StageEvent,
     VoiceState,
-    findings_from_json,
-    findings_to_json,
+    from_row,
+    to_row,
 )
 from pipeline.ledger.migrations import LATEST, MIGRATIONS
 from pipeline.records import VoiceStatus
@@ -37,10 +38,7 @@ from pipeline.records import VoiceStatus
 #: Seconds to wait for a first connection before the ledger counts as unreachable.
 CONNECT_TIMEOUT_S: Final = 10.0
 
-_COLUMNS: Final = (
-    "batch, key, fingerprint, voice_name, stage, status, remote, uploaded, attempts, "
-    "last_error, findings, history, updated_at"
-)
+_COLUMNS: Final = ", ".join(COLUMNS)
 _UPSERT: Final = f"""
 INSERT INTO voice_onboard_voices ({_COLUMNS})
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
@@ -275,40 +273,8 @@ def error_reason(exc: psycopg.Error) -> str:
 
 
 def _to_row(s: VoiceState) -> tuple[object, ...]:
-    return (
-        s.batch,
-        s.key,
-        s.fingerprint,
-        s.voice_name,
-        str(s.stage),
-        str(s.status),
-        Jsonb(dict(s.remote)),
-        Jsonb(list(s.uploaded)),
-        s.attempts,
-        s.last_error,
-        Jsonb(findings_to_json(s.findings)),
-        Jsonb(list(s.history)),
-        s.updated_at,
-    )
+    return to_row(s, Jsonb)
 
 
 def _from_row(row: Sequence[Any]) -> VoiceState:
-    try:
-        remote: Mapping[str, object] = row[6]
-        return VoiceState(
-            batch=str(row[0]),
-            key=str(row[1]),
-            fingerprint=str(row[2]),
-            voice_name=str(row[3]),
-            stage=Stage(str(row[4])),
-            status=VoiceStatus(str(row[5])),
-            remote={str(k): str(v) for k, v in remote.items()},
-            uploaded=tuple(str(x) for x in row[7]),
-            attempts=int(row[8]),
-            last_error=None if row[9] is None else str(row[9]),
-            findings=findings_from_json(row[10]),
-            history=tuple(str(x) for x in row[11]),
-            updated_at=float(row[12]),
-        )
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise LedgerError(f"corrupt ledger row for voice {row[1]!r}: {exc}") from None
+    return from_row(row, lambda value: value)  # psycopg hands jsonb back as Python values

@@ -22,8 +22,8 @@ from pipeline.ledger.base import (
     Stage,
     StageEvent,
     VoiceState,
-    findings_from_json,
-    findings_to_json,
+    from_row,
+    to_row,
 )
 from pipeline.records import VoiceStatus
 
@@ -239,43 +239,8 @@ class SqliteLedger:
 
 
 def _to_row(s: VoiceState) -> tuple[object, ...]:
-    return (
-        s.batch,
-        s.key,
-        s.fingerprint,
-        s.voice_name,
-        str(s.stage),
-        str(s.status),
-        json.dumps(dict(s.remote), sort_keys=True),
-        json.dumps(list(s.uploaded)),
-        s.attempts,
-        s.last_error,
-        json.dumps(_findings_json(s)),
-        json.dumps(list(s.history)),
-        s.updated_at,
-    )
-
-
-def _findings_json(s: VoiceState) -> list[dict[str, str | None]]:
-    return findings_to_json(s.findings)
+    return to_row(s, lambda value: json.dumps(value, sort_keys=True))
 
 
 def _from_row(row: tuple[object, ...]) -> VoiceState:
-    try:
-        return VoiceState(
-            batch=str(row[0]),
-            key=str(row[1]),
-            fingerprint=str(row[2]),
-            voice_name=str(row[3]),
-            stage=Stage(str(row[4])),
-            status=VoiceStatus(str(row[5])),
-            remote={str(k): str(v) for k, v in json.loads(str(row[6])).items()},
-            uploaded=tuple(str(x) for x in json.loads(str(row[7]))),
-            attempts=int(str(row[8])),
-            last_error=None if row[9] is None else str(row[9]),
-            findings=findings_from_json(json.loads(str(row[10]))),
-            history=tuple(str(x) for x in json.loads(str(row[11]))),
-            updated_at=float(str(row[12])),
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise LedgerError(f"corrupt ledger row for voice {row[1]!r}: {exc}") from None
+    return from_row(row, lambda text: json.loads(str(text)))
