@@ -156,3 +156,17 @@ async def test_closed_ledger_refuses_use(open_ledger: OpenLedger) -> None:
         pass
     with pytest.raises(LedgerError, match="not open"):
         await ledger.get("alice")
+
+
+async def test_binding_is_per_batch_and_durable(open_ledger: OpenLedger) -> None:
+    """A batch's binding is None until bound, survives a reopen, can be replaced, and is the
+    batch's own (another batch on the same store is not bound by it)."""
+    async with open_ledger("b") as ledger:
+        assert await ledger.binding() is None
+        await ledger.bind("huawei-metastudio emulator project_id=0")
+    async with open_ledger("b") as ledger:
+        assert await ledger.binding() == "huawei-metastudio emulator project_id=0"
+        await ledger.bind("huawei-metastudio https://x project_id=0")
+        assert await ledger.binding() == "huawei-metastudio https://x project_id=0"
+    async with open_ledger("other") as ledger:
+        assert await ledger.binding() is None
