@@ -12,7 +12,7 @@ import anyio
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipeline.runner import Progress as Counters
+from pipeline.stages.stream import Progress as Counters
 
 
 @asynccontextmanager

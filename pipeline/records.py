@@ -47,6 +47,17 @@ _TERMINAL = frozenset(
 )
 
 
+#: Marks a fingerprint re-queued by ``retry --force`` with unchanged files (a new remote job
+#: for the same content): ``<fingerprint>~retry<n>``.
+FORCED_MARK = "~retry"
+
+
+def same_content(recorded: str, current: str) -> bool:
+    """Whether the ledger's ``recorded`` fingerprint belongs to inputs that now hash to
+    ``current`` (a forced retry's suffix aside)."""
+    return recorded.split(FORCED_MARK, 1)[0] == current
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     """One observation about a voice or one of its files."""

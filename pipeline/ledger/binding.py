@@ -12,10 +12,16 @@ import structlog
 
 from pipeline.config import AZURE, JobConfig, ProviderConfig
 from pipeline.errors import ConfigError
-from pipeline.ledger.base import Ledger, Stage
+from pipeline.ledger.base import Ledger, Stage, VoiceState
 from pipeline.records import VoiceStatus
 
 log = structlog.get_logger("pipeline.ledger")
+
+
+def _holds_remote(state: VoiceState) -> bool:
+    """Whether a voice's state means something only at its account: remote ids, or a result."""
+    finished = state.stage is Stage.DONE and state.status is not VoiceStatus.REJECTED
+    return bool(state.job_ids or state.history) or finished
 
 
 def binding_of(provider: ProviderConfig) -> str:
@@ -34,10 +40,12 @@ async def ensure_binding(ledger: Ledger, config: JobConfig, *, rebind: bool = Fa
     bound = await ledger.binding()
     if bound == wanted:
         return
-    if bound is None:
-        # A new ledger, or one written before ledgers were bound: it can only be this one's.
+    states = await ledger.all()
+    if bound is None or not any(_holds_remote(s) for s in states):
+        # A new ledger, one written before ledgers were bound, or one whose voices the old
+        # account never accepted (nothing there to mistake for this account's): bind it.
         await ledger.bind(wanted)
-        log.info("ledger.bound", binding=wanted)
+        log.info("ledger.bound", binding=wanted, previous=bound)
         return
     if not rebind:
         raise ConfigError(
@@ -46,7 +54,7 @@ async def ensure_binding(ledger: Ledger, config: JobConfig, *, rebind: bool = Fa
             "the old account's remote jobs and send every voice again"
         )
     forgotten = 0
-    for state in await ledger.all():
+    for state in states:
         if state.stage is Stage.PREPARED and not state.remote:
             continue
         history = (*state.history, *(f"{bound}: {v}" for v in state.job_ids))

@@ -10,7 +10,7 @@ import anyio
 from pipeline import log
 from pipeline.config import Credentials, JobConfig
 from pipeline.ledger.postgres import url_password
-from pipeline.runner import RunReport
+from pipeline.stages.results import RunReport
 
 
 def _redact_database_password(config: JobConfig) -> None:

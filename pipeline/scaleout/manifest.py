@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pipeline.config import JobConfig
 from pipeline.ledger import open_ledger
 from pipeline.report import gather_facts
-from pipeline.runner import RunReport, collect_results, finish_run
+from pipeline.stages.results import RunReport, collect_results, finish_run
 
 
 async def manifest_from_ledger(config: JobConfig) -> RunReport:

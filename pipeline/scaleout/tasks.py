@@ -22,7 +22,7 @@ from pipeline.errors import PipelineError, ProviderUnavailable
 from pipeline.ledger.base import Ledger, Stage, VoiceState
 from pipeline.providers.base import Provider
 from pipeline.records import PreparedVoice, Severity, VoiceSource, VoiceStatus
-from pipeline.runner import Breaker, drive_voice
+from pipeline.stages.send import Breaker, drive_voice
 from pipeline.scaleout.locks import VoiceLocks
 from pipeline.stages.discover import discover
 from pipeline.stages.prepare import PrepareContext, prepare

@@ -35,7 +35,7 @@ from pipeline.config import Credentials, JobConfig
 from pipeline.errors import ConfigError, LedgerError, RunInterrupted
 from pipeline.ledger.base import Stage
 from pipeline.ledger.postgres import PostgresLedger, describe_url
-from pipeline.runner import Breaker
+from pipeline.stages.send import Breaker
 from pipeline.scaleout.app import (
     CONTEXT_KEY,
     DRIVE_TASK,

@@ -34,7 +34,7 @@ from pipeline import audio
 from pipeline.audio import workers
 from pipeline.audio.profiles import AudioProfile
 from pipeline.checksums import file_sha256
-from pipeline.config import Limits
+from pipeline.config import JobConfig, Limits
 from pipeline.errors import InputError
 from pipeline.records import Finding, PreparedClip, PreparedVoice, Severity, VoiceSource
 from pipeline.sanitize import outside_problem
@@ -77,6 +77,16 @@ class PrepareContext:
         the pool's own bound with ``queue_depth`` jobs per worker in flight."""
         limiter = self.cpu if self.executor == "thread" else self._queued
         return await workers.run(self.executor, limiter, self.limits.cpu_workers, func, *args)
+
+    @classmethod
+    def from_config(cls, config: JobConfig) -> PrepareContext:
+        """The context a job file asks for: its profile, cache and limits, all cores."""
+        return cls(
+            profile=config.profile,
+            cache_dir=config.cache_dir,
+            limits=config.limits,
+            cpu=anyio.CapacityLimiter(config.limits.cpu_workers),
+        )
 
 
 def _error(code: str, file: str | None, message: str) -> Finding:

@@ -1,0 +1,255 @@
+"""The send stage, per voice: create → upload → submit, the ledger checkpointed around each
+remote side effect, provider faults retried a few times per voice, a circuit breaker per run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import anyio
+import structlog
+
+from pipeline.config import JobConfig
+from pipeline.errors import (
+    AuthenticationFailed,
+    CircuitOpen,
+    ProviderProtocolError,
+    ProviderRejected,
+    ProviderUnavailable,
+    UploadRejected,
+)
+from pipeline.ledger.base import Ledger, Stage, VoiceState
+from pipeline.providers.base import Provider
+from pipeline.records import (
+    Finding,
+    PreparedVoice,
+    Severity,
+    VoiceSource,
+    VoiceStatus,
+    same_content,
+)
+from pipeline.stages.stream import Progress, prepare_stream
+
+log = structlog.get_logger("pipeline.send")
+
+#: A voice whose provider calls keep failing (after each call's own retries) is tried this many
+#: times per run, pausing _VOICE_PAUSE_S × try in between, before it is left for the next run.
+_VOICE_TRIES = 3
+
+_VOICE_PAUSE_S = 2.0
+
+
+class Breaker:
+    """Counts consecutive voices that failed on an unreachable provider; opens past a limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.consecutive = 0
+
+    def ok(self) -> None:
+        self.consecutive = 0
+
+    def failed(self) -> bool:
+        self.consecutive += 1
+        return self.consecutive >= self.limit
+
+
+async def send_all(
+    config: JobConfig,
+    ledger: Ledger,
+    provider: Provider,
+    sources: Sequence[VoiceSource],
+    prepared: dict[str, PreparedVoice],
+    progress: Progress,
+) -> None:
+    breaker = Breaker(config.limits.circuit_breaker)
+    claims = Claims.of(await ledger.all())
+    # Voices in flight on the network side at once; uploads and API calls have their own limits
+    # inside the provider, this only bounds memory and open tasks for very large batches.
+    in_flight = anyio.Semaphore(max(config.limits.uploads * 4, 16))
+    async with (
+        anyio.create_task_group() as tg,
+        prepare_stream(config, progress, sources) as voices,
+    ):
+        async for voice in voices:
+            prepared[voice.key] = voice
+            if voice.rejected:
+                log.info("voice.rejected", voice=voice.key, findings=len(voice.findings))
+                continue
+            await in_flight.acquire()
+            tg.start_soon(
+                _drive_task, voice, ledger, provider, breaker, claims, in_flight, progress
+            )
+
+
+class Claims:
+    """Remote ids the ledger's voices hold (current and earlier jobs), by voice: a create that
+    reconciles with the provider must never adopt another voice's job."""
+
+    def __init__(self) -> None:
+        self._by_voice: dict[str, set[str]] = {}
+
+    @classmethod
+    def of(cls, states: Sequence[VoiceState]) -> Claims:
+        claims = cls()
+        for state in states:
+            claims.add(state)
+        return claims
+
+    def add(self, state: VoiceState) -> None:
+        self._by_voice.setdefault(state.key, set()).update(state.job_ids, state.history)
+
+    def others(self, key: str) -> frozenset[str]:
+        return frozenset(i for k, ids in self._by_voice.items() if k != key for i in ids)
+
+
+async def _drive_task(
+    voice: PreparedVoice,
+    ledger: Ledger,
+    provider: Provider,
+    breaker: Breaker,
+    claims: Claims,
+    in_flight: anyio.Semaphore,
+    progress: Progress,
+) -> None:
+    try:
+        with structlog.contextvars.bound_contextvars(voice=voice.key):
+            await drive_voice(voice, ledger, provider, breaker, claims=claims)
+        progress.voices_submitted += 1
+        progress.bytes_uploaded = provider.bytes_uploaded
+    finally:
+        in_flight.release()
+
+
+async def initial_state(voice: PreparedVoice, ledger: Ledger) -> VoiceState:
+    assert voice.meta is not None  # a voice without voice.toml is rejected
+    state = await ledger.get(voice.key)
+    if state is None:
+        state = VoiceState(
+            batch=ledger.batch,
+            key=voice.key,
+            fingerprint=voice.fingerprint,
+            voice_name=voice.meta.voice_name,
+            stage=Stage.PREPARED,
+            status=VoiceStatus.PENDING,
+        )
+        await ledger.put(state, detail="first seen")
+        return state
+    if state.status is VoiceStatus.REJECTED:
+        # Rejected earlier (workers record that) and passing the pre-flight now: nothing was
+        # ever sent, so it starts afresh.
+        fresh = state.advance(
+            Stage.PREPARED,
+            status=VoiceStatus.PENDING,
+            fingerprint=voice.fingerprint,
+            findings=(),
+            last_error=None,
+        )
+        await ledger.put(fresh, detail="passes the pre-flight now")
+        return fresh
+    if same_content(state.fingerprint, voice.fingerprint):  # a forced retry's suffix aside
+        return state
+    if state.stage in (Stage.PREPARED, Stage.CREATING):
+        return replace(state, fingerprint=voice.fingerprint)
+    if state.stage in (Stage.CREATED, Stage.UPLOADED):
+        # Not submitted yet: the same remote job takes the new files (a PUT overwrites).
+        new = state.advance(Stage.CREATED, fingerprint=voice.fingerprint, uploaded=())
+        await ledger.put(new, detail="input changed before submission; re-uploading")
+        return new
+    # Submitted or finished: never re-sent on its own (it may cost a training); keep the old
+    # result and say so. `voice-onboard retry` starts a new remote job on purpose.
+    note = Finding(
+        severity=Severity.WARNING,
+        code="voice.changed_after_submit",
+        file=voice.key,
+        message="the recordings changed after submission; the earlier job is kept "
+        "(use `voice-onboard retry` to train again)",
+    )
+    if note not in state.findings:
+        state = replace(state, findings=(*state.findings, note))
+        await ledger.put(state)
+    return state
+
+
+async def drive_voice(
+    voice: PreparedVoice,
+    ledger: Ledger,
+    provider: Provider,
+    breaker: Breaker,
+    *,
+    claims: Claims | None = None,
+) -> None:
+    """create → upload → submit for one voice, checkpointing the ledger around each step.
+    ``claims``: the remote ids other voices hold (read from the ledger when not given)."""
+    state = await initial_state(voice, ledger)
+
+    async def save(s: VoiceState) -> None:
+        await ledger.put(s)
+
+    tries = 0
+    while state.stage.order < Stage.SUBMITTED.order:
+        try:
+            if state.stage in (Stage.PREPARED, Stage.CREATING):
+                if state.stage is Stage.PREPARED:
+                    state = state.advance(Stage.CREATING)
+                    await ledger.put(state)  # intent, durable before the create call
+                known = claims or Claims.of(await ledger.all())
+                state = await provider.create(voice, state, save, taken=known.others(voice.key))
+                known.add(state)
+            elif state.stage is Stage.CREATED:
+                state = await provider.upload(voice, state, save)
+            else:
+                if state.stage is Stage.UPLOADED:
+                    state = state.advance(Stage.SUBMITTING)
+                    await ledger.put(state)  # intent, durable before the commit call
+                state = await provider.submit(voice, state, save)
+        except AuthenticationFailed as exc:
+            # Every other voice would fail the same way: stop the run (exit 3) at once.
+            state = replace(state, attempts=state.attempts + 1, last_error=str(exc))
+            await ledger.put(state, detail="credentials rejected")
+            raise CircuitOpen(f"the provider rejected our credentials: {exc}") from None
+        except ProviderRejected as exc:
+            state = state.advance(
+                Stage.DONE,
+                status=VoiceStatus.FAILED,
+                attempts=state.attempts + 1,
+                last_error=str(exc),
+                findings=(
+                    *state.findings,
+                    Finding(
+                        severity=Severity.ERROR,
+                        code="remote.upload_failed"
+                        if isinstance(exc, UploadRejected)
+                        else "remote.error",
+                        file=None,
+                        message=str(exc),
+                    ),
+                ),
+            )
+            await ledger.put(state, detail="provider rejected a request")
+            breaker.ok()
+            return
+        except (ProviderUnavailable, ProviderProtocolError) as exc:
+            # The call's own retries are spent (or the answer made no sense, which a later
+            # try may not repeat). Give the voice a few more tries with a growing
+            # pause (a provider hiccup of a minute should not cost a whole nightly run); then
+            # leave it where it stopped — the next run resumes it — and count it towards the
+            # circuit breaker.
+            state = replace(state, attempts=state.attempts + 1, last_error=str(exc))
+            await ledger.put(state, detail="provider unavailable")
+            tries += 1
+            if tries < _VOICE_TRIES:
+                log.warning("voice.retrying", stage=str(state.stage), error=str(exc), tries=tries)
+                await anyio.sleep(_VOICE_PAUSE_S * tries)
+                continue
+            log.warning("voice.deferred", stage=str(state.stage), error=str(exc))
+            if breaker.failed():
+                raise CircuitOpen(
+                    f"the provider kept failing ({breaker.consecutive} voices in a row): {exc}"
+                ) from None
+            return
+        await ledger.put(state)
+        log.info("voice.stage", stage=str(state.stage), status=str(state.status))
+        if state.stage is Stage.DONE:
+            break
+    breaker.ok()
