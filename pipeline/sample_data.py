@@ -694,8 +694,10 @@ def write_inbox(
     seed: int = 0,
     snr_db: float = 45.0,
     progress: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> list[SampleVoice]:
-    """Write ``voices`` healthy voice folders (plus defect and tricky ones) under ``root``."""
+    """Write ``voices`` healthy voice folders (plus defect and tricky ones) under ``root``;
+    ``root`` must be missing or empty unless ``force`` (an inbox is not a scratch folder)."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r} (one of {', '.join(PROFILES)})")
     if voices < 0:
@@ -712,7 +714,11 @@ def write_inbox(
         plans += [
             _plan(seed, f"tricky-{name}", defect=None, tricky=name) for name in TRICKY[profile]
         ]
-    # Refuse before writing anything: never mix a new sample tree into old folders.
+    # Refuse before writing anything: never mix a new sample tree into an inbox of real voices.
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root}: not a folder; choose an empty folder")
+    if not force and root.is_dir() and any(root.iterdir()):
+        raise ConfigError(f"{root}: not empty; choose an empty folder or pass --force")
     for plan in plans:
         if (root / plan.key).exists():
             raise ConfigError(f"{root / plan.key} already exists; choose an empty folder")

@@ -22,7 +22,9 @@ from typing import Any, Final, TextIO
 from pipeline.config import JobConfig
 from pipeline.ledger import open_ledger
 from pipeline.ledger.base import StageEvent, VoiceState
+from pipeline.oneline import one_line
 from pipeline.records import Severity, VoiceStatus
+from pipeline.stages.results import outcome, outcome_of
 
 #: Rich styles per status (the plain renderer ignores them).
 _STYLE: Final = {
@@ -31,6 +33,7 @@ _STYLE: Final = {
     "needs_attention": "bold yellow",
     "rejected": "magenta",
     "pending": "cyan",
+    "deferred": "bold yellow",
     "ready": "blue",
 }
 _ERROR_WIDTH: Final = 72  #: plain text: the last error is cut here so a row stays one line
@@ -45,14 +48,19 @@ class StatusRow:
     events: tuple[StageEvent, ...] = ()
 
     @property
+    def status(self) -> VoiceStatus:
+        """The manifest's status for this state (``pending`` only once submitted)."""
+        return outcome(self.state)
+
+    @property
     def reason(self) -> str | None:
         """Why the voice is where it is: the provider's first error finding (specific: code,
         file, message), else the ledger's last error (e.g. a call that keeps failing)."""
         first = next((f for f in self.state.findings if f.severity is Severity.ERROR), None)
         if first is not None:
             where = f" {first.file}" if first.file and first.file != self.state.key else ""
-            return f"{first.code}{where}: {first.message}"
-        return self.state.last_error
+            return one_line(f"{first.code}{where}: {first.message}")
+        return one_line(self.state.last_error) if self.state.last_error else None
 
     def as_json(self) -> dict[str, Any]:
         s = self.state
@@ -60,7 +68,7 @@ class StatusRow:
             "voice": s.key,
             "voice_name": s.voice_name,
             "stage": str(s.stage),
-            "status": str(s.status),
+            "status": str(self.status),
             "remote_state": s.remote.get("state"),
             "remote": dict(s.remote),
             "age_s": round(self.age_s, 1),
@@ -75,7 +83,7 @@ class StatusRow:
             out["events"] = [
                 {
                     "stage": str(e.stage),
-                    "status": str(e.status),
+                    "status": str(outcome_of(e.stage, e.status)),
                     "at": _iso(e.at),
                     "detail": e.detail,
                 }
@@ -115,11 +123,11 @@ async def load_rows(
     """The ledger's voices (filtered), oldest change first within each status."""
     if not config.ledger_url and not config.ledger_path.exists():
         return []  # nothing ran yet: do not create an empty ledger just to look at it
-    async with open_ledger(config) as ledger:
+    async with open_ledger(config, read_only=True) as ledger:
         states = [
             s
             for s in await ledger.all()
-            if _matches(s.key, voices) and (not statuses or str(s.status) in statuses)
+            if _matches(s.key, voices) and (not statuses or str(outcome(s)) in statuses)
         ]
         events: dict[str, list[StageEvent]] = {}
         if with_events and states:
@@ -133,7 +141,7 @@ async def load_rows(
 
 
 def summary_line(rows: Sequence[StatusRow]) -> str:
-    counts = Counter(str(r.state.status) for r in rows)
+    counts = Counter(str(r.status) for r in rows)
     parts = ", ".join(f"{counts[str(s)]} {s}" for s in VoiceStatus if counts[str(s)])
     return f"{len(rows)} voices: {parts or 'none'}"
 
@@ -151,17 +159,17 @@ def render_plain(batch: str, rows: Sequence[StatusRow], out: TextIO) -> None:
     )
     for r in rows:
         s = r.state
-        err = (r.reason or "").replace("\n", " ")
+        err = r.reason or ""
         if len(err) > _ERROR_WIDTH:
             err = err[: _ERROR_WIDTH - 1] + "…"
         line = (
-            f"{s.key:<{width}} {s.stage!s:<10} {s.status!s:<15} "
+            f"{s.key:<{width}} {s.stage!s:<10} {r.status!s:<15} "
             f"{s.remote.get('state') or '-':<18} {age(r.age_s):>4} {s.attempts:>5}  {err}"
         )
         print(line.rstrip(), file=out)
         for e in r.events:
             detail = f"  ({e.detail})" if e.detail else ""
-            print(f"    {_iso(e.at)}  {e.stage!s:<10} {e.status!s}{detail}", file=out)
+            print(f"    {_iso(e.at)}  {e.stage!s:<10} {outcome_of(e.stage, e.status)!s}{detail}", file=out)
     print(summary_line(rows), file=out)
 
 
@@ -189,7 +197,7 @@ def render_rich(batch: str, rows: Sequence[StatusRow], out: TextIO) -> None:
     table.add_column("last error", overflow="fold", ratio=1)
     for r in rows:
         s = r.state
-        status = str(s.status)
+        status = str(r.status)
         # Voice keys and remote states are data, not rich markup ("a[/]b" must not be parsed).
         table.add_row(
             Text(s.key),
@@ -205,7 +213,7 @@ def render_rich(batch: str, rows: Sequence[StatusRow], out: TextIO) -> None:
             table.add_row(
                 "",
                 Text(str(e.stage), style="dim"),
-                Text(str(e.status), style="dim"),
+                Text(str(outcome_of(e.stage, e.status)), style="dim"),
                 "",
                 "",
                 "",
@@ -227,7 +235,7 @@ async def show_status(
     out = out or sys.stdout
     rows = await load_rows(config, statuses=statuses, voices=voices, with_events=events)
     if as_json:
-        counts = Counter(str(r.state.status) for r in rows)
+        counts = Counter(str(r.status) for r in rows)
         doc = {
             "batch": config.batch,
             "summary": {"voices": len(rows)} | {str(s): counts[str(s)] for s in VoiceStatus},

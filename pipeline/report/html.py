@@ -9,6 +9,7 @@ so the file opens the same from a mail, an artifact store or an offline laptop.
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,19 +35,28 @@ _PRIORITY: Final = {
     "needs_attention": 0,
     "failed": 1,
     "rejected": 2,
-    "pending": 3,
-    "ready": 4,
-    "succeeded": 5,
+    "deferred": 3,
+    "pending": 4,
+    "ready": 5,
+    "succeeded": 6,
 }
 _STATUS_TEXT: Final = {
     "needs_attention": "needs attention",
     "failed": "failed",
     "rejected": "rejected",
     "pending": "pending",
+    "deferred": "deferred",
     "ready": "ready",
     "succeeded": "succeeded",
 }
-_RUN_STATUSES: Final = ("succeeded", "failed", "needs_attention", "rejected", "pending")
+_RUN_STATUSES: Final = (
+    "succeeded",
+    "failed",
+    "needs_attention",
+    "rejected",
+    "deferred",
+    "pending",
+)
 _CHECK_STATUSES: Final = ("ready", "rejected")
 _SEVERITY_ORDER: Final = {"error": 0, "warning": 1, "fixed": 2}
 #: The ledger's stage names, with what the voice is doing while in them.
@@ -60,9 +70,17 @@ _STAGE_LEGEND: Final = {
 }
 
 
+def suggested(*words: str) -> str:
+    """A command line to paste into a shell: every word quoted as the shell needs it (a voice
+    folder may be called ``$(id)``, ``a b`` or ``-rf``)."""
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def _hint(status: str, voice: str, job: str) -> str:
     """What an operator does next for a voice in ``status`` (HTML)."""
-    cmd = f'<pre class="cmd">voice-onboard retry {esc(job)} --voices {esc(voice)}</pre>'
+    # --voices=KEY: a key that starts with a dash stays a value, not an option.
+    line = suggested("voice-onboard", "retry", job, f"--voices={voice}")
+    cmd = f'<pre class="cmd">{esc(line)}</pre>'
     return {
         "needs_attention": "<b>Next:</b> the provider's review found a problem. Fix the files "
         f"named above, then re-queue the voice and run again:{cmd}",
@@ -71,6 +89,8 @@ def _hint(status: str, voice: str, job: str) -> str:
         "rejected": "<b>Next:</b> nothing was sent. Fix the files named above; the next run "
         "sends the voice on its own.",
         "pending": "<b>Next:</b> still with the provider; the next run picks up the result.",
+        "deferred": "<b>Next:</b> not sent this run (the provider could not be reached, or the "
+        "run was cut short). Nothing is lost: the next run sends it, resuming where it stopped.",
     }.get(status, "")
 
 
@@ -432,7 +452,11 @@ def _grouped_findings(findings: Sequence[Mapping[str, Any]], limit: int = 8) -> 
 
 
 def _attention_section(voices: list[_Voice], job: str) -> str:
-    needy = [v for v in voices if v.status in ("needs_attention", "failed", "rejected", "pending")]
+    needy = [
+        v
+        for v in voices
+        if v.status in ("needs_attention", "failed", "rejected", "deferred", "pending")
+    ]
     # Voices that ended well but carry warnings: worth a look, after the ones that need action.
     look = [v for v in voices if v not in needy and (v.count("error") or v.count("warning"))]
     if not needy and not look:
@@ -454,7 +478,7 @@ def _attention_section(voices: list[_Voice], job: str) -> str:
         err = (
             f'<p class="last-error"><b>Provider:</b> {esc(v.last_error)}</p>'
             if v.last_error
-            and v.status in ("failed", "needs_attention", "pending")
+            and v.status in ("failed", "needs_attention", "deferred", "pending")
             and not v.count("error")
             else ""
         )
@@ -504,7 +528,7 @@ def _voices_table(voices: list[_Voice]) -> str:
             next((f for f in v.findings if f.get("severity") == "warning"), None),
         )
         note = f"{first.get('code')}: {first.get('message')}" if first is not None else None
-        if note is None and v.status in ("failed", "needs_attention", "pending"):
+        if note is None and v.status in ("failed", "needs_attention", "deferred", "pending"):
             note = v.last_error
         rows.append(
             f'<tr data-voice="{esc(v.key)}" data-status="{esc(v.status)}">'
@@ -557,10 +581,15 @@ def _verdict(doc: Mapping[str, Any]) -> tuple[str, str]:
     n = s.get("voices", 0)
     if doc.get("interrupted"):
         return "bad", f"Run cut short: {doc['interrupted']}"
-    bad = [(k, s.get(k, 0)) for k in ("needs_attention", "failed", "rejected") if s.get(k, 0)]
+    bad = [
+        (k, s.get(k, 0))
+        for k in ("needs_attention", "failed", "rejected", "deferred")
+        if s.get(k, 0)
+    ]
     if bad:
         parts = ", ".join(f"{c} {_STATUS_TEXT[k]}" for k, c in bad)
-        return ("bad" if s.get("failed") or s.get("needs_attention") else "warn"), (
+        worst = s.get("failed") or s.get("needs_attention") or s.get("deferred")
+        return ("bad" if worst else "warn"), (
             f"{sum(c for _, c in bad)} of {n} voices need a human: {parts}"
         )
     if n == 0:
@@ -639,7 +668,7 @@ padding:8px 12px;border-top:4px solid #8c959f}
 .tile.zero{opacity:.45}
 .tile.st-succeeded{border-top-color:#1a7f37}.tile.st-failed{border-top-color:#cf222e}
 .tile.st-needs_attention{border-top-color:#bf8700}.tile.st-rejected{border-top-color:#8250df}
-.tile.st-pending{border-top-color:#0969da}.tile.st-ready{border-top-color:#0a7ea4}
+.tile.st-pending{border-top-color:#0969da}.tile.st-deferred{border-top-color:#bf8700}.tile.st-ready{border-top-color:#0a7ea4}
 .tile.total{border-top-color:#24292f}
 .status-bar{display:block;border-radius:4px;overflow:hidden;margin:4px 0 12px}
 .facts{display:grid;grid-template-columns:repeat(4,auto 1fr);gap:4px 10px;margin:0;
@@ -649,7 +678,7 @@ font-size:13px}
 color:#fff;white-space:nowrap;background:#8c959f}
 .pill.st-succeeded{background:#1a7f37}.pill.st-failed{background:#cf222e}
 .pill.st-needs_attention{background:#bf8700}.pill.st-rejected{background:#8250df}
-.pill.st-pending{background:#0969da}.pill.st-ready{background:#0a7ea4}
+.pill.st-pending{background:#0969da}.pill.st-deferred{background:#bf8700}.pill.st-ready{background:#0a7ea4}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px}
 .voice-card header{font-size:15px;margin-bottom:6px}
@@ -657,6 +686,7 @@ color:#fff;white-space:nowrap;background:#8c959f}
 .voice-card[data-status=failed]{border-left:5px solid #cf222e}
 .voice-card[data-status=rejected]{border-left:5px solid #8250df}
 .voice-card[data-status=pending]{border-left:5px solid #0969da}
+.voice-card[data-status=deferred]{border-left:5px solid #bf8700}
 .hint{margin:8px 0 0;color:#31373d;font-size:13px}
 pre.cmd{margin:4px 0 0;padding:6px 10px;background:#f6f8fa;border:1px solid #eaeef2;
 border-radius:6px;font:12px ui-monospace,SFMono-Regular,Menlo,"DejaVu Sans Mono",monospace;

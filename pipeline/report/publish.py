@@ -17,7 +17,7 @@ from pipeline import metrics
 from pipeline.config import JobConfig
 from pipeline.report.facts import RunFacts
 from pipeline.report.html import render_html
-from pipeline.stages.manifest import write_atomic
+from pipeline.stages.manifest import latest_name, write_atomic
 
 log = structlog.get_logger("pipeline.report")
 
@@ -39,13 +39,14 @@ def report_path(manifest_path: Path) -> Path:
 def write_report(
     config: JobConfig, doc: Mapping[str, Any], manifest_path: Path, facts: RunFacts
 ) -> Path:
-    """Render and write ``<manifest>.html`` and ``<batch>-latest.html``; returns the first."""
+    """Render and write ``<manifest>.html`` and its "latest" copy; returns the first."""
     page = render_html(
         doc, facts, config.profile, manifest_name=manifest_path.name, job=_job_arg(config.path)
     ).encode("utf-8")
     path = report_path(manifest_path)
     write_atomic(path, page)
-    write_atomic(manifest_path.parent / f"{config.batch}-latest.html", page)
+    latest = latest_name(config.batch, doc.get("command"))
+    write_atomic(manifest_path.parent / f"{latest}.html", page)
     return path
 
 

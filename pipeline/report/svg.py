@@ -286,6 +286,7 @@ STATUS_FILL: Final = {
     "needs_attention": WARN,
     "rejected": "#8250df",
     "pending": "#0969da",
+    "deferred": "#bf8700",
     "ready": "#0a7ea4",
 }
 

@@ -1,6 +1,7 @@
 """manifest: the run's result as one JSON file (DESIGN §3.4), written atomically.
 
-``<state_dir>/manifests/<batch>-<UTC timestamp>.json`` plus ``<batch>-latest.json`` beside it,
+``<state_dir>/manifests/<batch>-<UTC timestamp>.json`` plus ``<batch>-latest.json`` (``check``:
+``<batch>-check-latest.json``) beside it,
 each through a temp file, fsync and rename, so a reader never sees half a manifest.
 """
 
@@ -132,8 +133,16 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+def latest_name(batch: str, command: object) -> str:
+    """The stem of the "latest" copy a command writes: ``<batch>-latest`` for runs (and the
+    scale-out manifest), ``<batch>-check-latest`` for ``check``, so a pre-flight never hides
+    the last run's statuses and asset ids."""
+    return f"{batch}-check-latest" if command == "check" else f"{batch}-latest"
+
+
 def write(doc: Mapping[str, Any], manifest_dir: Path, batch: str, started_at: datetime) -> Path:
-    """Write the manifest and ``<batch>-latest.json``; returns the timestamped path."""
+    """Write the manifest and its "latest" copy (see latest_name); returns the timestamped
+    path."""
     data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
     stamp = started_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = manifest_dir / f"{batch}-{stamp}.json"
@@ -142,5 +151,5 @@ def write(doc: Mapping[str, Any], manifest_dir: Path, batch: str, started_at: da
         n += 1
         path = manifest_dir / f"{batch}-{stamp}-{n}.json"
     write_atomic(path, data)
-    write_atomic(manifest_dir / f"{batch}-latest.json", data)
+    write_atomic(manifest_dir / f"{latest_name(batch, doc.get('command'))}.json", data)
     return path

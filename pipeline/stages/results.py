@@ -121,9 +121,14 @@ _GONE = Finding(
 def outcome(state: VoiceState) -> VoiceStatus:
     """A ledger state as a manifest status: terminal as recorded; ``pending`` once submitted
     (the provider is training it); ``deferred`` before that, whatever ids it already has."""
-    if state.stage is Stage.DONE:
-        return state.status
-    if state.stage is Stage.SUBMITTED:
+    return outcome_of(state.stage, state.status)
+
+
+def outcome_of(stage: Stage, status: VoiceStatus) -> VoiceStatus:
+    """``outcome`` for a stage and the ledger's status (a state or one of its events)."""
+    if stage is Stage.DONE:
+        return status
+    if stage is Stage.SUBMITTED:
         return VoiceStatus.PENDING
     return VoiceStatus.DEFERRED
 

@@ -109,7 +109,7 @@ def test_check_with_defects(tmp_path: Path, write_job: Callable[..., Path]) -> N
     }
     proc = cli("check", str(path))
     assert proc.returncode == 1, proc.stderr[-2000:]
-    manifest = json.loads((tmp_path / "var" / "manifests" / "t-latest.json").read_text())
+    manifest = json.loads((tmp_path / "var" / "manifests" / "t-check-latest.json").read_text())
     got = {v["voice"]: v for v in manifest["voices"]}
     assert set(got) == set(expected)
     for key, sample in expected.items():

@@ -414,3 +414,68 @@ def test_sigterm_in_preflight_manifest_lists_every_voice(tmp_path: Path) -> None
     for voice in doc["voices"]:
         if voice["status"] == "pending":
             assert voice["remote"].get("job_id")
+
+
+def test_check_after_a_run_keeps_the_runs_latest(root: Path) -> None:
+    """`check` writes <batch>-check-latest.*; the run's <batch>-latest.* keep its statuses."""
+    path = job(root, "emulator", EMULATOR)
+    assert cli("run", str(path)).returncode == 0
+    manifests = root / "var" / "manifests"
+    ran = json.loads((manifests / "honest-latest.json").read_text())
+    checked = cli("check", str(path))
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads((manifests / "honest-latest.json").read_text()) == ran
+    assert {v["status"] for v in ran["voices"]} == {"succeeded"}
+    check_doc = json.loads((manifests / "honest-check-latest.json").read_text())
+    assert {v["status"] for v in check_doc["voices"]} == {"ready"}
+    assert (manifests / "honest-check-latest.html").is_file()
+    assert "succeeded" in (manifests / "honest-latest.html").read_text()
+
+
+def test_sample_data_refuses_a_non_empty_folder(tmp_path: Path) -> None:
+    """`sample-data DIR` into a folder with anything in it: exit 2 naming it; --force writes."""
+    target = tmp_path / "inbox"
+    target.mkdir()
+    (target / "alice").mkdir()
+    one_line(cli("sample-data", str(target), "--voices", "1"), 2, str(target), "--force")
+    assert [p.name for p in target.iterdir()] == ["alice"]
+    forced = cli("sample-data", str(target), "--voices", "1", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert (target / "voice-001" / "voice.toml").is_file()
+
+
+# --- 6. suggested commands are shell-quoted ----------------------------------------------------
+
+HOSTILE = ("$(id)", "a b", "-rf", "it's", "x`id`")
+
+
+def test_suggested_retry_commands_survive_hostile_names(root: Path) -> None:
+    """Voice folders named `$(id)`, `a b`, `-rf` …: the report's retry command, pasted into a
+    shell, passes each name as one literal --voices value and runs nothing else."""
+    import html
+    import re
+
+    inbox = root / "inbox"
+    for folder, name in zip(sorted(inbox.iterdir()), HOSTILE, strict=False):
+        folder.rename(inbox / name)
+    path = job(root, "emulator", '[emulator]\ntime_scale = 1000000\noutcomes = {"*" = "FAILED"}\n')
+    proc = cli("run", str(path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = next(ln for ln in proc.stdout.splitlines() if ln.startswith("report: "))
+    page = Path(report.removeprefix("report: ")).read_text(encoding="utf-8")
+    commands = [html.unescape(c) for c in re.findall(r'<pre class="cmd">(.*?)</pre>', page)]
+    seen = set()
+    for command in commands:
+        assert command.startswith("voice-onboard retry ")
+        # The shell's own parse of the pasted line, with printf in voice-onboard's place.
+        argv = subprocess.run(
+            ["bash", "-c", "printf '%s\\n' " + command.removeprefix("voice-onboard ")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        assert argv[0] == "retry"
+        assert len(argv) == 3, argv
+        assert argv[2].startswith("--voices=")
+        seen.add(argv[2].removeprefix("--voices="))
+    assert seen == set(HOSTILE[:3])

@@ -299,7 +299,7 @@ def test_check_over_hostile_names_writes_a_manifest(tmp_path: Path) -> None:
     assert "\x1b" not in out
     voices = len(ODD_BUT_FINE) + len(REFUSED) + 1
     assert out.count("rejected") >= voices  # one line each (the last line sums them up)
-    manifest = json.loads((tmp_path / "var" / "manifests" / "odd-latest.json").read_bytes())
+    manifest = json.loads((tmp_path / "var" / "manifests" / "odd-check-latest.json").read_bytes())
     names = {v["voice"] for v in manifest["voices"]}
     assert len(names) == voices
     assert set(ODD_BUT_FINE) <= names

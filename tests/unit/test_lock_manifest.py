@@ -42,7 +42,8 @@ def test_lock_same_process_twice(tmp_path: Path) -> None:
 
 
 def test_manifest_written_with_latest(tmp_path: Path) -> None:
-    """The manifest and <batch>-latest.json hold the same document with summary counts."""
+    """A check's manifest and <batch>-check-latest.json hold the same document with summary
+    counts; <batch>-latest.json (a run's) is left alone."""
     t = datetime(2026, 11, 21, 2, 15, tzinfo=UTC)
     results = [
         manifest.VoiceResult(voice="a", voice_name="A", status=VoiceStatus.READY),
@@ -68,7 +69,8 @@ def test_manifest_written_with_latest(tmp_path: Path) -> None:
     path = manifest.write(doc, tmp_path, "n", t)
     assert path.name == "n-20261121T021500Z.json"
     data = json.loads(path.read_text())
-    assert data == json.loads((tmp_path / "n-latest.json").read_text())
+    assert data == json.loads((tmp_path / "n-check-latest.json").read_text())
+    assert not (tmp_path / "n-latest.json").exists()  # a run's latest is never replaced by check
     assert data["summary"]["ready"] == 1
     assert data["summary"]["rejected"] == 1
     assert data["voices"][1]["findings"][0]["code"] == "audio.too_long"

@@ -354,9 +354,12 @@ def test_bad_arguments(tmp_path: Path, kwargs: dict[str, object], message: str) 
 
 
 def test_refuses_existing_voice_folder(tmp_path: Path) -> None:
-    """A voice folder that already exists is never overwritten or mixed into."""
+    """A folder that is not empty is refused, and even with force an existing voice folder is
+    never overwritten or mixed into."""
     (tmp_path / "voice-001").mkdir()
     (tmp_path / "voice-001" / "mine.wav").write_bytes(b"precious")
-    with pytest.raises(ConfigError, match="already exists"):
+    with pytest.raises(ConfigError, match="not empty; choose an empty folder or pass --force"):
         write_inbox(tmp_path, voices=2, profile="huawei-basic")
+    with pytest.raises(ConfigError, match="already exists"):
+        write_inbox(tmp_path, voices=2, profile="huawei-basic", force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["voice-001"]
