@@ -11,7 +11,7 @@ voices whose files did not change (same content fingerprint) unless ``--force``.
 
 A forced retry of unchanged files records the fingerprint with a ``~retryN`` suffix: Azure
 derives its resource ids from the recorded fingerprint, so the suffix gives the new attempt new
-ids instead of replaying the failed ones; :func:`same_content` lets the runner see through it.
+ids instead of replaying the failed ones; :func:`pipeline.records.same_content` lets the runner see through it.
 """
 
 from __future__ import annotations
@@ -21,29 +21,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-import anyio
 import structlog
 
 from pipeline.config import JobConfig
 from pipeline.ledger import open_ledger
 from pipeline.ledger.base import Ledger, Stage, VoiceState
 from pipeline.lock import batch_lock
-from pipeline.records import Severity, VoiceSource, VoiceStatus
+from pipeline.records import FORCED_MARK, Severity, VoiceSource, VoiceStatus, same_content
 from pipeline.stages.discover import discover
 from pipeline.stages.prepare import PrepareContext, prepare
 
 log = structlog.get_logger("pipeline.retry")
 
 RETRYABLE: Final = frozenset({VoiceStatus.FAILED, VoiceStatus.NEEDS_ATTENTION})
-_FORCED: Final = "~retry"
-#: Remote ids that name "the job" of a voice, per provider (Huawei job, Azure resources).
-_JOB_KEYS: Final = ("job_id", "personal_voice_id", "consent_id")
-
-
-def same_content(recorded: str, current: str) -> bool:
-    """Whether the ledger's ``recorded`` fingerprint belongs to inputs that now hash to
-    ``current`` (a forced retry's suffix aside)."""
-    return recorded.split(_FORCED, 1)[0] == current
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,7 +51,15 @@ class RetryOutcome:
 
 
 def _old_job(state: VoiceState) -> str | None:
-    return next((state.remote[k] for k in _JOB_KEYS if state.remote.get(k)), None)
+    # Huawei job, else the Azure personal voice, else its consent.
+    return next(
+        (
+            state.remote[k]
+            for k in ("job_id", "personal_voice_id", "consent_id")
+            if state.remote.get(k)
+        ),
+        None,
+    )
 
 
 def select(
@@ -132,7 +130,9 @@ async def _one(
             "fix them first, or pass --force to train again with the same files"
         )
     history = (*state.history, old) if old and old not in state.history else state.history
-    fingerprint = voice.fingerprint if changed else f"{voice.fingerprint}{_FORCED}{len(history)}"
+    fingerprint = (
+        voice.fingerprint if changed else f"{voice.fingerprint}{FORCED_MARK}{len(history)}"
+    )
     new = state.advance(
         Stage.PREPARED,
         status=VoiceStatus.PENDING,
@@ -168,12 +168,7 @@ async def retry_voices(
             RetryOutcome(voice=p, requeued=False, message="the batch has no ledger yet; run first")
             for p in patterns
         ]
-    ctx = PrepareContext(
-        profile=config.profile,
-        cache_dir=config.cache_dir,
-        limits=config.limits,
-        cpu=anyio.CapacityLimiter(config.limits.cpu_workers),
-    )
+    ctx = PrepareContext.from_config(config)
     with batch_lock(config.state_dir, config.batch):
         async with open_ledger(config) as ledger:
             states = {s.key: s for s in await ledger.all()}

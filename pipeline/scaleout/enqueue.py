@@ -20,6 +20,7 @@ import structlog
 
 from pipeline.config import JobConfig
 from pipeline.ledger.base import Stage, VoiceState
+from pipeline.ledger.binding import ensure_binding
 from pipeline.ledger.postgres import PostgresLedger
 from pipeline.records import VoiceSource, VoiceStatus
 from pipeline.scaleout.app import (
@@ -91,6 +92,7 @@ async def enqueue(config: JobConfig) -> EnqueueReport:
     queued: list[str] = []
     settled: list[str] = []
     async with PostgresLedger(url, config.batch) as ledger, app.open_async():
+        await ensure_binding(ledger, config)
         await ensure_schema(app, url)
         states = {s.key: s for s in await ledger.all()}
         active = await _active_keys(app, queue)

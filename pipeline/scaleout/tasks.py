@@ -22,10 +22,10 @@ from pipeline.errors import PipelineError, ProviderUnavailable
 from pipeline.ledger.base import Ledger, Stage, VoiceState
 from pipeline.providers.base import Provider
 from pipeline.records import PreparedVoice, Severity, VoiceSource, VoiceStatus
-from pipeline.stages.send import Breaker, drive_voice
 from pipeline.scaleout.locks import VoiceLocks
 from pipeline.stages.discover import discover
 from pipeline.stages.prepare import PrepareContext, prepare
+from pipeline.stages.send import Breaker, drive_voice
 
 log = structlog.get_logger("pipeline.scaleout.tasks")
 

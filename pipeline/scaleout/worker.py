@@ -34,8 +34,8 @@ from psycopg_pool import AsyncConnectionPool
 from pipeline.config import Credentials, JobConfig
 from pipeline.errors import ConfigError, LedgerError, RunInterrupted
 from pipeline.ledger.base import Stage
+from pipeline.ledger.binding import ensure_binding
 from pipeline.ledger.postgres import PostgresLedger, describe_url
-from pipeline.stages.send import Breaker
 from pipeline.scaleout.app import (
     CONTEXT_KEY,
     DRIVE_TASK,
@@ -49,6 +49,7 @@ from pipeline.scaleout.provider import open_worker_provider
 from pipeline.scaleout.ratelimit import provider_windows
 from pipeline.scaleout.tasks import SourceCache, WorkerResources
 from pipeline.stages.prepare import PrepareContext
+from pipeline.stages.send import Breaker
 
 log = structlog.get_logger("pipeline.scaleout.worker")
 
@@ -103,6 +104,7 @@ async def run_worker(config: JobConfig, credentials: Credentials, options: Worke
     stop = _Stop()
     async with AsyncExitStack() as stack:
         ledger = await stack.enter_async_context(PostgresLedger(url, config.batch))
+        await ensure_binding(ledger, config)
         await stack.enter_async_context(app.open_async())
         await ensure_schema(app, url)
         windows_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
@@ -130,12 +132,7 @@ async def run_worker(config: JobConfig, credentials: Credentials, options: Worke
             ledger=ledger,
             provider=provider,
             locks=locks,
-            prepare=PrepareContext(
-                profile=config.profile,
-                cache_dir=config.cache_dir,
-                limits=config.limits,
-                cpu=anyio.CapacityLimiter(config.limits.cpu_workers),
-            ),
+            prepare=PrepareContext.from_config(config),
             sources=SourceCache(config.inbox),
             breaker=Breaker(config.limits.circuit_breaker),
             worker=name,
