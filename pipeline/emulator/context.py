@@ -1,19 +1,20 @@
-"""What both emulated services share: options, emulated time, seeded faults, credentials.
+"""What both emulated services share: options, emulated time, credentials, the context.
 
-The Huawei and Azure halves of the emulator each receive one ``EmulatorContext``; nothing here
-knows either API.
+The Huawei and Azure halves of the emulator each receive one ``EmulatorContext`` (options,
+clock, the seeded ``faults.Faults``, storage, base URL); nothing here knows either API.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+
+from pipeline.emulator.faults import Faults
 
 #: Fixed test credentials, used when the matching environment variable is not set.
 DEFAULT_HUAWEI_AK: Final = "EMULATORAK0000000000"
@@ -98,28 +99,6 @@ class EmulatedClock:
     def real_now(self) -> float:
         """Real Unix time (for URL expiry and signing clock checks, which are never scaled)."""
         return time.time()
-
-
-class Faults:
-    """Seeded fault decisions, so a run with the same seed sees the same faults."""
-
-    def __init__(self, options: EmulatorOptions) -> None:
-        self._options = options
-        self._rng = random.Random(options.seed)
-
-    def control_fault(self) -> int | None:
-        """An HTTP status to answer a control call with instead of serving it, or None."""
-        if self._options.fault_rate > 0 and self._rng.random() < self._options.fault_rate:
-            return self._rng.choice((500, 503, 429))
-        return None
-
-    def upload_fault(self) -> bool:
-        """Whether to reset this upload's connection in the middle of its body."""
-        rate = self._options.upload_fault_rate
-        return rate > 0 and self._rng.random() < rate
-
-    def uniform(self, low: float, high: float) -> float:
-        return self._rng.uniform(low, high)
 
 
 @dataclass(slots=True)

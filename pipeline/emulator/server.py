@@ -19,7 +19,7 @@ import anyio
 import anyio.to_thread
 from aiohttp import web
 
-from pipeline.emulator.azure import AzureService
+from pipeline.emulator.azure.service import AzureService
 from pipeline.emulator.context import (
     DEFAULT_AZURE_KEY,
     DEFAULT_HUAWEI_AK,
@@ -28,10 +28,10 @@ from pipeline.emulator.context import (
     EmulatedClock,
     EmulatorContext,
     EmulatorOptions,
-    Faults,
 )
-from pipeline.emulator.huawei import HuaweiService
-from pipeline.emulator.huawei_model import HuaweiSettings
+from pipeline.emulator.faults import Faults
+from pipeline.emulator.huawei.model import HuaweiSettings
+from pipeline.emulator.huawei.service import HuaweiService
 from pipeline.emulator.store import ObjectStore
 from pipeline.errors import ConfigError
 

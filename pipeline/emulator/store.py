@@ -44,6 +44,8 @@ import anyio.to_thread
 from aiohttp import web
 
 from pipeline.emulator.context import EmulatorContext
+from pipeline.emulator.errors import ServiceError
+from pipeline.emulator.faults import reset_midway
 
 PREFIX: Final = "/obs"
 ACCESS_KEY_ID: Final = "EMULATOROBSACCESSKEY"
@@ -67,14 +69,8 @@ class StoredObject:
     stored_at: float  #: real Unix time
 
 
-class _StoreError(Exception):
+class _StoreError(ServiceError):
     """An OBS-style error answer."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
     def response(self) -> web.Response:
         request_id = uuid.uuid4().hex
@@ -210,7 +206,7 @@ class ObjectStore:
             )
         final = self._root / bucket / key
         if self._ctx.faults.upload_fault():
-            await self._reset_midway(request, length)
+            await reset_midway(request, chunk=_CHUNK)
             self._outcomes["reset"] += 1
             return web.Response()  # never sent: the transport is gone
         stored = await self._receive(request, final, length)
@@ -252,17 +248,6 @@ class ObjectStore:
         if access_key != ACCESS_KEY_ID or not hmac.compare_digest(expected, signature):
             self._outcomes["bad_signature"] += 1
             raise _StoreError(*_BAD_SIGNATURE)
-
-    async def _reset_midway(self, request: web.Request, length: int) -> None:
-        # Take part of the body, as a server that dies mid-transfer would, then drop the TCP
-        # connection without an answer. Nothing is written, so no half object can exist.
-        received = 0
-        async for chunk in request.content.iter_chunked(_CHUNK):
-            received += len(chunk)
-            if received * 2 >= length:
-                break
-        if request.transport is not None:
-            request.transport.abort()
 
     async def _receive(self, request: web.Request, final: Path, length: int) -> str | None:
         """Stream the body to a part file and rename it over ``final``; the new ETag, or None

@@ -1,8 +1,9 @@
-"""Per-tenant, per-API request throttling over a sliding one-second window (reference §10).
+"""Per-key request throttling over a sliding window (Huawei reference §10, Azure §11).
 
 Throttling is measured in real time (the gateway does not know about emulated time): a request
 is let through when fewer than ``rate`` requests of the same key were let through during the
-last second. Refused requests do not count, so a client that backs off gets through again.
+last window. Refused requests do not count, so a client that backs off gets through again.
+Huawei throttles per tenant and API kind over one second; Azure per key over ten seconds.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ WINDOW_S: Final = 1.0
 
 
 class SlidingWindowThrottle:
-    """Admits at most ``floor(rate)`` requests per key in any one-second window."""
+    """Admits at most ``floor(rate)`` requests per key in any window of ``window_s`` seconds."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, window_s: float = WINDOW_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._window_s = window_s
         self._clock = clock
         self._windows: dict[Hashable, deque[float]] = {}
 
@@ -33,9 +37,9 @@ class SlidingWindowThrottle:
         allowed = max(1, math.floor(rate))
         now = self._clock()
         window = self._windows.setdefault(key, deque())
-        while window and now - window[0] >= WINDOW_S:
+        while window and now - window[0] >= self._window_s:
             window.popleft()
         if len(window) >= allowed:
-            return WINDOW_S - (now - window[0])
+            return self._window_s - (now - window[0])
         window.append(now)
         return None

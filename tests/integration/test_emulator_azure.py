@@ -25,7 +25,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from pipeline.emulator.azure import AzureService
+from pipeline.emulator.azure.service import AzureService
 from pipeline.emulator.context import DEFAULT_AZURE_KEY, EmulatorOptions
 from pipeline.emulator.server import Emulator
 

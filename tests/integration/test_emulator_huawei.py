@@ -42,7 +42,7 @@ from pipeline.emulator.context import (
     DEFAULT_HUAWEI_TOKEN,
     EmulatorOptions,
 )
-from pipeline.emulator.huawei_model import HuaweiSettings
+from pipeline.emulator.huawei.model import HuaweiSettings
 from pipeline.emulator.server import Emulator, parse_outcome, serve_forever
 from pipeline.errors import ConfigError
 

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from pipeline.emulator.azure_errors import bad_argument
+from pipeline.emulator.azure.errors import bad_argument
 
 MAX_BLOBS: Final = 1000  #: the training-data limit; more is a failure, not a silent cut
 MAX_FILE_BYTES: Final = 30 * 1024 * 1024  #: the spec's per-file cap (``x-ms-max-length``)

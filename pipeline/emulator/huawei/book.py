@@ -2,7 +2,7 @@
 
 No HTTP here. Every ``project_id`` is its own tenant with its own jobs, quotas and throttles;
 a tenant springs into being on first use, as any valid project does on the real service.
-Jobs are frozen records replaced on change; their state is computed on read (``huawei_model``).
+Jobs are frozen records replaced on change; their state is computed on read (``huawei.model``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 
-from pipeline.emulator.huawei_errors import NO_QUOTA, WRONG_STATE, HuaweiError
-from pipeline.emulator.huawei_model import (
+from pipeline.emulator.huawei.errors import NO_QUOTA, WRONG_STATE, HuaweiError
+from pipeline.emulator.huawei.model import (
     COMMITTABLE,
     CreateType,
     HuaweiSettings,

@@ -1,6 +1,6 @@
 """Azure Custom Voice error answers: the ``{"error": {...}}`` body and ``x-ms-error-code`` header.
 
-Handlers raise ``AzureError``; the route wrapper in ``azure.py`` turns it into a JSON response, so
+Handlers raise ``AzureError``; the gateway (``azure.gateway``) turns it into a JSON response, so
 every error the emulator gives is JSON (the official sample client calls ``.json()`` on errors).
 """
 
@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Final
 
 from aiohttp import web
+
+from pipeline.emulator.errors import ServiceError
 
 #: The ``ErrorCode`` that goes with an HTTP status, by convention (§3.2).
 CODE_OF_STATUS: Final[Mapping[int, str]] = {
@@ -31,7 +33,7 @@ GATEWAY_401_MESSAGE: Final = (
 )
 
 
-class AzureError(Exception):
+class AzureError(ServiceError):
     """An error answer: status, ``ErrorCode``, message, optional ``BadArgument`` details."""
 
     def __init__(
@@ -43,13 +45,11 @@ class AzureError(Exception):
         details: tuple[tuple[str, str, str], ...] = (),
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code or CODE_OF_STATUS.get(status, "BadRequest")
-        self.message = message
+        super().__init__(
+            status, code or CODE_OF_STATUS.get(status, "BadRequest"), message, headers=headers
+        )
         #: (code, target, message) triples rendered as ``details[]``
         self.details = details
-        self.headers = dict(headers or {})
 
     def body(self) -> dict[str, object]:
         error: dict[str, object] = {"code": self.code, "message": self.message}

@@ -1,4 +1,4 @@
-"""Reading create-request bodies: multipart forms streamed to disk, JSON, and their fingerprints.
+"""Reading request bodies: multipart forms streamed to disk, JSON, their fields and fingerprints.
 
 A multipart body is written part by part into a staging folder while it is hashed, so audio is
 never held in memory and an ``Operation-Id`` retry can be compared with the first request. The
@@ -17,8 +17,8 @@ from typing import Final
 
 from aiohttp import BodyPartReader, web
 
-from pipeline.emulator.azure_blob import MAX_FILE_BYTES
-from pipeline.emulator.azure_errors import AzureError, bad_argument
+from pipeline.emulator.azure.blob_fetch import MAX_FILE_BYTES
+from pipeline.emulator.azure.errors import AzureError, bad_argument
 
 MAX_JSON_BYTES: Final = 1024 * 1024
 MAX_FIELD_BYTES: Final = 64 * 1024
@@ -55,6 +55,22 @@ class Body:
         if not isinstance(value, str):
             raise bad_argument(name, f"{name} must be a string.")
         return value
+
+
+def optional_text(body: Body, name: str) -> str | None:
+    """A string field that may be absent but not empty."""
+    value = body.text(name)
+    if value is not None and not value:
+        raise bad_argument(name, f"{name} must not be empty.")
+    return value
+
+
+def required_text(body: Body, name: str) -> str:
+    """A string field that must be present and not empty."""
+    value = body.text(name)
+    if not value:
+        raise bad_argument(name, f"{name} is required.")
+    return value
 
 
 def request_fingerprint(request: web.Request, body_digest: str) -> str:
@@ -152,16 +168,3 @@ async def _read_field(part: BodyPartReader, name: str) -> str:
         return bytes(data).decode(part.get_charset("utf-8"))
     except (UnicodeDecodeError, LookupError):
         raise bad_argument(name, f"The form field {name} is not valid text.") from None
-
-
-async def reset_midway(request: web.Request) -> None:
-    """Take part of the body, as a server dying mid-transfer would, then drop the connection
-    without an answer (``upload_fault_rate``). Nothing is kept, so no half resource exists."""
-    length = request.content_length or 2 * _CHUNK
-    received = 0
-    async for chunk in request.content.iter_chunked(_CHUNK):
-        received += len(chunk)
-        if received * 2 >= length:
-            break
-    if request.transport is not None:
-        request.transport.abort()

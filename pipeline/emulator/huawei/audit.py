@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Final
 
-from pipeline.emulator.huawei_model import SENTENCES, AuditError, DurationLimits, JobType
+from pipeline.emulator.huawei.model import SENTENCES, AuditError, DurationLimits, JobType
 
 AUDIO_FORMAT: Final = "MSS.20020011"
 FILES_MISMATCH: Final = "MSS.20020012"

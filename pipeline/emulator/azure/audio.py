@@ -1,7 +1,8 @@
 """Recognizing the audio Azure accepts (§5.5): WAV at 16/24/44.1/48 kHz and 16/24/32 bit, or MP3.
 
 Reads only headers from the file on disk (the audio itself is never loaded), which is all the
-emulator needs to refuse junk and to know a clip's duration.
+emulator needs to refuse junk and to know a clip's duration. ``accept_audio`` turns a staged
+file into the ``StoredAudio`` a resource keeps, or a 400.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
+
+from pipeline.emulator.azure.bodies import StagedFile
+from pipeline.emulator.azure.errors import bad_argument
+from pipeline.emulator.azure.records import StoredAudio
 
 RATES: Final = frozenset({16000, 24000, 44100, 48000})
 WAV_BITS: Final = frozenset({16, 24, 32})
@@ -43,6 +48,25 @@ def sniff_audio(path: Path) -> AudioInfo:
         if head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
             return _mp3(f, path.stat().st_size)
     raise AudioFormatError("not a RIFF/WAVE or MP3 file")
+
+
+def accept_audio(staged: StagedFile, staging: Path, final: Path, target: str) -> StoredAudio:
+    """Check one staged file is accepted audio; record where it will live after commit."""
+    try:
+        info = sniff_audio(staging / staged.name)
+    except AudioFormatError as exc:
+        name = staged.filename or staged.part
+        raise bad_argument(target, f"'{name}' is not supported audio: {exc}.") from None
+    return StoredAudio(
+        part=staged.part,
+        filename=staged.filename,
+        content_type=staged.content_type,
+        size=staged.size,
+        sha256=staged.sha256,
+        path=final / staged.name,
+        format=info.format,
+        duration_s=info.duration_s,
+    )
 
 
 def _wav(f: BinaryIO, file_size: int) -> AudioInfo:

@@ -32,8 +32,9 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from pipeline.emulator.azure_upload import reset_midway
 from pipeline.emulator.context import EmulatorContext
+from pipeline.emulator.errors import ServiceError
+from pipeline.emulator.faults import reset_midway
 
 SAS_VERSION: Final = "2022-11-02"
 _CHUNK: Final = 64 * 1024
@@ -53,12 +54,18 @@ class BlobRecord:
     modified: float  #: real Unix time
 
 
-class _StorageError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """The blob a write names, and the committed blobs of its container."""
+
+    account: str
+    container: str
+    name: str
+    blobs: dict[str, BlobRecord]
+
+
+class _StorageError(ServiceError):
+    """An Azure Storage error answer (XML ``<Error>``)."""
 
     def response(self) -> web.Response:
         text = (
@@ -188,12 +195,12 @@ class BlobStore:
             if request.method == "PUT":
                 comp = request.query.get("comp")
                 self._authorize(request, account, container, "w")
-                blobs = self._blobs(account, container)
+                target = _Target(account, container, name, self._blobs(account, container))
                 if comp == "block":
-                    return await self._put_block(request, account, container, name)
+                    return await self._put_block(request, target)
                 if comp == "blocklist":
-                    return await self._put_block_list(request, account, container, name, blobs)
-                return await self._put_blob(request, account, container, name, blobs)
+                    return await self._put_block_list(request, target)
+                return await self._put_blob(request, target)
             if request.method in ("GET", "HEAD"):
                 self._authorize(request, account, container, "r")
                 record = self._blobs(account, container).get(name)
@@ -219,14 +226,7 @@ class BlobStore:
         except _StorageError as exc:
             return exc.response()
 
-    async def _put_blob(
-        self,
-        request: web.Request,
-        account: str,
-        container: str,
-        name: str,
-        blobs: dict[str, BlobRecord],
-    ) -> web.StreamResponse:
+    async def _put_blob(self, request: web.Request, target: _Target) -> web.StreamResponse:
         blob_type = request.headers.get("x-ms-blob-type")
         if blob_type is None:
             raise _StorageError(
@@ -236,42 +236,29 @@ class BlobStore:
             )
         if blob_type != "BlockBlob":
             raise _StorageError(400, "InvalidHeaderValue", "Only BlockBlob is supported.")
-        if self._ctx.faults.upload_fault():
-            self.resets += 1
-            await reset_midway(request)
+        if await self._reset_by_fault(request):
             return web.Response()  # never sent: the connection is gone
-        tmp = self._scratch(account, container) / uuid.uuid4().hex
+        tmp = self._scratch(target) / uuid.uuid4().hex
         size, md5 = await _receive(request, tmp)
         if request.content_length is not None and size != request.content_length:
             tmp.unlink(missing_ok=True)
             raise _StorageError(400, "InvalidInput", "The body is shorter than Content-Length.")
-        return self._commit(request, account, container, name, blobs, tmp, size, md5)
+        return self._commit(request, target, tmp, size, md5)
 
-    async def _put_block(
-        self, request: web.Request, account: str, container: str, name: str
-    ) -> web.StreamResponse:
+    async def _put_block(self, request: web.Request, target: _Target) -> web.StreamResponse:
         block_id = request.query.get("blockid", "")
         if not block_id:
             raise _StorageError(400, "InvalidQueryParameterValue", "blockid is required.")
-        if self._ctx.faults.upload_fault():
-            self.resets += 1
-            await reset_midway(request)
+        if await self._reset_by_fault(request):
             return web.Response()
-        path = self._block_path(account, container, name, block_id)
+        path = self._block_path(target, block_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}")
         await _receive(request, tmp)
         tmp.replace(path)
         return web.Response(status=201)
 
-    async def _put_block_list(
-        self,
-        request: web.Request,
-        account: str,
-        container: str,
-        name: str,
-        blobs: dict[str, BlobRecord],
-    ) -> web.StreamResponse:
+    async def _put_block_list(self, request: web.Request, target: _Target) -> web.StreamResponse:
         if (request.content_length or 0) > _MAX_BLOCK_LIST_BYTES:
             raise _StorageError(413, "RequestBodyTooLarge", "The block list is too large.")
         try:
@@ -281,10 +268,10 @@ class BlobStore:
         if root.tag != "BlockList":
             raise _StorageError(400, "InvalidXmlDocument", "Expected <BlockList>.")
         ids = [el.text or "" for el in root if el.tag in ("Latest", "Uncommitted", "Committed")]
-        parts = [self._block_path(account, container, name, block_id) for block_id in ids]
+        parts = [self._block_path(target, block_id) for block_id in ids]
         if not all(part.is_file() for part in parts):
             raise _StorageError(400, "InvalidBlockList", "The specified block list is invalid.")
-        tmp = self._scratch(account, container) / uuid.uuid4().hex
+        tmp = self._scratch(target) / uuid.uuid4().hex
         digest = hashlib.md5(usedforsecurity=False)
         size = 0
         with tmp.open("wb") as out:
@@ -295,22 +282,14 @@ class BlobStore:
                         size += len(chunk)
                         out.write(chunk)
         # committed: the staged blocks of this blob are done with
-        shutil.rmtree(self._block_path(account, container, name, "").parent, ignore_errors=True)
+        shutil.rmtree(self._block_path(target, "").parent, ignore_errors=True)
         md5 = base64.b64encode(digest.digest()).decode()
-        return self._commit(request, account, container, name, blobs, tmp, size, md5)
+        return self._commit(request, target, tmp, size, md5)
 
     def _commit(
-        self,
-        request: web.Request,
-        account: str,
-        container: str,
-        name: str,
-        blobs: dict[str, BlobRecord],
-        tmp: Path,
-        size: int,
-        md5: str,
+        self, request: web.Request, target: _Target, tmp: Path, size: int, md5: str
     ) -> web.Response:
-        final = self._root / account / container / "objects" / _safe(name)
+        final = self._root / target.account / target.container / "objects" / _safe(target.name)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp.replace(final)
         content_type = (
@@ -319,8 +298,8 @@ class BlobStore:
             or "application/octet-stream"
         )
         etag = f'"0x{uuid.uuid4().hex[:15].upper()}"'
-        record = BlobRecord(name, final, size, content_type, md5, etag, time.time())
-        blobs[name] = record
+        record = BlobRecord(target.name, final, size, content_type, md5, etag, time.time())
+        target.blobs[target.name] = record
         return web.Response(
             status=201,
             headers={
@@ -359,13 +338,22 @@ class BlobStore:
             text=text, content_type="application/xml", headers={"x-ms-version": SAS_VERSION}
         )
 
-    def _scratch(self, account: str, container: str) -> Path:
-        path = self._root / account / container / "tmp"
+    async def _reset_by_fault(self, request: web.Request) -> bool:
+        """Whether ``upload_fault_rate`` chose this upload: then its connection is gone."""
+        if not self._ctx.faults.upload_fault():
+            return False
+        self.resets += 1
+        await reset_midway(request)
+        return True
+
+    def _scratch(self, target: _Target) -> Path:
+        path = self._root / target.account / target.container / "tmp"
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def _block_path(self, account: str, container: str, name: str, block_id: str) -> Path:
-        return self._root / account / container / "blocks" / _safe(name) / _safe(block_id)
+    def _block_path(self, target: _Target, block_id: str) -> Path:
+        blocks = self._root / target.account / target.container / "blocks"
+        return blocks / _safe(target.name) / _safe(block_id)
 
     # --- inspection -------------------------------------------------------------------------
 

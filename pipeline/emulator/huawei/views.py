@@ -1,4 +1,5 @@
-"""JSON views of Huawei jobs at an emulated moment: job detail (§4.5), audit result, op-logs.
+"""Views of Huawei jobs at an emulated moment: job detail (§4.5), audit result, op-logs as
+JSON, and ``JobView``, the inspection record tests read.
 
 Times: ``create_time``/``lastupdate_time`` and op-log ``time`` are Unix milliseconds (the docs
 leave the unit open; milliseconds is what MetaStudio's other APIs use); ``audit_time`` is Unix
@@ -8,11 +9,19 @@ are left out rather than sent as null.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.emulator.huawei_jobs import millis
-from pipeline.emulator.huawei_model import FAILURES, Job, JobState
+from pipeline.emulator.huawei.book import millis
+from pipeline.emulator.huawei.model import (
+    FAILURES,
+    AuditError,
+    CreateType,
+    Job,
+    JobState,
+    JobType,
+)
 
 #: How long an allocated training resource stays valid after the job was created (emulated).
 _RESOURCE_LIFETIME_S = 365 * 86400
@@ -111,3 +120,46 @@ def op_logs(job: Job, now: float) -> list[dict[str, Any]]:
                     entry["external_info"] = {"algorithm_failure_reason": reason}
                 entries.append(entry)
     return entries
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobView:
+    """A job as the inspection API shows it, at the emulated moment it was asked for."""
+
+    tenant: str
+    job_id: str
+    job_type: JobType
+    create_type: CreateType
+    voice_name: str
+    batch_name: str | None
+    state: JobState
+    reject_times: int
+    asset_id: str | None
+    created_at: float  #: emulated Unix seconds
+    updated_at: float
+    confirmed: frozenset[int]
+    audit_errors: tuple[AuditError, ...]  #: of the latest commit, once revealed
+    commits: int
+
+
+def job_view(job: Job, now: float) -> JobView:
+    """``job`` as the inspection API shows it at emulated ``now``."""
+    latest = job.submissions[-1] if job.submissions else None
+    revealed = latest is not None and latest.audit_done_at <= now
+    state = job.state_at(now)
+    return JobView(
+        tenant=job.tenant,
+        job_id=job.job_id,
+        job_type=job.job_type,
+        create_type=job.create_type,
+        voice_name=job.meta.voice_name,
+        batch_name=job.meta.batch_name,
+        state=state,
+        reject_times=job.reject_times_at(now),
+        asset_id=latest.asset_id if latest and state is JobState.SUCCEED else None,
+        created_at=job.created_at,
+        updated_at=job.updated_at(now),
+        confirmed=job.confirmed,
+        audit_errors=latest.audit_errors if latest and revealed else (),
+        commits=len(job.submissions),
+    )

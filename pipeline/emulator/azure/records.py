@@ -1,4 +1,4 @@
-"""Azure Custom Voice emulator state: frozen resource records, time-driven status, lists.
+"""Azure Custom Voice resources as frozen records, their JSON, and time-driven status.
 
 Statuses are never advanced by a task: each consent and personal voice carries a ``Timeline``
 fixed at creation (when it starts running, when it ends, how), and its status is computed from
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from pipeline.emulator.azure_errors import bad_argument
+from pipeline.emulator.azure.errors import bad_argument
 
 #: ``ResourceId`` of the spec: path ids, body ids and ``Operation-Id``.
 ID_PATTERN: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,62}[a-zA-Z0-9]$")
@@ -46,6 +46,8 @@ MODEL_REASONS_PREVIEW: Final = frozenset(
     }
 )
 GA_VERSION: Final = "2026-01-01"
+CONSENT_REASONS: Final = (CONSENT_REASONS_GA, CONSENT_REASONS_PREVIEW)
+MODEL_REASONS: Final = (MODEL_REASONS_GA, MODEL_REASONS_PREVIEW)
 
 
 def check_id(value: str, target: str) -> str:
@@ -57,6 +59,17 @@ def check_id(value: str, target: str) -> str:
             "'_' and '-', starting and ending with a letter or digit.",
         )
     return value
+
+
+_LOCALE_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
+
+def check_locale(locale: str) -> None:
+    """A 400 unless ``locale`` has the shape of a BCP-47 tag (en-US, zh-CN, en-us); the
+    service's locale list is not reproduced."""
+    parts = locale.split("-")
+    if not (2 <= len(parts[0]) <= 3 and parts[0].isalpha()) or not set(locale) <= _LOCALE_CHARS:
+        raise bad_argument("locale", f"'{locale[:40]}' is not a BCP-47 locale.")
 
 
 def format_time(t: float) -> str:
@@ -115,10 +128,7 @@ class Project:
 
     def to_json(self, api_version: str) -> dict[str, object]:
         body: dict[str, object] = {"id": self.id}
-        if self.display_name is not None:
-            body["displayName"] = self.display_name
-        if self.description is not None:
-            body["description"] = self.description
+        _optional(body, self.display_name, self.description)
         body["kind"] = self.kind
         if self.locale is not None and api_version == GA_VERSION:
             body["locale"] = self.locale  # Project.locale exists in the GA spec only
@@ -146,23 +156,16 @@ class Consent:
     description: str | None = None
 
     def to_json(self, now: float, api_version: str) -> dict[str, object]:
-        body: dict[str, object] = {"id": self.id}
-        _optional(body, self.display_name, self.description)
-        body.update(
-            voiceTalentName=self.voice_talent_name,
-            companyName=self.company_name,
-            locale=self.locale,
-            projectId=self.project_id,
-        )
-        _status(body, self.timeline, now, api_version, CONSENT_REASONS_GA, CONSENT_REASONS_PREVIEW)
-        return body
+        properties = {
+            "voiceTalentName": self.voice_talent_name,
+            "companyName": self.company_name,
+            "locale": self.locale,
+            "projectId": self.project_id,
+        }
+        return _resource_json(self, properties, now, api_version, CONSENT_REASONS)
 
     def fields(self) -> Mapping[str, str | float]:
-        return {
-            "projectId": self.project_id,
-            "locale": self.locale,
-            "createdDateTime": self.timeline.created,
-        }
+        return _fields(self.project_id, self.locale, self.timeline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,22 +185,15 @@ class PersonalVoice:
     description: str | None = None
 
     def to_json(self, now: float, api_version: str) -> dict[str, object]:
-        body: dict[str, object] = {"id": self.id}
-        _optional(body, self.display_name, self.description)
-        body.update(
-            speakerProfileId=self.speaker_profile_id,
-            projectId=self.project_id,
-            consentId=self.consent_id,
-        )
-        _status(body, self.timeline, now, api_version, MODEL_REASONS_GA, MODEL_REASONS_PREVIEW)
-        return body
+        properties = {
+            "speakerProfileId": self.speaker_profile_id,
+            "projectId": self.project_id,
+            "consentId": self.consent_id,
+        }
+        return _resource_json(self, properties, now, api_version, MODEL_REASONS)
 
     def fields(self) -> Mapping[str, str | float]:
-        return {
-            "projectId": self.project_id,
-            "locale": self.locale,
-            "createdDateTime": self.timeline.created,
-        }
+        return _fields(self.project_id, self.locale, self.timeline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,116 +223,31 @@ def _optional(body: dict[str, object], display_name: str | None, description: st
         body["description"] = description
 
 
-def _status(
-    body: dict[str, object],
-    timeline: Timeline,
+def _resource_json(
+    resource: Consent | PersonalVoice,
+    properties: Mapping[str, object],
     now: float,
     api_version: str,
-    ga_reasons: frozenset[str],
-    preview_reasons: frozenset[str],
-) -> None:
+    reasons: tuple[frozenset[str], frozenset[str]],
+) -> dict[str, object]:
+    """A consent's or personal voice's body: id, names, ``properties``, then its status at
+    ``now``; a failure reason ``api_version`` does not know (``reasons``: GA, preview) reads
+    ``Internal``."""
+    body: dict[str, object] = {"id": resource.id}
+    _optional(body, resource.display_name, resource.description)
+    body.update(properties)
+    timeline = resource.timeline
     status, entered = timeline.status_at(now)
     reason = timeline.failure_at(now)
     if reason is not None:
-        known = ga_reasons if api_version == GA_VERSION else preview_reasons
+        known = reasons[0] if api_version == GA_VERSION else reasons[1]
         body["properties"] = {"failureReason": reason if reason in known else "Internal"}
     body["status"] = status
     body["createdDateTime"] = format_time(timeline.created)
     body["lastActionDateTime"] = format_time(entered)
+    return body
 
 
-# --- list filters --------------------------------------------------------------------------
-
-_TOKEN = re.compile(r"\s*(?:'((?:[^']|'')*)'|([^\s']+))")
-_OPERATORS: Final = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
-_ORDERED_ONLY: Final = frozenset({"gt", "ge", "lt", "le"})
-Predicate = Callable[[Mapping[str, str | float]], bool]
-
-
-def parse_filter(text: str, allowed: Iterable[str]) -> Predicate:
-    """Compile ``prop op value [and prop op value ...]`` (the spec's grammar) into a predicate.
-
-    String literals are single-quoted (``''`` escapes a quote), datetimes are bare; ``gt/ge/lt/le``
-    only apply to ``createdDateTime``. Anything else is a 400, like a real OData parser would give.
-    """
-    allowed_set = frozenset(allowed)
-    tokens: list[tuple[str, bool]] = []  # (text, was quoted)
-    pos = 0
-    text = text.strip()
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None or match.end() == pos:
-            raise bad_argument("filter", f"Cannot parse the filter '{text}'.")
-        quoted, bare = match.group(1), match.group(2)
-        tokens.append((quoted.replace("''", "'"), True) if quoted is not None else (bare, False))
-        pos = match.end()
-    clauses: list[Predicate] = []
-    i = 0
-    while True:
-        if i + 3 > len(tokens):
-            raise bad_argument("filter", f"Cannot parse the filter '{text}'.")
-        (prop, prop_quoted), (op, _), (value, quoted) = tokens[i : i + 3]
-        op = op.lower()
-        if prop_quoted or prop not in allowed_set:
-            raise bad_argument("filter", f"Cannot filter on '{prop}' here.")
-        if op not in _OPERATORS:
-            raise bad_argument("filter", f"Unknown filter operator '{op}'.")
-        clauses.append(_clause(prop, op, value, quoted))
-        i += 3
-        if i == len(tokens):
-            break
-        if tokens[i][0].lower() != "and" or tokens[i][1]:
-            raise bad_argument("filter", f"Cannot parse the filter '{text}'.")
-        i += 1
-    return lambda fields: all(clause(fields) for clause in clauses)
-
-
-def _clause(prop: str, op: str, value: str, quoted: bool) -> Predicate:
-    if prop == "createdDateTime":
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise bad_argument("filter", f"'{value}' is not an ISO-8601 date-time.") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        # compare at the millisecond precision the API shows
-        limit = math.floor(parsed.timestamp() * 1000)
-
-        def compare(fields: Mapping[str, str | float]) -> bool:
-            ms = math.floor(float(fields[prop]) * 1000)
-            return {
-                "eq": ms == limit,
-                "ne": ms != limit,
-                "gt": ms > limit,
-                "ge": ms >= limit,
-                "lt": ms < limit,
-                "le": ms <= limit,
-            }[op]
-
-        return compare
-    if op in _ORDERED_ONLY:
-        raise bad_argument("filter", f"'{op}' only applies to createdDateTime.")
-    if not quoted:
-        raise bad_argument("filter", f"The value for '{prop}' must be a quoted string.")
-    if op == "eq":
-        return lambda fields: prop in fields and fields[prop] == value
-    return lambda fields: prop not in fields or fields[prop] != value
-
-
-def page_bounds(query: Mapping[str, str]) -> tuple[int, int]:
-    """``skip`` and ``maxpagesize`` from the query: defaults 0 and 100; 100 is also the cap
-    (the real maximum is undocumented, so the emulator picks the default)."""
-
-    def number(name: str, default: int, low: int) -> int:
-        raw = query.get(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise bad_argument(name, f"'{raw}' is not an integer.") from None
-        if value < low:
-            raise bad_argument(name, f"{name} must be at least {low}.")
-        return value
-
-    return number("skip", 0, 0), min(number("maxpagesize", 100, 1), 100)
+def _fields(project_id: str, locale: str, timeline: Timeline) -> Mapping[str, str | float]:
+    """What a list filter of consents or personal voices can test."""
+    return {"projectId": project_id, "locale": locale, "createdDateTime": timeline.created}

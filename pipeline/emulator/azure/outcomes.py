@@ -1,4 +1,4 @@
-"""How a consent or personal voice ends: forced outcomes and deterministic timings.
+"""How a consent or personal voice ends: forced outcomes, deterministic timings, timelines.
 
 Forced outcomes come from ``EmulatorOptions.outcomes`` (glob → state) and are looked up by the
 **consent's ``voiceTalentName``**: the pipeline sets it from ``voice.toml``, and a personal voice
@@ -22,10 +22,11 @@ Unknown states (e.g. a Huawei state in a shared glob list) are ignored.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Final
 
-from pipeline.emulator.azure_state import MODEL_REASONS_GA
+from pipeline.emulator.azure.records import MODEL_REASONS_GA, Timeline
 
 STUCK: Final = frozenset({"NotStarted", "Running"})
 
@@ -66,3 +67,32 @@ def jitter(seed: int, kind: str, ident: str, slot: str, low: float, high: float)
     not shift when requests arrive in another order and never consume the fault generator."""
     digest = hashlib.sha256(f"{seed}\0{kind}\0{ident}\0{slot}".encode()).digest()
     return low + (high - low) * int.from_bytes(digest[:8], "big") / 2**64
+
+
+def timeline(
+    seed: int,
+    kind: str,
+    rid: str,
+    created: float,
+    begin: float,
+    queued: tuple[float, float],
+    running: tuple[float, float],
+    reason: str | None,
+    stuck: str | None,
+) -> Timeline:
+    """The fixed future of a resource created at ``created`` that may start at ``begin``:
+    ``queued`` and ``running`` are the (low, high) spans its stages take, ``reason`` the
+    failure it ends with (None: success), ``stuck`` a status it never leaves."""
+    started = begin + jitter(seed, kind, rid, "queued", *queued)
+    finished = started + jitter(seed, kind, rid, "running", *running)
+    if stuck == "NotStarted" or math.isinf(begin):
+        started = finished = math.inf
+    elif stuck == "Running":
+        finished = math.inf
+    return Timeline(
+        created=created,
+        started=started,
+        finished=finished,
+        outcome="Failed" if reason else "Succeeded",
+        failure_reason=reason,
+    )

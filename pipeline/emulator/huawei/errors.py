@@ -20,10 +20,11 @@ picks a code and says so here, so the client and its tests can rely on it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Final
 
 from aiohttp import web
+
+from pipeline.emulator.errors import ServiceError
 
 UNAUTHORIZED: Final = "MSS.00000001"
 INVALID_PARAMETER: Final = "MSS.00000003"
@@ -37,22 +38,8 @@ NO_QUOTA: Final = "MSS.20010005"
 THROTTLED: Final = "APIGW.0308"
 
 
-class HuaweiError(Exception):
-    """An error answer; route wrappers in ``huawei.py`` turn it into the JSON response."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
+class HuaweiError(ServiceError):
+    """An error answer; the gateway (``huawei.gateway``) turns it into the JSON response."""
 
     def response(self) -> web.Response:
         body = json.dumps({"error_code": self.code, "error_msg": self.message})

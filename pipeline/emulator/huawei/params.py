@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pipeline.emulator.huawei_errors import BAD_JSON, HuaweiError, validation
-from pipeline.emulator.huawei_jobs import ListQuery
-from pipeline.emulator.huawei_model import (
+from pipeline.emulator.huawei.book import ListQuery
+from pipeline.emulator.huawei.errors import BAD_JSON, HuaweiError, validation
+from pipeline.emulator.huawei.model import (
     LANGUAGES,
     LISTABLE_JOB_TYPES,
     SERVICES,
