@@ -331,10 +331,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         manifest_report = commands.manifest(config)
         _print_summary(manifest_report)
         return manifest_report.exit_code
-    credentials = Credentials.from_env(os.environ).for_provider(config)
-    log.REDACTOR.add(credentials.secrets())
     from pipeline.providers.factory import open_provider
-    from pipeline.runner import Progress, run_batch
+    from pipeline.runner import Progress, ProviderOpener, run_batch
+
+    opener: ProviderOpener = open_provider
+    if config.provider.is_emulator:
+        from pipeline.emulated import client_credentials, emulated, emulator_options
+
+        assert config.emulator is not None
+        options = emulator_options(config.emulator, os.environ)
+        credentials = client_credentials(Credentials.from_env(os.environ), config, options)
+        opener = emulated(open_provider, options)
+    else:
+        credentials = Credentials.from_env(os.environ).for_provider(config)
+    log.REDACTOR.add(credentials.secrets())
 
     detach = args.detach or None
     if config.provider.is_emulator and (detach or config.await_.mode == "detach"):
@@ -349,7 +359,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return await run_batch(
                 config,
                 credentials,
-                open_provider=open_provider,
+                open_provider=opener,
                 detach=detach,
                 progress=counters,
                 rebind=args.rebind,
@@ -360,7 +370,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return await run_batch(
                 config,
                 credentials,
-                open_provider=open_provider,
+                open_provider=opener,
                 detach=detach,
                 progress=counters,
                 rebind=args.rebind,

@@ -19,8 +19,6 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from pipeline.audio.profiles import AudioProfile, resolve_profile
-from pipeline.emulator.context import Credentials as EmulatorCredentials
-from pipeline.emulator.context import EmulatorOptions
 from pipeline.errors import ConfigError
 
 HUAWEI: Final = "huawei-metastudio"
@@ -106,6 +104,22 @@ class ReportConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EmulatorSettings:
+    """The ``[emulator]`` table (only with ``endpoint = "emulator"``): the in-process
+    emulator's knobs. The command layer that starts the emulator turns them into its options;
+    the library never imports the emulator."""
+
+    time_scale: float = 100_000.0  #: emulated seconds per real second
+    fault_rate: float = 0.0  #: share of control calls failing
+    upload_fault_rate: float = 0.0  #: share of uploads reset mid-body
+    url_ttl: float = 3600.0  #: real seconds an upload URL lives
+    latency: float = 0.0  #: real seconds added to control calls
+    seed: int = 0
+    outcomes: tuple[tuple[str, str], ...] = ()  #: (voice-name glob, forced final state)
+    storage: Path | None = None  #: where uploaded objects live; None = a temporary folder
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobConfig:
     """Everything a run needs from the job file, resolved and validated."""
 
@@ -118,7 +132,7 @@ class JobConfig:
     profile: AudioProfile
     limits: Limits
     await_: AwaitConfig
-    emulator: EmulatorOptions | None  #: set when provider.endpoint == "emulator"
+    emulator: EmulatorSettings | None  #: set when provider.endpoint == "emulator"
     report: ReportConfig = field(default_factory=ReportConfig)
 
     @property
@@ -170,12 +184,15 @@ class Credentials:
         )
         return tuple(v for v in values if v)
 
-    def for_provider(self, config: JobConfig) -> Credentials:
-        """These credentials, completed with the emulator's test values, or checked for a real
-        endpoint; raises ConfigError when the provider's credentials are missing."""
+    def for_provider(
+        self, config: JobConfig, *, emulator: Credentials | None = None
+    ) -> Credentials:
+        """These credentials, completed with ``emulator`` (the in-process emulator's test
+        values, handed in by the command that starts it) for ``endpoint = "emulator"``, or
+        checked for a real endpoint; raises ConfigError when the provider's are missing."""
         kind = config.provider.kind
         if config.provider.is_emulator:
-            emu = config.emulator.credentials if config.emulator else EmulatorCredentials()
+            emu = emulator or Credentials()
             if kind == HUAWEI and not self.huawei_token and not (self.huawei_ak and self.huawei_sk):
                 return replace(self, huawei_ak=emu.huawei_ak, huawei_sk=emu.huawei_sk)
             if kind == AZURE and not self.azure_key:
@@ -403,7 +420,7 @@ def load_job(path: Path) -> JobConfig:
         profile_name = "azure-personal"
     profile = resolve_profile(profile_name, audio_t.rest(), source=str(path))
 
-    emulator: EmulatorOptions | None = None
+    emulator: EmulatorSettings | None = None
     emu_t = _Table(source, "emulator", data.get("emulator"))
     if provider.is_emulator:
         emulator = _read_emulator(emu_t, base)
@@ -505,7 +522,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _read_emulator(t: _Table, base: Path) -> EmulatorOptions:
+def _read_emulator(t: _Table, base: Path) -> EmulatorSettings:
     outcomes_raw = t.raw("outcomes")
     outcomes: list[tuple[str, str]] = []
     if isinstance(outcomes_raw, dict):
@@ -519,7 +536,7 @@ def _read_emulator(t: _Table, base: Path) -> EmulatorOptions:
     elif outcomes_raw is not None:
         raise t._bad("outcomes", "must be a table {glob = state} or a list of 'GLOB=STATE'")
     storage = t.str_("storage")
-    options = EmulatorOptions(
+    options = EmulatorSettings(
         time_scale=t.number("time_scale", 100_000.0, minimum=0.001),
         fault_rate=t.number("fault_rate", 0.0),
         upload_fault_rate=t.number("upload_fault_rate", 0.0),
@@ -528,7 +545,6 @@ def _read_emulator(t: _Table, base: Path) -> EmulatorOptions:
         seed=t.integer("seed", 0),
         outcomes=tuple(outcomes),
         storage=(base / storage).resolve() if storage else None,
-        credentials=EmulatorCredentials.from_env(),
     )
     t.finish()
     for name in ("fault_rate", "upload_fault_rate"):

@@ -8,7 +8,10 @@ renamed over the old one.
 
 Metrics (every one labelled ``batch``):
 
-``voice_onboard_voices{status}``                     voices per status at the end of the last run
+``voice_onboard_voices{status}``                     voices per status at the end of the last run,
+                                                     one sample for every status (0 included):
+                                                     ``deferred`` = not sent (provider unreachable,
+                                                     cut short); ``pending`` = with the provider
 ``voice_onboard_last_run_bytes_uploaded``            bytes the last run stored remotely (left out
                                                      after ``manifest``: workers uploaded)
 ``voice_onboard_retries_total{kind}``                retries recorded in the ledger over the batch's
@@ -23,7 +26,8 @@ Metrics (every one labelled ``batch``):
 ``voice_onboard_last_run_exit_code``                 its exit code (0, 1 or 3)
 ``voice_onboard_last_success_timestamp_seconds``     when a run last finished with exit code 0;
                                                      kept from the previous file when this run did
-                                                     not succeed; 0 = never
+                                                     not (exit 1, or 3 with voices deferred);
+                                                     0 = never
 
 Written after ``run`` and after ``manifest`` (the scale-out summary), never after ``check``.
 Retries come from the ledger rather than from counting log events because the ledger is durable
@@ -108,7 +112,10 @@ def render(
     summary: Mapping[str, int] = doc["summary"]
     finished = _unix(doc["finished_at"])
     duration = max(0.0, finished - _unix(doc["started_at"]))
-    success = finished if exit_code == 0 else (previous_success or 0.0)
+    # Only exit 0 is a success; a manifest that says voices were left unsent (or the run was cut
+    # short) never is, whatever exit code it came with.
+    good = exit_code == 0 and not summary.get("deferred") and not doc.get("interrupted")
+    success = finished if good else (previous_success or 0.0)
 
     voices = _Family(
         "voices", "gauge", "Voices of the batch per status at the end of the last run."
@@ -141,7 +148,8 @@ def render(
         _Family(
             "last_run_exit_code",
             "gauge",
-            "Exit code of the last run (0 all good, 1 some voices not good, 3 cut short).",
+            "Exit code of the last run (0 all good, 1 some voices not good, 3 cut short or "
+            "voices deferred).",
         ).add(exit_code, batch=batch),
         _Family(
             "last_success_timestamp_seconds",

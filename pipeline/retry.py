@@ -27,9 +27,11 @@ from pipeline.config import JobConfig
 from pipeline.ledger import open_ledger
 from pipeline.ledger.base import Ledger, Stage, VoiceState
 from pipeline.lock import batch_lock
+from pipeline.oneline import one_line
 from pipeline.records import FORCED_MARK, Severity, VoiceSource, VoiceStatus, same_content
 from pipeline.stages.discover import discover
 from pipeline.stages.prepare import PrepareContext, prepare
+from pipeline.stages.results import outcome_of
 
 log = structlog.get_logger("pipeline.retry")
 
@@ -46,8 +48,9 @@ class RetryOutcome:
     old_job: str | None = None
 
     def line(self) -> str:
+        """``KEY: re-queued|refused: why`` as one line (a quoted provider message may not be)."""
         verdict = "re-queued" if self.requeued else "refused"
-        return f"{self.voice}: {verdict}: {self.message}"
+        return one_line(f"{self.voice}: {verdict}: {self.message}")
 
 
 def _old_job(state: VoiceState) -> str | None:
@@ -109,9 +112,9 @@ async def _one(
     if state is None:
         return refuse("the ledger does not know this voice (never sent); nothing to retry")
     if state.stage is not Stage.DONE or state.status not in RETRYABLE:
-        where = (
-            str(state.status) if state.stage is Stage.DONE else f"{state.status} at {state.stage}"
-        )
+        # As the manifest and `status` name it: not yet sent is deferred, never pending.
+        status = outcome_of(state.stage, state.status)
+        where = str(status) if state.stage is Stage.DONE else f"{status} (stage {state.stage})"
         return refuse(f"it is {where}; only failed or needs_attention voices are retried")
     if source is None:
         return refuse("the voice folder is no longer in the inbox")

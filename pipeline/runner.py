@@ -95,15 +95,10 @@ async def run_batch(
         stack.enter_context(batch_lock(config.state_dir, config.batch))
         ledger = await stack.enter_async_context(open_ledger(config))
         await ensure_binding(ledger, config, rebind=rebind)
-        endpoint = config.provider.endpoint
-        if config.provider.is_emulator:
-            from pipeline.emulator.server import Emulator  # only runs that use it pay the import
-
-            assert config.emulator is not None
-            emu = await stack.enter_async_context(Emulator(config.emulator))
-            endpoint = emu.base_url
-            log.info("emulator.started", base_url=endpoint)
-        provider = await stack.enter_async_context(open_provider(config, credentials, endpoint))
+        # endpoint = "emulator": the command layer's opener starts the in-process emulator.
+        provider = await stack.enter_async_context(
+            open_provider(config, credentials, config.provider.endpoint)
+        )
         try:
             with anyio.CancelScope() as scope:
                 async with anyio.create_task_group() as tg:

@@ -62,6 +62,11 @@ class StatusRow:
             return one_line(f"{first.code}{where}: {first.message}")
         return one_line(self.state.last_error) if self.state.last_error else None
 
+    @property
+    def remote_state(self) -> str:
+        """The provider's own state as one short word (``-`` before it has one)."""
+        return one_line(self.state.remote.get("state") or "") or "-"
+
     def as_json(self) -> dict[str, Any]:
         s = self.state
         out: dict[str, Any] = {
@@ -164,12 +169,13 @@ def render_plain(batch: str, rows: Sequence[StatusRow], out: TextIO) -> None:
             err = err[: _ERROR_WIDTH - 1] + "…"
         line = (
             f"{s.key:<{width}} {s.stage!s:<10} {r.status!s:<15} "
-            f"{s.remote.get('state') or '-':<18} {age(r.age_s):>4} {s.attempts:>5}  {err}"
+            f"{r.remote_state:<18} {age(r.age_s):>4} {s.attempts:>5}  {err}"
         )
         print(line.rstrip(), file=out)
         for e in r.events:
-            detail = f"  ({e.detail})" if e.detail else ""
-            print(f"    {_iso(e.at)}  {e.stage!s:<10} {outcome_of(e.stage, e.status)!s}{detail}", file=out)
+            detail = f"  ({one_line(e.detail)})" if e.detail else ""
+            status = outcome_of(e.stage, e.status)
+            print(f"    {_iso(e.at)}  {e.stage!s:<10} {status!s}{detail}", file=out)
     print(summary_line(rows), file=out)
 
 
@@ -203,13 +209,13 @@ def render_rich(batch: str, rows: Sequence[StatusRow], out: TextIO) -> None:
             Text(s.key),
             str(s.stage),
             Text(status, style=_STYLE.get(status, "")),
-            Text(s.remote.get("state") or "-"),
+            Text(r.remote_state),
             age(r.age_s),
             str(s.attempts),
             Text(r.reason or "", style="red" if r.reason else ""),
         )
         for e in r.events:
-            detail = f" ({e.detail})" if e.detail else ""
+            detail = f" ({one_line(e.detail)})" if e.detail else ""
             table.add_row(
                 "",
                 Text(str(e.stage), style="dim"),

@@ -120,8 +120,14 @@ class SqliteLedger:
         if not self._path.is_file():
             raise LedgerError(f"{self._path}: no ledger yet (nothing was run for this batch)")
         uri = self._path.resolve().as_uri()
+        # mode=ro creates a WAL ledger's -wal and -shm files when they are missing (a clean
+        # close removes them): a write. Without a -wal no run has the ledger open, and
+        # immutable=1 reads the main file as it is, creating nothing.
+        queries = ["?mode=ro&immutable=1"]
+        if self._path.with_name(self._path.name + "-wal").exists():
+            queries.insert(0, "?mode=ro")
         last: sqlite3.Error | None = None
-        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+        for query in queries:
             try:
                 conn = sqlite3.connect(uri + query, uri=True, check_same_thread=False)
                 conn.execute("PRAGMA busy_timeout=10000")

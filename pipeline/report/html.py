@@ -19,6 +19,7 @@ from typing import Any, Final
 from pipeline.audio.profiles import AudioProfile
 from pipeline.codes import CODES
 from pipeline.ledger.base import StageEvent, VoiceState
+from pipeline.oneline import one_line
 from pipeline.report import svg
 from pipeline.report.facts import ClipFigures, RunFacts
 from pipeline.report.svg import Lane, Limit, Metric, Point, Segment, Zone, esc
@@ -89,8 +90,9 @@ def _hint(status: str, voice: str, job: str) -> str:
         "rejected": "<b>Next:</b> nothing was sent. Fix the files named above; the next run "
         "sends the voice on its own.",
         "pending": "<b>Next:</b> still with the provider; the next run picks up the result.",
-        "deferred": "<b>Next:</b> not sent this run (the provider could not be reached, or the "
-        "run was cut short). Nothing is lost: the next run sends it, resuming where it stopped.",
+        "deferred": "<b>Next:</b> not sent: the provider could not be reached this run (or the "
+        "run was cut short before this voice). Nothing is lost: the next run sends it, resuming "
+        "where it stopped.",
     }.get(status, "")
 
 
@@ -125,12 +127,18 @@ def _voices(doc: Mapping[str, Any], states: Sequence[VoiceState]) -> list[_Voice
             remote={str(k): str(x) for k, x in (v.get("remote") or {}).items()},
             files=list(v.get("files") or ()),
             findings=list(v.get("findings") or ()),
-            last_error=v.get("last_error"),
+            # Provider messages may span lines; every line of the page is one line per voice.
+            last_error=_line(v.get("last_error")) or None,
             history=history.get(str(v["voice"]), ()),
         )
         for v in doc.get("voices", ())
     ]
     return sorted(out, key=lambda v: (_PRIORITY.get(v.status, 9), v.key))
+
+
+def _line(text: object) -> str:
+    """A manifest string as one line of the page (``""`` for None)."""
+    return one_line(str(text)) if text is not None else ""
 
 
 def _when(stamp: str) -> datetime:
@@ -417,7 +425,7 @@ def _timeline_section(doc: Mapping[str, Any], facts: RunFacts, order: list[str])
 def _finding_li(f: Mapping[str, Any], more: Sequence[Mapping[str, Any]] = ()) -> str:
     sev = str(f.get("severity"))
     code = str(f.get("code"))
-    where = f'<span class="file">{esc(f["file"])}</span> ' if f.get("file") else ""
+    where = f'<span class="file">{esc(_line(f["file"]))}</span> ' if f.get("file") else ""
     extra = ""
     if more:
         files = ", ".join(str(m.get("file") or "") for m in more)
@@ -425,7 +433,7 @@ def _finding_li(f: Mapping[str, Any], more: Sequence[Mapping[str, Any]] = ()) ->
     return (
         f'<li class="finding sev-{esc(sev)}" data-code="{esc(code)}">'
         f'<span class="sev">{esc(sev)}</span> <code title="{esc(CODES.get(code, ""))}">'
-        f"{esc(code)}</code> {where}<span class='msg'>{esc(f.get('message', ''))}</span>"
+        f"{esc(code)}</code> {where}<span class='msg'>{esc(_line(f.get('message')))}</span>"
         f"{extra}</li>"
     )
 
@@ -474,9 +482,12 @@ def _attention_section(voices: list[_Voice], job: str) -> str:
             if fixed
             else ""
         )
-        # The provider's last error, unless an error finding below says it better.
+        # The provider's last error, unless an error finding below says it better. A deferred
+        # voice's is why it was not sent (a refused connection, a timeout …): not the provider's
+        # word on the voice.
+        label = "Last error" if v.status == "deferred" else "Provider"
         err = (
-            f'<p class="last-error"><b>Provider:</b> {esc(v.last_error)}</p>'
+            f'<p class="last-error"><b>{label}:</b> {esc(v.last_error)}</p>'
             if v.last_error
             and v.status in ("failed", "needs_attention", "deferred", "pending")
             and not v.count("error")
@@ -527,7 +538,7 @@ def _voices_table(voices: list[_Voice]) -> str:
             (f for f in v.findings if f.get("severity") == "error"),
             next((f for f in v.findings if f.get("severity") == "warning"), None),
         )
-        note = f"{first.get('code')}: {first.get('message')}" if first is not None else None
+        note = f"{first.get('code')}: {_line(first.get('message'))}" if first is not None else None
         if note is None and v.status in ("failed", "needs_attention", "deferred", "pending"):
             note = v.last_error
         rows.append(
@@ -579,19 +590,21 @@ def _codes_section(voices: list[_Voice]) -> str:
 def _verdict(doc: Mapping[str, Any]) -> tuple[str, str]:
     s: Mapping[str, int] = doc["summary"]
     n = s.get("voices", 0)
+    # Never a success while a voice is deferred or the run was cut short: such a run exits 3.
     if doc.get("interrupted"):
-        return "bad", f"Run cut short: {doc['interrupted']}"
-    bad = [
-        (k, s.get(k, 0))
-        for k in ("needs_attention", "failed", "rejected", "deferred")
-        if s.get(k, 0)
-    ]
+        return "bad", f"Run cut short: {_line(doc['interrupted'])}"
+    deferred = s.get("deferred", 0)
+    unsent = f"{deferred} of {n} voices not sent this run; the next run sends them"
+    bad = [(k, s.get(k, 0)) for k in ("needs_attention", "failed", "rejected") if s.get(k, 0)]
     if bad:
         parts = ", ".join(f"{c} {_STATUS_TEXT[k]}" for k, c in bad)
-        worst = s.get("failed") or s.get("needs_attention") or s.get("deferred")
+        worst = s.get("failed") or s.get("needs_attention") or deferred
         return ("bad" if worst else "warn"), (
             f"{sum(c for _, c in bad)} of {n} voices need a human: {parts}"
+            + (f"; {unsent}" if deferred else "")
         )
+    if deferred:
+        return "bad", unsent
     if n == 0:
         return "warn", "The inbox holds no voices"
     if s.get("pending"):
@@ -668,7 +681,8 @@ padding:8px 12px;border-top:4px solid #8c959f}
 .tile.zero{opacity:.45}
 .tile.st-succeeded{border-top-color:#1a7f37}.tile.st-failed{border-top-color:#cf222e}
 .tile.st-needs_attention{border-top-color:#bf8700}.tile.st-rejected{border-top-color:#8250df}
-.tile.st-pending{border-top-color:#0969da}.tile.st-deferred{border-top-color:#bf8700}.tile.st-ready{border-top-color:#0a7ea4}
+.tile.st-pending{border-top-color:#0969da}.tile.st-deferred{border-top-color:#bc4c00}
+.tile.st-ready{border-top-color:#0a7ea4}
 .tile.total{border-top-color:#24292f}
 .status-bar{display:block;border-radius:4px;overflow:hidden;margin:4px 0 12px}
 .facts{display:grid;grid-template-columns:repeat(4,auto 1fr);gap:4px 10px;margin:0;
@@ -678,7 +692,8 @@ font-size:13px}
 color:#fff;white-space:nowrap;background:#8c959f}
 .pill.st-succeeded{background:#1a7f37}.pill.st-failed{background:#cf222e}
 .pill.st-needs_attention{background:#bf8700}.pill.st-rejected{background:#8250df}
-.pill.st-pending{background:#0969da}.pill.st-deferred{background:#bf8700}.pill.st-ready{background:#0a7ea4}
+.pill.st-pending{background:#0969da}.pill.st-deferred{background:#bc4c00}
+.pill.st-ready{background:#0a7ea4}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px}
 .voice-card header{font-size:15px;margin-bottom:6px}
@@ -686,7 +701,7 @@ color:#fff;white-space:nowrap;background:#8c959f}
 .voice-card[data-status=failed]{border-left:5px solid #cf222e}
 .voice-card[data-status=rejected]{border-left:5px solid #8250df}
 .voice-card[data-status=pending]{border-left:5px solid #0969da}
-.voice-card[data-status=deferred]{border-left:5px solid #bf8700}
+.voice-card[data-status=deferred]{border-left:5px solid #bc4c00}
 .hint{margin:8px 0 0;color:#31373d;font-size:13px}
 pre.cmd{margin:4px 0 0;padding:6px 10px;background:#f6f8fa;border:1px solid #eaeef2;
 border-radius:6px;font:12px ui-monospace,SFMono-Regular,Menlo,"DejaVu Sans Mono",monospace;

@@ -22,6 +22,8 @@ from typing import Final
 #: Colours shared with the page's CSS (kept here so charts and page agree).
 OK: Final = "#1a7f37"
 WARN: Final = "#bf8700"
+#: A voice not sent this run (provider unreachable, cut short): its own colour, never WARN's.
+DEFERRED: Final = "#bc4c00"
 BAD: Final = "#cf222e"
 NEUTRAL: Final = "#57606a"
 GRID: Final = "#d8dee4"
@@ -286,7 +288,7 @@ STATUS_FILL: Final = {
     "needs_attention": WARN,
     "rejected": "#8250df",
     "pending": "#0969da",
-    "deferred": "#bf8700",
+    "deferred": DEFERRED,
     "ready": "#0a7ea4",
 }
 

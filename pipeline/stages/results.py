@@ -73,7 +73,9 @@ async def collect_results(
     for key in sorted(set(prepared) | set(states) | set(discovered)):
         voice = prepared.get(key)
         state = states.get(key)
-        if voice is not None and voice.rejected:
+        if voice is not None and voice.rejected and (state is None or not _sent(state)):
+            # Never sent: the pre-flight's verdict. A voice already sent keeps its remote
+            # status (and ids) below, with today's pre-flight findings beside it.
             results.append(_prepared_result(voice, VoiceStatus.REJECTED))
             continue
         findings: tuple[Finding, ...] = voice.findings if voice else ()
@@ -116,6 +118,13 @@ _GONE = Finding(
     file=None,
     message="the voice folder is no longer in the inbox and was never sent; put it back to send it",
 )
+
+
+def _sent(state: VoiceState) -> bool:
+    """Whether the provider holds something of this voice (ids, a commit, a result)."""
+    if state.stage is Stage.DONE:
+        return state.status is not VoiceStatus.REJECTED
+    return bool(state.job_ids) or state.stage.order >= Stage.SUBMITTING.order
 
 
 def outcome(state: VoiceState) -> VoiceStatus:

@@ -184,6 +184,10 @@ async def drive_voice(
     state = await initial_state(voice, ledger)
 
     async def save(s: VoiceState) -> None:
+        # Progress inside a stage (an uploaded object, a recorded id) is the voice's state from
+        # now on: a failure later in the same call must not write the pre-call state over it.
+        nonlocal state
+        state = s
         await ledger.put(s)
 
     tries = 0
@@ -248,6 +252,9 @@ async def drive_voice(
                     f"the provider kept failing ({breaker.consecutive} voices in a row): {exc}"
                 ) from None
             return
+        if state.last_error is not None:
+            # The step went through: an error of an earlier try no longer describes the voice.
+            state = replace(state, last_error=None)
         await ledger.put(state)
         log.info("voice.stage", stage=str(state.stage), status=str(state.status))
         if state.stage is Stage.DONE:

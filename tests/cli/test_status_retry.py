@@ -22,7 +22,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.config import load_job
+from pipeline.ledger import Stage, open_ledger
 from pipeline.lock import batch_lock
+from pipeline.records import Finding, Severity, VoiceStatus
 from pipeline.sample_data import write_inbox
 from pipeline.status import load_rows, render_rich
 
@@ -182,6 +184,67 @@ def test_status_rich_table(ran_batch: Path) -> None:
     assert "AUDIT_FAILED" in text
 
 
+#: A Huawei error_msg as some endpoints send it: CR LF, tabs, a Unicode line separator.
+MULTI_LINE = "MSS.00000002 Training failed:\r\n\tsegment 3: noise\u2028segment 7: clipping\n"
+
+
+def _rewrite(root: Path, key: str, **changes: Any) -> None:
+    """Change one voice's ledger state in place (with a stage-change event)."""
+    config = load_job(root / "job.toml")
+
+    async def go() -> None:
+        async with open_ledger(config) as ledger:
+            state = await ledger.get(key)
+            assert state is not None
+            stage = changes.pop("stage", state.stage)
+            await ledger.put(state.advance(stage, **changes), detail=MULTI_LINE)
+
+    anyio.run(go)
+
+
+def test_status_is_one_line_per_voice_with_multi_line_errors(batch: Path) -> None:
+    """A provider message with line breaks in the ledger: `status` (and --events) still prints
+    exactly one line per voice (events indented below it), the message's lines joined."""
+    _rewrite(batch, "voice-001", last_error=MULTI_LINE)
+    finding = Finding(
+        severity=Severity.ERROR, code="remote.job_failed", file=None, message=MULTI_LINE
+    )
+    _rewrite(batch, "voice-002", findings=(finding,))
+    for extra in ((), ("--events",)):
+        proc = cli("status", str(batch / "job.toml"), *extra)
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        voice_lines = [ln for ln in lines[1:-1] if not ln.startswith("    ")]
+        assert [ln.split()[0] for ln in voice_lines] == [f"voice-00{i}" for i in range(1, 5)]
+        assert all(ln.split()[0].startswith("20") for ln in lines[1:-1] if ln.startswith("    "))
+        assert lines[-1].startswith("4 voices: ")
+        flat = "MSS.00000002 Training failed: segment 3: noise"
+        assert [ln.split()[0] for ln in voice_lines if flat in ln] == ["voice-001", "voice-002"]
+        assert "\r" not in proc.stdout
+        assert "\u2028" not in proc.stdout
+        assert "\t" not in proc.stdout
+    voices = by_voice(status_json(batch))
+    flat = "MSS.00000002 Training failed: segment 3: noise segment 7: clipping"
+    assert voices["voice-001"]["reason"] == flat
+    assert voices["voice-002"]["reason"] == f"remote.job_failed: {flat}"
+
+
+def test_status_names_a_voice_not_yet_sent_deferred(batch: Path) -> None:
+    """A voice the ledger holds before it was submitted is `deferred` in status (plain and
+    JSON, and in --status filters), never `pending`."""
+    _rewrite(batch, "voice-004", stage=Stage.CREATED, status=VoiceStatus.PENDING)
+    proc = cli("status", str(batch / "job.toml"))
+    rows = {ln.split()[0]: ln.split() for ln in proc.stdout.splitlines()[1:-1]}
+    assert rows["voice-004"][1:3] == ["created", "deferred"]
+    assert proc.stdout.splitlines()[-1] == (
+        "4 voices: 1 deferred, 1 succeeded, 1 failed, 1 needs_attention"
+    )
+    only = status_json(batch, "--status", "deferred")
+    assert sorted(by_voice(only)) == ["voice-004"]
+    assert only["summary"]["deferred"] == 1
+    assert only["summary"]["pending"] == 0
+
+
 # --- retry -----------------------------------------------------------------------------------
 
 
@@ -223,7 +286,9 @@ def test_retry_after_a_fix_creates_a_new_job(batch: Path) -> None:
     tsv = batch / "inbox" / "voice-003" / "transcripts.tsv"
     first, *rest = tsv.read_text(encoding="utf-8").splitlines()
     stem, _, _ = first.partition("\t")
-    replace_file(tsv, "\n".join([f"{stem}\t今天天气很好，我们一起去公园散步吧。", *rest]) + "\n")
+    # The voices are EN: a new English line (a CJK one would fail the transcript check now).
+    fixed = f"{stem}\tThe weather is lovely today, so we walk together in the park."
+    replace_file(tsv, "\n".join([fixed, *rest]) + "\n")
 
     proc = cli("retry", job, "--voices", "voice-003")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -232,7 +297,8 @@ def test_retry_after_a_fix_creates_a_new_job(batch: Path) -> None:
         "the next `voice-onboard run` creates a new job"
     )
     queued = by_voice(status_json(batch))["voice-003"]
-    assert (queued["stage"], queued["status"]) == ("prepared", "pending")
+    # Not sent yet: deferred (pending means the provider has accepted it).
+    assert (queued["stage"], queued["status"]) == ("prepared", "deferred")
     assert queued["remote"] == {}
     assert queued["history"] == [old]
     assert queued["last_error"] is None
@@ -277,6 +343,18 @@ def test_retry_force_with_the_same_files(batch: Path) -> None:
     assert v2["status"] == "failed"  # forced outcome again, but on a new job
     assert v2["remote"]["job_id"] != old
     assert v2["history"] == [old]
+
+
+def test_retry_refusal_names_a_voice_not_yet_sent_deferred(batch: Path) -> None:
+    """retry's refusal of a voice not yet sent calls it deferred, as status does (not
+    "pending at created"), on one line."""
+    _rewrite(batch, "voice-004", stage=Stage.CREATED, status=VoiceStatus.PENDING)
+    proc = cli("retry", str(batch / "job.toml"), "--voices", "voice-004")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "voice-004: refused: it is deferred (stage created); only failed or needs_attention "
+        + "voices are retried"
+    ]
 
 
 def test_retry_while_a_run_holds_the_batch(batch: Path) -> None:

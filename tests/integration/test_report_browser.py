@@ -137,7 +137,7 @@ async def test_report_lays_out_in_chromium(chromium: str, failed_run: RunReport)
     }
     assert "3 of 4 voices need a human" in got["verdict"]
     assert got["cards"][:3] == ["voice-003", "voice-002", "voice-009"]
-    assert any(c.endswith("--voices voice-002") for c in got["retryCmd"])
+    assert any(c.endswith("--voices=voice-002") for c in got["retryCmd"])
     assert sorted(got["ends"]) == [
         "end end-failed",
         "end end-needs_attention",

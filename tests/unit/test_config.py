@@ -53,7 +53,11 @@ def test_unreadable_and_missing_files(tmp_path: Path) -> None:
 def test_bad_values(write_job: Callable[..., Path]) -> None:
     """Wrong types, bad enums and bad durations are named."""
     with pytest.raises(ConfigError, match="edition must be one of"):
-        load_job(write_job(provider='kind = "huawei-metastudio"\nendpoint = "emulator"\nedition = "gold"'))
+        load_job(
+            write_job(
+                provider='kind = "huawei-metastudio"\nendpoint = "emulator"\nedition = "gold"'
+            )
+        )
     with pytest.raises(ConfigError, match="uploads must be an integer"):
         load_job(write_job(extra='[limits]\nuploads = "many"'))
     with pytest.raises(ConfigError, match="deadline must be a duration"):
@@ -125,9 +129,11 @@ def test_missing_credentials_for_real_endpoint(write_job: Callable[..., Path]) -
     with pytest.raises(ConfigError, match="HUAWEICLOUD_SDK_AK"):
         Credentials.from_env({}).for_provider(real)
     emu = load_job(write_job())
-    creds = Credentials.from_env({}).for_provider(emu)
-    assert creds.huawei_ak
-    assert creds.huawei_sk
+    test_values = Credentials(huawei_ak="emu-ak", huawei_sk="emu-sk")
+    creds = Credentials.from_env({}).for_provider(emu, emulator=test_values)
+    assert (creds.huawei_ak, creds.huawei_sk) == ("emu-ak", "emu-sk")
+    own = Credentials.from_env({"HUAWEICLOUD_SDK_AK": "mine", "HUAWEICLOUD_SDK_SK": "s"})
+    assert own.for_provider(emu, emulator=test_values).huawei_ak == "mine"
     azure = load_job(
         write_job(
             provider='kind = "azure-personal-voice"\nendpoint = "https://x.example.com"\nupload_mode = "blob-sas"'

@@ -78,3 +78,43 @@ def test_manifest_written_with_latest(tmp_path: Path) -> None:
     assert second != path
     assert second.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize(
+    ("command", "latest"),
+    [("run", "n-latest"), ("manifest", "n-latest"), ("check", "n-check-latest")],
+)
+def test_latest_is_keyed_on_the_command(tmp_path: Path, command: str, latest: str) -> None:
+    """`run` and the scale-out `manifest` write <batch>-latest.json, `check` its own
+    <batch>-check-latest.json; a check after a run leaves the run's latest as it was."""
+    t = datetime(2026, 11, 21, 2, 15, tzinfo=UTC)
+    ran = manifest.build(
+        batch="n",
+        command="run",
+        provider={"kind": "k"},
+        started_at=t,
+        finished_at=t,
+        results=[
+            manifest.VoiceResult(
+                voice="a",
+                voice_name="A",
+                status=VoiceStatus.SUCCEEDED,
+                remote={"job_id": "j1", "asset_id": "asset-1"},
+            )
+        ],
+    )
+    manifest.write(ran, tmp_path, "n", t)
+    run_latest = (tmp_path / "n-latest.json").read_bytes()
+    doc = manifest.build(
+        batch="n",
+        command=command,
+        provider={"kind": "k"},
+        started_at=t,
+        finished_at=t,
+        results=[manifest.VoiceResult(voice="a", voice_name="A", status=VoiceStatus.READY)],
+    )
+    path = manifest.write(doc, tmp_path, "n", t)
+    assert manifest.latest_name("n", command) == latest
+    assert json.loads((tmp_path / f"{latest}.json").read_text()) == json.loads(path.read_text())
+    if command == "check":
+        assert (tmp_path / "n-latest.json").read_bytes() == run_latest  # asset ids kept

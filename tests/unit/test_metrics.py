@@ -124,3 +124,33 @@ def test_bytes_left_out_when_unknown() -> None:
     names = {f.name for f in text_string_to_metric_families(text)}
     assert "voice_onboard_last_run_bytes_uploaded" not in names
     assert "voice_onboard_voices" in names
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "summary", "interrupted"),
+    [
+        (3, {"deferred": 3}, "3 of 3 voices could not be sent: connection refused"),
+        (1, {"failed": 1}, None),
+        (0, {"succeeded": 2, "deferred": 1}, None),  # inconsistent, but never a success
+        (0, {"succeeded": 2}, "SIGTERM"),
+    ],
+)
+def test_last_success_moves_only_on_a_clean_exit_0(
+    tmp_path: Path, exit_code: int, summary: dict[str, int], interrupted: str | None
+) -> None:
+    """After a good run, a run that exits non-zero or leaves voices deferred (or cut short)
+    keeps the earlier success time (only exit 0 with nothing deferred moves it); the deferred
+    voices are counted under status="deferred"."""
+    path = tmp_path / "voice_onboard.prom"
+    metrics.publish(path, _doc(succeeded=3), exit_code=0, bytes_uploaded=1, retries={})
+    later = _doc(**summary) | {
+        "finished_at": "2026-11-22T02:31:12Z",
+        "interrupted": interrupted,
+    }
+    metrics.publish(path, later, exit_code=exit_code, bytes_uploaded=0, retries={})
+    got = _samples(path.read_text(encoding="utf-8"))
+    b = (("batch", "nightly"),)
+    assert got[("voice_onboard_last_success_timestamp_seconds", b)] == FINISHED
+    assert got[("voice_onboard_last_run_timestamp_seconds", b)] == FINISHED + 86400
+    assert got[("voice_onboard_last_run_exit_code", b)] == exit_code
+    assert got[("voice_onboard_voices", (*b, ("status", "deferred")))] == summary.get("deferred", 0)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -102,7 +104,7 @@ def test_sections_and_verdict() -> None:
         assert f'<section id="{section}">' in page
     card = re.search(r'<article class="card voice-card act" data-voice="bob".*?</article>', page)
     assert card is not None
-    assert "voice-onboard retry jobs/n.toml --voices bob" in card.group(0)
+    assert "voice-onboard retry jobs/n.toml --voices=bob" in card.group(0)
     assert "remote.job_failed" in card.group(0)
     assert page.count('<tr data-voice="') == 2
     assert re.search(r'data-status="succeeded"><b>1</b>', page)
@@ -274,3 +276,114 @@ def test_many_problem_voices_are_capped() -> None:
     assert page.count('<article class="card voice-card') == MAX_CARDS
     assert "… and 10 more voices" in page
     assert page.count('<tr data-voice="') == MAX_CARDS + 10
+
+
+#: Voice folder names a shell would misread in a pasted command (control characters are refused
+#: at discovery, so these are the names that can reach the report).
+HOSTILE = ("$(id)", "a b", "-rf", "it's", "x`id`y", "semi;colon", "*glob?")
+
+
+def _commands(page: str) -> list[str]:
+    """The suggested command lines of a report, as a shell would be given them."""
+    return [html.unescape(c) for c in re.findall(r'<pre class="cmd">(.*?)</pre>', page)]
+
+
+def test_suggested_commands_are_shell_quoted() -> None:
+    """Every retry command splits, as a POSIX shell splits it, into the job and one literal
+    --voices=KEY, whatever the voice folder and the job path are called."""
+    voices = [_voice(k, "failed", remote={"job_id": f"j{i}"}) for i, k in enumerate(HOSTILE)]
+    page = render_html(_doc(voices), RunFacts(), PROFILE, job="my jobs/$(whoami).toml")
+    commands = _commands(page)
+    assert len(commands) == len(HOSTILE)
+    got = set()
+    for line in commands:
+        argv = shlex.split(line)
+        assert argv[:3] == ["voice-onboard", "retry", "my jobs/$(whoami).toml"], line
+        assert len(argv) == 4, line
+        assert argv[3].startswith("--voices="), line
+        got.add(argv[3].removeprefix("--voices="))
+    assert got == set(HOSTILE)
+    assert "--voices -rf" not in page
+    assert "--voices $(id)" not in page
+
+
+def test_deferred_voice_is_shown_as_not_sent() -> None:
+    """A deferred voice has its own pill and colour, sits under "Needs a human" with a true
+    next step and its last error (a pending one stays "with the provider"), and the verdict
+    is never a success."""
+    carol = _voice(
+        "carol",
+        "deferred",
+        last_error="cannot reach http://127.0.0.1:1: Connection refused",
+    )
+    dan = _voice("dan", "pending", remote={"job_id": "j1"})
+    doc = _doc([_voice("alice", "succeeded"), carol, dan])
+    page = render_html(doc, RunFacts(), PROFILE)
+    assert 'data-verdict="bad"' in page
+    assert "1 of 3 voices not sent this run; the next run sends them" in page
+    assert "voices succeeded" not in page
+    # pending (accepted by the provider) keeps its own words.
+    pending = re.search(r'<article class="card voice-card act" data-voice="dan".*?</article>', page)
+    assert pending is not None
+    assert "still with the provider; the next run picks up the result" in pending.group(0)
+    card = re.search(r'<article class="card voice-card act" data-voice="carol".*?</article>', page)
+    assert card is not None
+    assert '<span class="pill st-deferred" data-status="deferred">deferred</span>' in card.group(0)
+    assert "not sent: the provider could not be reached this run" in card.group(0)
+    assert "the next run sends it" in card.group(0)
+    assert "Last error:</b> cannot reach http://127.0.0.1:1: Connection refused" in card.group(0)
+    assert "still with the provider" not in card.group(0)
+    assert re.search(r'data-status="deferred"><b>1</b><span>deferred</span>', page)
+    # Its own colour: not needs_attention's amber, not pending's blue.
+    colours = dict(re.findall(r"\.pill\.st-(\w+)\{background:(#[0-9a-f]{6})\}", page))
+    assert colours["deferred"] not in (colours["needs_attention"], colours["pending"])
+
+
+@pytest.mark.parametrize("summary", [{"interrupted": "provider unreachable"}, {"deferred": 1}])
+def test_verdict_never_a_success_when_cut_short(summary: dict[str, Any]) -> None:
+    """An interrupted run, or one with deferred voices, never gets the green verdict, whatever
+    else the summary says."""
+    doc = _doc([_voice("alice", "succeeded"), _voice("bob", "succeeded")])
+    doc["interrupted"] = summary.get("interrupted")
+    doc["summary"] |= {k: v for k, v in summary.items() if k != "interrupted"}
+    page = render_html(doc, RunFacts(), PROFILE)
+    assert 'data-verdict="bad"' in page
+    assert "voices succeeded" not in page
+
+
+def test_multi_line_messages_stay_on_one_line() -> None:
+    """A provider message with line breaks (\\n, \\r, U+2028 …) is one line in the card and
+    the table."""
+    broken = "MSS.00000001 audit failed:\r\n  line two\u2028line\tthree\x85end\x00\x1b\x0b"
+    voice = _voice(
+        "erin",
+        "needs_attention",
+        findings=[
+            {"severity": "error", "code": "remote.audit_failed", "file": None, "message": broken}
+        ],
+        last_error=broken,
+    )
+    page = render_html(_doc([voice]), RunFacts(), PROFILE)
+    flat = "MSS.00000001 audit failed: line two line three end"
+    assert f"<span class='msg'>{flat}</span>" in page
+    assert f"remote.audit_failed: {flat}</td>" in page
+    for ch in ("\r", "\u2028", "\x85", "\t", "\x00", "\x1b", "\x0b"):
+        assert ch not in page
+
+
+def test_check_report_does_not_replace_the_runs_latest(tmp_path: Path, write_job: Any) -> None:
+    """publish() of a `check` writes <batch>-check-latest.html; the run's <batch>-latest.html
+    (its statuses and asset ids) stays as it was."""
+    config = load_job(write_job())
+    config.manifest_dir.mkdir(parents=True)
+    run_html = config.manifest_dir / "t-latest.html"
+    run_html.write_text("the run's report", encoding="utf-8")
+    manifest = config.manifest_dir / "t-20261121T021500Z.json"
+    manifest.write_text("{}", encoding="utf-8")
+    doc = _doc([_voice("alice", "ready")], command="check") | {"batch": "t"}
+    written = publish(config, doc, manifest, RunFacts(), exit_code=0)
+    assert written == manifest.with_suffix(".html")
+    assert run_html.read_text(encoding="utf-8") == "the run's report"
+    check_html = (config.manifest_dir / "t-check-latest.html").read_text(encoding="utf-8")
+    assert check_html == written.read_text(encoding="utf-8")
+    assert 'data-command="check"' in check_html

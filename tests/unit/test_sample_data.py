@@ -363,3 +363,20 @@ def test_refuses_existing_voice_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="already exists"):
         write_inbox(tmp_path, voices=2, profile="huawei-basic", force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["voice-001"]
+
+
+def test_non_empty_folder_needs_force(tmp_path: Path) -> None:
+    """Anything in the target (even one hidden file) is refused with one line naming the
+    folder and the fix; with force the voices are written beside what was there."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / ".keep").write_bytes(b"")
+    with pytest.raises(ConfigError) as refused:
+        write_inbox(inbox, voices=1, profile="huawei-basic")
+    assert str(refused.value) == f"{inbox}: not empty; choose an empty folder or pass --force"
+    assert [p.name for p in inbox.iterdir()] == [".keep"]
+    write_inbox(inbox, voices=1, profile="huawei-basic", force=True)
+    assert sorted(p.name for p in inbox.iterdir()) == [".keep", "voice-001"]
+    fresh = tmp_path / "new" / "inbox"
+    write_inbox(fresh, voices=1, profile="huawei-basic")  # a missing folder is created
+    assert (fresh / "voice-001" / "voice.toml").is_file()
