@@ -33,8 +33,10 @@ async def _measure() -> dict[str, float]:
     from pipeline.ledger.base import Stage, VoiceState
     from pipeline.providers.factory import open_provider
     from pipeline.providers.http import HttpClient
-    from pipeline.providers.huawei import HuaweiProvider
-    from pipeline.providers.huawei_client import AkSkAuth, CreateJobBody, HuaweiClient, RateLimits
+    from pipeline.providers.huawei.auth import AkSkAuth
+    from pipeline.providers.huawei.client import HuaweiClient, RateLimits
+    from pipeline.providers.huawei.provider import HuaweiProvider
+    from pipeline.providers.huawei.records import CreateJobBody
     from pipeline.records import VoiceStatus
 
     # Setup only: no emulated quotas, so 2,000 creates and commits take seconds, not minutes.

@@ -3,15 +3,15 @@ whole run, the provider's API client on it, and the stage-level adapter the runn
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import anyio
 
 from pipeline.config import HUAWEI, Credentials, JobConfig, Limits
 from pipeline.providers.base import Provider
-from pipeline.providers.http import HttpClient, HttpSettings, HttpTransport, RetryPolicy
+from pipeline.providers.http import HttpClient, HttpSettings, RateLimit, RetryPolicies, RetryPolicy
 
 
 def _tuned(policy: RetryPolicy, limits: Limits) -> RetryPolicy:
@@ -31,99 +31,84 @@ def http_settings(config: JobConfig) -> HttpSettings:
     return replace(base, upload_retry=_tuned(base.upload_retry, config.limits))
 
 
-#: Wraps the transport the control-API clients use (uploads keep the plain HttpClient); the
-#: scale-out workers put their shared, database-kept rate limit here.
-ControlTransport = Callable[[HttpClient], HttpTransport]
-
-
 @asynccontextmanager
 async def open_provider(
     config: JobConfig,
     credentials: Credentials,
     endpoint: str,
     *,
-    control: ControlTransport | None = None,
+    shared_limit: RateLimit | None = None,
 ) -> AsyncIterator[Provider]:
     """The provider for ``config``, talking to ``endpoint`` (a base URL; the emulator's when
-    the job file says ``endpoint = "emulator"``)."""
+    the job file says ``endpoint = "emulator"``). ``shared_limit``: a rate limit the control
+    calls take a slot in beside the client's own (the scale-out workers' shared windows)."""
     async with HttpClient(http_settings(config)) as http:
-        uploads = anyio.CapacityLimiter(config.limits.uploads)
-        transport = http if control is None else control(http)
-        if config.provider.kind == HUAWEI:
-            yield _huawei(config, credentials, endpoint, http, transport, uploads)
+        parts = _Parts(config, credentials, endpoint, http, shared_limit)
+        yield parts.huawei() if config.provider.kind == HUAWEI else parts.azure()
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What every provider is built from."""
+
+    config: JobConfig
+    credentials: Credentials
+    endpoint: str
+    http: HttpClient
+    shared_limit: RateLimit | None
+
+    def _uploads(self) -> anyio.CapacityLimiter:
+        return anyio.CapacityLimiter(self.config.limits.uploads)
+
+    def _retry(self, defaults: RetryPolicies) -> RetryPolicies:
+        return defaults.map(lambda policy: _tuned(policy, self.config.limits))
+
+    def huawei(self) -> Provider:
+        from pipeline.providers.huawei.auth import AkSkAuth, TokenAuth
+        from pipeline.providers.huawei.client import HUAWEI_RETRY, HuaweiClient, RateLimits
+        from pipeline.providers.huawei.provider import HuaweiProvider
+
+        config, credentials = self.config, self.credentials
+        auth: AkSkAuth | TokenAuth
+        if credentials.huawei_ak and credentials.huawei_sk:
+            auth = AkSkAuth(
+                ak=credentials.huawei_ak,
+                sk=credentials.huawei_sk,
+                security_token=credentials.huawei_security_token,
+            )
         else:
-            yield _azure(config, credentials, endpoint, http, transport, uploads)
-
-
-def _huawei(
-    config: JobConfig,
-    credentials: Credentials,
-    endpoint: str,
-    http: HttpClient,
-    transport: HttpTransport,
-    uploads: anyio.CapacityLimiter,
-) -> Provider:
-    from pipeline.providers.huawei import HuaweiProvider
-    from pipeline.providers.huawei_client import (
-        AkSkAuth,
-        HuaweiClient,
-        RateLimits,
-        RetryPolicies,
-        TokenAuth,
-    )
-
-    auth: AkSkAuth | TokenAuth
-    if credentials.huawei_ak and credentials.huawei_sk:
-        auth = AkSkAuth(
-            ak=credentials.huawei_ak,
-            sk=credentials.huawei_sk,
-            security_token=credentials.huawei_security_token,
+            assert credentials.huawei_token is not None  # Credentials.for_provider checked it
+            auth = TokenAuth(token=credentials.huawei_token)
+        client = HuaweiClient(
+            self.http,
+            base_url=self.endpoint,
+            project_id=config.provider.project_id,
+            auth=auth,
+            app_user_id=config.provider.app_user_id,
+            rate_limits=RateLimits.uniform(
+                write=config.limits.create_per_second, read=config.limits.query_per_second
+            ),
+            retry=self._retry(HUAWEI_RETRY),
+            shared_limit=self.shared_limit,
         )
-    else:
-        assert credentials.huawei_token is not None  # Credentials.for_provider checked it
-        auth = TokenAuth(token=credentials.huawei_token)
-    client = HuaweiClient(
-        transport,
-        base_url=endpoint,
-        project_id=config.provider.project_id,
-        auth=auth,
-        app_user_id=config.provider.app_user_id,
-        rate_limits=RateLimits.uniform(
-            write=config.limits.create_per_second, read=config.limits.query_per_second
-        ),
-        retry=RetryPolicies(
-            **{
-                kind: _tuned(getattr(RetryPolicies(), kind), config.limits)
-                for kind in ("create", "commit", "poll", "upload")
-            }
-        ),
-    )
-    return HuaweiProvider(config=config, client=client, http=http, uploads=uploads)
+        return HuaweiProvider(config=config, client=client, http=self.http, uploads=self._uploads())
 
+    def azure(self) -> Provider:
+        from pipeline.providers.azure.client import AZURE_RETRY, AzureClient
+        from pipeline.providers.azure.provider import AzureProvider
 
-def _azure(
-    config: JobConfig,
-    credentials: Credentials,
-    endpoint: str,
-    http: HttpClient,
-    transport: HttpTransport,
-    uploads: anyio.CapacityLimiter,
-) -> Provider:
-    from pipeline.providers.azure import AzureProvider
-    from pipeline.providers.azure_client import AzureClient, RetryPolicies
-
-    client = AzureClient(
-        transport,
-        base_url=endpoint,
-        config=config,
-        key=credentials.azure_key or "",
-        retry=RetryPolicies(
-            **{
-                kind: _tuned(getattr(RetryPolicies(), kind), config.limits)
-                for kind in ("create", "read", "upload")
-            }
-        ),
-    )
-    return AzureProvider(
-        config=config, client=client, http=http, uploads=uploads, credentials=credentials
-    )
+        client = AzureClient(
+            self.http,
+            base_url=self.endpoint,
+            config=self.config,
+            key=self.credentials.azure_key or "",
+            retry=self._retry(AZURE_RETRY),
+            shared_limit=self.shared_limit,
+        )
+        return AzureProvider(
+            config=self.config,
+            client=client,
+            http=self.http,
+            uploads=self._uploads(),
+            credentials=self.credentials,
+        )

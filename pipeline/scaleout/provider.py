@@ -1,5 +1,6 @@
-"""The worker's provider: the same clients and stage adapters as a run, with the control API
-behind the shared rate limit (``SharedLimitTransport``); uploads keep using the HttpClient."""
+"""The worker's provider: the same clients and stage adapters as a run, with every control call
+also taking a slot in the shared, database-kept windows (``ratelimit.provider_windows``); uploads
+to pre-signed URLs take none."""
 
 from __future__ import annotations
 
@@ -9,19 +10,14 @@ from contextlib import asynccontextmanager
 from pipeline.config import Credentials, JobConfig
 from pipeline.providers.base import Provider
 from pipeline.providers.factory import open_provider
-from pipeline.providers.http import HttpClient
-from pipeline.scaleout.ratelimit import Classifier, SharedLimitTransport
+from pipeline.providers.http import RateLimit
 
 
 @asynccontextmanager
 async def open_worker_provider(
-    config: JobConfig, credentials: Credentials, endpoint: str, classify: Classifier
+    config: JobConfig, credentials: Credentials, endpoint: str, shared: RateLimit
 ) -> AsyncIterator[Provider]:
-    """The provider for ``config`` at ``endpoint``; ``classify`` maps control requests to
-    their shared windows (``ratelimit.provider_windows``)."""
-
-    def shared(http: HttpClient) -> SharedLimitTransport:
-        return SharedLimitTransport(http, classify)
-
-    async with open_provider(config, credentials, endpoint, control=shared) as provider:
+    """The provider for ``config`` at ``endpoint``; ``shared`` holds the account's windows
+    (``ratelimit.provider_windows``)."""
+    async with open_provider(config, credentials, endpoint, shared_limit=shared) as provider:
         yield provider

@@ -10,27 +10,24 @@ the provider's control API first takes a *slot* in a window stored in the shared
 - acquiring locks the window's row (``SELECT … FOR UPDATE``), reads the database clock (one
   clock for all hosts) and admits the request when fewer than ``max_calls`` slots are held;
 - a slot is held from the moment the request starts until ``period`` seconds after it
-  *finished* — the semantics of ``azure_client.RequestWindow``, and for the same reason: the
-  gateway stamps a request when it arrives, somewhere between our start and our finish, so
-  counting from the finish is what keeps any ``period``-long span of arrivals within
-  ``max_calls`` even when a request sat in a busy event loop or a slow connection;
+  *finished* — the one meaning of every rate limit (``pipeline.providers.http.limits``), for
+  one reason: the gateway stamps a request when it arrives, somewhere between our start and
+  our finish, so counting from the finish is what keeps any ``period``-long span of arrivals
+  within ``max_calls`` even when a request sat in a busy event loop or a slow connection;
 - a worker killed mid-request never releases its slot; such a slot counts as finished
   ``in_flight_expiry_s`` after it started, so a crash costs capacity for a minute, not forever.
 
-``SharedLimitTransport`` wraps the run's ``HttpClient``: the provider clients call it as their
-``HttpTransport``, it classifies each control request (method + path → API kind) and holds a
-slot around it. Uploads to pre-signed URLs go straight through: the object store's limits are
-not the control API's quotas. The clients' own in-process limiters stay in force beneath it.
+``provider_windows`` gives an account's windows as a ``RateLimit`` (the clients' one rate-limit
+seam): a provider client takes a slot of the kind it names around every control request, after its own in-process limit,
+which stays in force beneath it. Uploads to pre-signed URLs take none: the object store's
+limits are not the control API's quotas.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any, BinaryIO, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import anyio
@@ -41,42 +38,17 @@ from psycopg_pool import AsyncConnectionPool
 from pipeline.config import HUAWEI, JobConfig
 from pipeline.errors import ProviderUnavailable
 from pipeline.ledger.postgres import error_reason
-from pipeline.providers.http import HttpResponse, HttpTransport, RetryPolicy, UploadBody
-from pipeline.providers.huawei_client import CREATE_ROUTES
+from pipeline.providers.azure.client import QUOTA as AZURE_QUOTA
+from pipeline.providers.http import KindLimits, RateLimit, WindowSpec
+from pipeline.providers.huawei.client import CALL_KINDS, WRITE_KINDS
 
-log = structlog.get_logger("pipeline.scaleout.ratelimit")
-
-_NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
-_HUAWEI_PREFIX: Final = "/voice-training-manage/"
-_CREATE_SEGMENTS: Final = frozenset(f"user/{route}" for route in CREATE_ROUTES.values())
-#: Huawei API kinds whose quota is the write rate (create/commit/delete); the rest are reads.
-_HUAWEI_WRITES: Final = frozenset({"create", "commit", "delete"})
-_HUAWEI_KINDS: Final = (
-    "create", "commit", "delete", "show", "list", "audit", "segment", "address", "quota",
-)  # fmt: skip
+log = structlog.get_logger(__name__)
 
 #: A slot of a request that never reported its end (its worker died) counts as finished this
 #: long after it started: longer than any control call takes, short enough to heal quickly.
 IN_FLIGHT_EXPIRY_S: Final = 60.0
 #: How often to look again while every slot is held by a request still in flight.
 _IN_FLIGHT_POLL_S: Final = 0.02
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WindowSpec:
-    """At most ``max_calls`` requests per ``period`` seconds."""
-
-    max_calls: int
-    period: float
-
-    @classmethod
-    def per_second(cls, rate: float) -> WindowSpec:
-        """``rate`` requests per second (fractional rates widen the window, like RateLimiter)."""
-        if rate <= 0:
-            raise ValueError("a rate limit must be > 0 requests per second")
-        if rate >= 1:
-            return cls(max_calls=int(rate), period=1.0)
-        return cls(max_calls=1, period=1.0 / rate)
 
 
 class SharedWindow:
@@ -201,122 +173,30 @@ class SharedWindow:
                 await self.release(slot)
 
 
-#: Finds the window of one control request: (method, absolute URL) → window or None.
-Classifier = Callable[[str, str], SharedWindow | None]
-
-
-def huawei_call_kind(method: str, url: str) -> str | None:
-    """The HuaweiClient call kind of a request (the API whose quota it uses), or None when the
-    URL is not a MetaStudio voice-training route."""
-    path = urlsplit(url).path
-    head, sep, rest = path.partition(_HUAWEI_PREFIX)
-    if not sep or not head.startswith("/v1/"):
-        return None
-    method = method.upper()
-    parts = rest.strip("/").split("/")
-    if method == "POST" and rest.strip("/") in _CREATE_SEGMENTS:
-        return "create"
-    if parts[:2] == ["user", "jobs"]:
-        if len(parts) == 2:
-            return "list"
-        if len(parts) == 3:
-            return {"POST": "commit", "DELETE": "delete"}.get(method, "show")
-        if parts[3] == "audit-result":
-            return "audit"
-        if parts[3] == "uploading-address-url":
-            return "address"
-        return "quota"  # op-logs and future read-only routes: the query rate
-    if parts[:2] == ["user", "training-segment"]:
-        return "commit" if method == "POST" else "segment"  # confirm counts as a commit
-    return "quota"
-
-
 def provider_windows(
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], config: JobConfig, endpoint: str
-) -> Classifier:
-    """The shared windows of ``config``'s provider account, and how requests map to them."""
+) -> RateLimit:
+    """The shared windows of ``config``'s provider account, by the kinds its client names."""
     limits = config.limits
     host = urlsplit(endpoint).netloc.lower()
     if config.provider.kind == HUAWEI:
         # The gateway counts per tenant: the project, on one regional endpoint.
         scope = f"{HUAWEI} {host} {config.provider.project_id}"
-        windows = {
-            kind: SharedWindow(
-                pool,
-                scope=scope,
-                kind=kind,
-                spec=WindowSpec.per_second(
-                    limits.create_per_second if kind in _HUAWEI_WRITES else limits.query_per_second
-                ),
-            )
-            for kind in _HUAWEI_KINDS
-        }
-
-        def huawei(method: str, url: str) -> SharedWindow | None:
-            kind = huawei_call_kind(method, url)
-            return None if kind is None else windows[kind]
-
-        return huawei
+        write = WindowSpec.per_second(limits.create_per_second)
+        read = WindowSpec.per_second(limits.query_per_second)
+        return KindLimits(
+            {
+                kind: SharedWindow(
+                    pool, scope=scope, kind=kind, spec=write if kind in WRITE_KINDS else read
+                )
+                for kind in CALL_KINDS
+            }
+        )
     # Azure counts every request of a Speech resource against one window.
     azure = SharedWindow(
         pool,
         scope=f"{config.provider.kind} {host}",
-        kind="requests",
+        kind=AZURE_QUOTA,
         spec=WindowSpec(max_calls=limits.azure_requests, period=limits.azure_window_s),
     )
-
-    def any_request(method: str, url: str) -> SharedWindow | None:
-        return azure
-
-    return any_request
-
-
-class SharedLimitTransport:
-    """An ``HttpTransport`` that holds a shared-window slot around every control request."""
-
-    def __init__(self, inner: HttpTransport, classify: Classifier) -> None:
-        self._inner = inner
-        self._classify = classify
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] = _NO_HEADERS,
-        body: bytes | BinaryIO | None = None,
-        idempotent: bool = True,
-        throttle_codes: Collection[str] = (),
-    ) -> HttpResponse:
-        window = self._classify(method, url)
-        if window is None:
-            return await self._inner.request(
-                method,
-                url,
-                headers=headers,
-                body=body,
-                idempotent=idempotent,
-                throttle_codes=throttle_codes,
-            )
-        async with window.slot():
-            return await self._inner.request(
-                method,
-                url,
-                headers=headers,
-                body=body,
-                idempotent=idempotent,
-                throttle_codes=throttle_codes,
-            )
-
-    async def put_file(
-        self,
-        url: str,
-        source: Path | UploadBody,
-        *,
-        content_type: str,
-        extra_headers: Mapping[str, str] = _NO_HEADERS,
-        retry: RetryPolicy | None = None,
-    ) -> int:
-        return await self._inner.put_file(
-            url, source, content_type=content_type, extra_headers=extra_headers, retry=retry
-        )
+    return KindLimits({AZURE_QUOTA: azure})

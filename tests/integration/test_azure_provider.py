@@ -33,13 +33,14 @@ from pipeline.emulator.context import DEFAULT_AZURE_KEY, EmulatorOptions
 from pipeline.emulator.server import Emulator
 from pipeline.ledger.base import Stage
 from pipeline.ledger.sqlite import SqliteLedger
-from pipeline.providers.azure import AzureProvider, blob_prefix, voice_ids
-from pipeline.providers.azure_client import AzureClient, RetryPolicies
+from pipeline.providers.azure.client import AzureClient
+from pipeline.providers.azure.ids import blob_prefix, voice_ids
+from pipeline.providers.azure.provider import AzureProvider
 from pipeline.providers.base import Provider
-from pipeline.providers.http import HttpClient, HttpSettings, RetryPolicy
+from pipeline.providers.http import HttpClient, HttpSettings, RetryPolicies, RetryPolicy
 from pipeline.records import PreparedVoice, VoiceStatus
 from pipeline.runner import ProviderOpener, RunReport, run_batch
-from pipeline.sample_data import write_inbox
+from pipeline.commands.sample_data import write_inbox
 from pipeline.stages.discover import discover
 from pipeline.stages.prepare import PrepareContext, prepare
 

@@ -37,7 +37,7 @@ from pipeline.providers.http import (
     redact_url,
     retry_call,
 )
-from pipeline.providers.packaging import Member, Package
+from pipeline.providers.huawei.packaging import Member, Package
 
 FAST = RetryPolicy(attempts=5, max_elapsed_s=10.0, base_delay=0.01, max_delay=0.05)
 SECRET_SIG = "c2VjcmV0LXNpZ25hdHVyZQ%3D%3D"

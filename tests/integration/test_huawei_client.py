@@ -20,7 +20,7 @@ from pipeline.emulator.context import (
     DEFAULT_HUAWEI_TOKEN,
     EmulatorOptions,
 )
-from pipeline.emulator.huawei_model import HuaweiSettings
+from pipeline.emulator.huawei.model import HuaweiSettings
 from pipeline.emulator.server import Emulator
 from pipeline.errors import (
     AmbiguousCreate,
@@ -30,16 +30,10 @@ from pipeline.errors import (
     ProviderRejected,
     UploadRejected,
 )
-from pipeline.providers.http import HttpClient, HttpSettings, RetryPolicy
-from pipeline.providers.huawei_client import (
-    AkSkAuth,
-    Auth,
-    CreateJobBody,
-    HuaweiClient,
-    RateLimits,
-    RetryPolicies,
-    TokenAuth,
-)
+from pipeline.providers.http import HttpClient, HttpSettings, RetryPolicies, RetryPolicy
+from pipeline.providers.huawei.auth import AkSkAuth, Auth, TokenAuth
+from pipeline.providers.huawei.client import HuaweiClient, RateLimits
+from pipeline.providers.huawei.records import CreateJobBody
 
 PROJECT = "3f0924078d1b471c884a5383d4dec9fa"
 QUICK = RetryPolicy(attempts=10, max_elapsed_s=20.0, base_delay=0.001, max_delay=0.01)

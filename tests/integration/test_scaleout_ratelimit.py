@@ -6,8 +6,11 @@ they meet only in the database (a fresh schema per test).
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,13 +19,93 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from pipeline.ledger.postgres import PostgresLedger
-from pipeline.scaleout.ratelimit import SharedWindow, WindowSpec, huawei_call_kind
+from pipeline.providers.http import HttpResponse, WindowSpec
+from pipeline.providers.huawei.auth import TokenAuth
+from pipeline.providers.huawei.client import HuaweiClient
+from pipeline.providers.huawei.records import CreateJobBody
+from pipeline.scaleout.ratelimit import SharedWindow
 from pipeline.scaleout.testing import max_per_window, require_test_database, scratch_schema
 
 pytestmark = pytest.mark.anyio
 
 Pool = AsyncConnectionPool[psycopg.AsyncConnection[Any]]
 BASE = "https://metastudio.cn-north-4.myhuaweicloud.com/v1/0a1b/voice-training-manage"
+
+
+class _Sent(Exception):
+    """Raised by the recording transport instead of answering: the request has been seen."""
+
+
+class _Recorder:
+    """Transport and shared limit at once: records every request with the quota kind whose
+    slot it was sent in (None: no slot was taken)."""
+
+    def __init__(self) -> None:
+        self.kind: str | None = None
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    @asynccontextmanager
+    async def slot(self, kind: str) -> AsyncIterator[None]:
+        self.kind = kind
+        try:
+            yield
+        finally:
+            self.kind = None
+
+    async def request(self, method: str, url: str, **_: object) -> HttpResponse:
+        self.seen.append((method, url, self.kind))
+        raise _Sent
+
+    async def put_file(self, url: str, source: object, **_: object) -> int:
+        self.seen.append(("PUT", url, self.kind))
+        raise _Sent
+
+
+@functools.cache
+def _client_requests() -> tuple[tuple[str, str, str | None], ...]:
+    """Every HuaweiClient call made once (and one upload): (method, URL, quota kind)."""
+    recorder = _Recorder()
+    client = HuaweiClient(
+        recorder,
+        base_url="https://metastudio.cn-north-4.myhuaweicloud.com",
+        project_id="0a1b",
+        auth=TokenAuth("t"),
+        shared_limit=recorder,
+    )
+    calls: list[Callable[[], Awaitable[object]]] = [
+        lambda: client.create_job("BASIC", CreateJobBody(voice_name="v")),
+        lambda: client.create_job("THIRD_PARTY", CreateJobBody(voice_name="v")),
+        lambda: client.commit_job("j1"),
+        lambda: client.show_job("j1"),
+        lambda: client.delete_job("j1"),
+        lambda: client.list_jobs(batch_name="b"),
+        lambda: client.audit_result("j1"),
+        lambda: client.uploading_address("j1"),
+        lambda: client.confirm_segment("j1", 0),
+        lambda: client.segment_info("j1"),
+        lambda: client.quotas(),
+        lambda: client.tenant_duration_cfg(),
+        lambda: client.put_file(
+            "http://127.0.0.1:8600/obs/bucket/j1/package.zip", Path("p"), content_type="x"
+        ),
+    ]
+
+    async def run() -> None:
+        for call in calls:
+            with pytest.raises(_Sent):
+                await call()
+
+    anyio.run(run)
+    return tuple(recorder.seen)
+
+
+def huawei_call_kind(method: str, url: str) -> str | None:
+    """The quota kind HuaweiClient names for the request ``method url`` (a URL given without
+    its query matches that route with any query), or None when it takes no slot for it."""
+    for sent_method, sent_url, kind in _client_requests():
+        if sent_method == method and url in (sent_url, sent_url.partition("?")[0]):
+            return kind
+    raise AssertionError(f"HuaweiClient sends no {method} {url}")
 
 
 @pytest.fixture

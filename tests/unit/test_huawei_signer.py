@@ -12,7 +12,7 @@ from huaweicloudsdkcore.sdk_request import SdkRequest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.providers.huawei_signer import (
+from pipeline.providers.huawei.signer import (
     EMPTY_BODY_SHA256,
     canonical_query,
     canonical_uri,

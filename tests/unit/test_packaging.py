@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.checksums import file_crc32
-from pipeline.providers.packaging import Member, Package, PackageChanged
+from pipeline.providers.huawei.packaging import Member, Package, PackageChanged
 
 
 def zipfile_reference(members: list[tuple[str, bytes]]) -> bytes:

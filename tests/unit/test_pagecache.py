@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.pagecache import read_cached
+from pipeline.providers.http.pagecache import read_cached
 
 DATA = os.urandom(3 << 20 | 77)
 

@@ -28,8 +28,9 @@ from pipeline.errors import AmbiguousCreate, ProviderRejected, UploadRejected
 from pipeline.ledger.base import Stage, VoiceState
 from pipeline.providers.base import Save, vanished
 from pipeline.providers.http import HttpClient
-from pipeline.providers.huawei_client import CreateJobBody, HuaweiClient, JobInfo, UploadAddresses
-from pipeline.providers.packaging import Package, package_for
+from pipeline.providers.huawei.client import HuaweiClient
+from pipeline.providers.huawei.packaging import Package, package_for
+from pipeline.providers.huawei.records import CreateJobBody, JobInfo, UploadAddresses
 from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
 
 log = structlog.get_logger("pipeline.providers.huawei")

@@ -21,14 +21,10 @@ it recorded looks the resource up (GET) before creating.
 
 from __future__ import annotations
 
-import hashlib
-import math
-import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import anyio
 import structlog
@@ -40,169 +36,22 @@ from pipeline.errors import (
     NotFound,
     ProviderError,
     ProviderRejected,
-    ProviderUnavailable,
 )
 from pipeline.ledger.base import Stage, VoiceState
-from pipeline.providers.azure_client import (
-    AudioFile,
-    AzureClient,
-    BlobContainer,
-    BlobSource,
-    Consent,
-    PersonalVoice,
-    parse_datetime,
-)
+from pipeline.providers.azure.blob import BlobContainer
+from pipeline.providers.azure.client import AzureClient
+from pipeline.providers.azure.consents import ConsentWatch
+from pipeline.providers.azure.ids import VoiceIds, blob_name, blob_prefix, voice_ids
+from pipeline.providers.azure.records import AudioFile, BlobSource, Consent, PersonalVoice
 from pipeline.providers.base import Save, vanished
 from pipeline.providers.http import HttpClient
 from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
 
 log = structlog.get_logger("pipeline.providers.azure")
 
-_UNSAFE: Final = re.compile(r"[^A-Za-z0-9._-]+")
-_STEM_MAX: Final = 36  #: room for "-" + 16 hex + "-" + the longest suffix within 64
-_HASH_HEX: Final = 16  #: 64 bits: no collision among distinct voices in any realistic project
-_SUFFIXES: Final = {"consent": "c", "consent_op": "opc", "voice": "pv", "voice_op": "oppv"}
-
 T = TypeVar("T")
 #: Looks a resource up by id: the resource, or None when it does not exist.
 _Finder = Callable[[str], Awaitable[T | None]]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VoiceIds:
-    """Every caller-chosen Azure id of one voice version (each matches ``ResourceId``)."""
-
-    consent_id: str
-    consent_operation_id: str
-    personal_voice_id: str
-    personal_voice_operation_id: str
-
-
-def _stem(text: str) -> str:
-    """A readable, ``ResourceId``-safe part: unsafe runs become "-", ends are alphanumeric."""
-    cleaned = _UNSAFE.sub("-", text)
-    cleaned = cleaned[:_STEM_MAX]
-    # ResourceId must start and end with a letter or digit.
-    cleaned = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
-    return cleaned or "voice"
-
-
-def voice_ids(batch: str, key: str, fingerprint: str) -> VoiceIds:
-    """The ids of voice ``key`` of ``batch`` at content ``fingerprint``.
-
-    ``<batch>-<key>`` sanitized and cut to 36 characters for people, then a hash of the exact
-    batch, key and fingerprint so that distinct keys that sanitize alike never collide, and a
-    changed recording gets new resources; a suffix tells the four ids apart (operation ids
-    share one namespace with each other, resource ids one per kind). At most 58 characters.
-    """
-    stem = _stem(f"{batch}-{key}")
-    digest = hashlib.sha256(f"azure-v1\0{batch}\0{key}\0{fingerprint}".encode()).hexdigest()
-    base = f"{stem}-{digest[:_HASH_HEX]}"
-    return VoiceIds(
-        consent_id=f"{base}-{_SUFFIXES['consent']}",
-        consent_operation_id=f"{base}-{_SUFFIXES['consent_op']}",
-        personal_voice_id=f"{base}-{_SUFFIXES['voice']}",
-        personal_voice_operation_id=f"{base}-{_SUFFIXES['voice_op']}",
-    )
-
-
-def blob_name(batch: str, personal_voice_id: str, index: int) -> str:
-    """The blob of clip ``index``: under the voice's own prefix, so the create selects it alone."""
-    return f"{blob_prefix(batch, personal_voice_id)}{index:04d}.wav"
-
-
-def blob_prefix(batch: str, personal_voice_id: str) -> str:
-    return f"{batch}/{personal_voice_id}/"
-
-
-class ConsentWatch:
-    """Waits for consents to end, one list call per round for every voice that waits.
-
-    The samples GET each consent every second (reference §2.5). Under the 50-requests-per-10-s
-    limit that GET is a third of a voice's budget (consent create, consent GET, voice create),
-    so waiting voices share rounds instead: a round lists the project's consents created since
-    the oldest one waited for (``createdDateTime ge``, so old batches are never paged through)
-    and every waiter reads its consent from it. A waiter sleeps ``interval``, then joins a
-    round that started after it woke, or leads one. If the service refuses the list filter,
-    the watch falls back to one GET per consent for the rest of the run.
-    """
-
-    def __init__(self, client: AzureClient, project: str, interval: float) -> None:
-        self._client = client
-        self._project = project
-        self._interval = interval
-        self._waiting: dict[str, datetime] = {}  #: consent id → its createdDateTime
-        self._latest: dict[str, Consent] = {}  #: what the last round saw of waited consents
-        self._round: tuple[float, anyio.Event] | None = None  #: (started, done) in progress
-        self._last_round_started = -math.inf  #: of the last round that ended
-        self._by_get = False
-        self.rounds = 0
-
-    async def wait(self, consent: Consent, bound: float) -> Consent:
-        """``consent`` once it is terminal; ProviderUnavailable after ``bound`` seconds."""
-        created = parse_datetime(consent.created)
-        waited = 0.0
-        if not consent.terminal and created is not None:
-            self._waiting[consent.id] = created
-        try:
-            while not consent.terminal:
-                if waited >= bound:
-                    raise ProviderUnavailable(
-                        f"consent {consent.id} still {consent.status} after {waited:.0f} s"
-                    )
-                await anyio.sleep(self._interval)
-                waited += self._interval
-                if self._by_get or consent.id not in self._waiting:
-                    consent = await self._client.get_consent(consent.id)
-                    continue
-                await self._round_after(anyio.current_time())
-                seen = self._latest.get(consent.id)
-                if seen is None:
-                    # Not listed (a lagging list, or the filter refused meanwhile): ask directly.
-                    seen = await self._client.get_consent(consent.id)
-                consent = seen
-        finally:
-            self._waiting.pop(consent.id, None)
-            self._latest.pop(consent.id, None)
-        return consent
-
-    async def _round_after(self, asked: float) -> None:
-        """Return once a round that started at or after ``asked`` has ended."""
-        while self._last_round_started < asked:
-            current = self._round
-            if current is None:
-                await self._lead_round()
-                return
-            started, done = current
-            await done.wait()
-            if started >= asked:
-                return
-
-    async def _lead_round(self) -> None:
-        done = anyio.Event()
-        started = anyio.current_time()
-        self._round = (started, done)
-        try:
-            since = min(self._waiting.values(), default=None)
-            listed: dict[str, Consent] = {}
-            try:
-                async for item in self._client.iter_consents(self._project, created_since=since):
-                    if item.id in self._waiting:
-                        listed[item.id] = item
-            except ProviderRejected as exc:
-                log.warning("consent_watch.list_refused", error=str(exc))
-                self._by_get = True
-                return
-            except ProviderError as exc:
-                # Waiters keep their last view and try again next interval (within the bound).
-                log.warning("consent_watch.round_failed", error=str(exc))
-                return
-            self._latest = listed
-            self.rounds += 1
-        finally:
-            self._last_round_started = started
-            self._round = None
-            done.set()
 
 
 class AzureProvider:
@@ -254,7 +103,7 @@ class AzureProvider:
                 self._blob = BlobContainer(
                     http,
                     credentials.azure_blob_sas_url,
-                    retry=client.retry.upload,
+                    retry=client.retry["upload"],
                     single_put_max=blob_single_put_max,
                     block_size=blob_block_size,
                 )

@@ -30,7 +30,7 @@ from typing import BinaryIO, Final
 
 from pipeline.checksums import file_crc32
 from pipeline.errors import PipelineError
-from pipeline.pagecache import read_at
+from pipeline.providers.http.pagecache import read_at
 from pipeline.records import PreparedVoice
 
 #: The long recording's name inside an advance/third-party zip (the docs allow any name).
@@ -182,12 +182,12 @@ class Package:
 
 class PackageReader:
     """A forward-only reader of a package's bytes: ``size``, ``read(n)``, ``read_nowait(n)``,
-    ``close()`` (the upload body protocol of :mod:`pipeline.providers.http`).
+    ``close()`` (the upload body protocol of :mod:`pipeline.providers.http.bodies`).
 
     Each read fills its block across segment boundaries (headers, texts, file data read
     straight into the block), so a caller that hands each block to another thread makes one
     hop per block, not one per member or header. ``read_nowait`` fills it only from the page
-    cache (:mod:`pipeline.pagecache`), so it may run on the event loop.
+    cache (:mod:`pipeline.providers.http.pagecache`), so it may run on the event loop.
     """
 
     def __init__(self, segments: Sequence[bytes | Member], size: int) -> None:

@@ -1,0 +1,67 @@
+"""The shared HTTP layer of the provider clients: one aiohttp session per run, the error mapping,
+retries, the rate-limit seam and upload bodies.
+
+============  =================================================================================
+module        owns
+============  =================================================================================
+client        ``HttpClient`` (the session; ``request``, ``put_file``), ``HttpTransport``
+errors        HTTP statuses and aiohttp failures → ``pipeline.errors`` (the mapping table)
+urls          redaction of URLs and foreign text, the https/loopback rule, path segments
+retry         ``RetryPolicy``, ``RetryPolicies`` (per call kind), ``retry_call``
+limits        ``RateLimit`` (the seam), ``RateLimiter``, ``KindLimits``, ``stacked``
+control       ``ControlApi``: one control call per attempt under the limit, retried per policy
+fields        typed readers of JSON answers (the only place JSON values become Python types)
+bodies        upload bodies and how their bytes are streamed; ``pagecache`` beneath them
+============  =================================================================================
+"""
+
+from __future__ import annotations
+
+from pipeline.providers.http.bodies import UPLOAD_READ, BodyReader, FileBody, UploadBody
+from pipeline.providers.http.client import HttpClient, HttpResponse, HttpSettings, HttpTransport
+from pipeline.providers.http.control import ControlApi, Service
+from pipeline.providers.http.errors import parse_retry_after
+from pipeline.providers.http.limits import KindLimits, RateLimit, RateLimiter, WindowSpec, stacked
+from pipeline.providers.http.retry import (
+    NO_RETRY,
+    RetryPolicies,
+    RetryPolicy,
+    is_retryable,
+    retry_call,
+)
+from pipeline.providers.http.urls import (
+    REDACTED,
+    SECRET_QUERY_PARAMS,
+    check_url,
+    redact_text,
+    redact_url,
+)
+
+__all__ = [
+    "NO_RETRY",
+    "REDACTED",
+    "SECRET_QUERY_PARAMS",
+    "UPLOAD_READ",
+    "BodyReader",
+    "ControlApi",
+    "FileBody",
+    "HttpClient",
+    "HttpResponse",
+    "HttpSettings",
+    "HttpTransport",
+    "KindLimits",
+    "RateLimit",
+    "RateLimiter",
+    "RetryPolicies",
+    "RetryPolicy",
+    "Service",
+    "UploadBody",
+    "WindowSpec",
+    "check_url",
+    "is_retryable",
+    "parse_retry_after",
+    "redact_text",
+    "redact_url",
+    "retry_call",
+    "stacked",
+]
