@@ -34,7 +34,7 @@ demo-check: $(STAMP)
 ## make report-demo: a small batch with forced failures on the emulator, its HTML report, and a
 ## screenshot of it (headless Chromium) at var/report-demo/report.png.
 report-demo: $(STAMP)
-	$(BIN)/python -m pipeline.report.demo var/report-demo
+	$(BIN)/python -m pipeline.commands.report_demo var/report-demo
 
 AZURITE := .cache/azurite/node_modules/.bin/azurite-blob
 
@@ -62,6 +62,7 @@ soak: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline tests
 	$(BIN)/ruff format --check pipeline tests
+	$(BIN)/lint-imports  # the layer rules: [tool.importlinter] in pyproject.toml
 
 format: $(STAMP)
 	$(BIN)/ruff format pipeline tests

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from pipeline.sample_data import write_inbox
+from pipeline.commands.sample_data import write_inbox
 
 F64 = npt.NDArray[np.float64]
 

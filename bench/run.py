@@ -18,11 +18,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bench import end_to_end, long_recording, normalization, polling, upload
+from bench import end_to_end, long_recording, normalization, polling, startup, upload
 from bench.common import VAR, Result, machine_info
 
 RESULTS: Final = VAR / "results.json"
-ORDER: Final = ("normalization", "upload", "end_to_end", "long_recording", "polling")
+ORDER: Final = (
+    "startup",
+    "normalization",
+    "upload",
+    "end_to_end",
+    "long_recording",
+    "polling",
+)
 
 
 def _runners(rounds: int) -> dict[str, Callable[[], Result]]:
@@ -36,6 +43,7 @@ def _runners(rounds: int) -> dict[str, Callable[[], Result]]:
         "end_to_end": lambda: end_to_end.run(max(1, rounds)),
         "long_recording": long_recording.run,
         "polling": polling.run,
+        "startup": startup.run,
     }
 
 

@@ -1,8 +1,8 @@
-"""Job file + environment → frozen ``JobConfig`` and ``Credentials``.
+"""Job file + an environment mapping → frozen ``JobConfig`` and ``Credentials``.
 
-The only reader of ``os.environ`` for secrets is ``Credentials.from_env``; everything else gets
-values passed in. Every problem is a ``ConfigError`` whose message names the file, the key and,
-where it can be found, the line.
+This module never reads ``os.environ``: the command layer hands the environment in
+(``load_job(path, env)``, ``Credentials.from_env(env)``). Every problem is a ``ConfigError``
+whose message names the file, the key and, where it can be found, the line.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
@@ -21,9 +22,44 @@ from urllib.parse import urlsplit
 from pipeline.audio.profiles import AudioProfile, resolve_profile
 from pipeline.errors import ConfigError
 
-HUAWEI: Final = "huawei-metastudio"
-AZURE: Final = "azure-personal-voice"
+
+class ProviderKind(StrEnum):
+    """``[provider] kind``."""
+
+    HUAWEI = "huawei-metastudio"
+    AZURE = "azure-personal-voice"
+
+
+class Edition(StrEnum):
+    """``[provider] edition`` (Huawei)."""
+
+    BASIC = "basic"
+    MIDDLE = "middle"
+    ADVANCE = "advance"
+    THIRD_PARTY = "third-party"
+
+
+class UploadMode(StrEnum):
+    """``[provider] upload_mode``: Huawei package | segment; Azure multipart | blob-sas."""
+
+    PACKAGE = "package"
+    SEGMENT = "segment"
+    MULTIPART = "multipart"
+    BLOB_SAS = "blob-sas"
+
+
+class AwaitMode(StrEnum):
+    """``[await] mode``."""
+
+    WAIT = "wait"
+    DETACH = "detach"
+
+
+HUAWEI: Final = ProviderKind.HUAWEI
+AZURE: Final = ProviderKind.AZURE
 EMULATOR: Final = "emulator"
+#: The environment variable that names the ledger database when the job file does not.
+DATABASE_URL_ENV: Final = "VOICE_ONBOARD_DATABASE_URL"
 
 _EDITIONS: Final = {
     "basic": "BASIC",
@@ -47,11 +83,13 @@ _UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, No
 class ProviderConfig:
     """The ``[provider]`` table."""
 
-    kind: str  #: HUAWEI or AZURE
+    kind: ProviderKind
     endpoint: str  #: "emulator", an https URL, or http to a loopback address
     project_id: str = ""  #: Huawei IAM project id
-    edition: str = "basic"  #: Huawei: basic | middle | advance | third-party
-    upload_mode: str = "package"  #: Huawei: package | segment; Azure: multipart | blob-sas
+    edition: Edition = Edition.BASIC  #: Huawei
+    upload_mode: UploadMode = (
+        UploadMode.PACKAGE
+    )  #: Huawei: package | segment; Azure: multipart | blob-sas
     api_version: str = "2024-02-01-preview"  #: Azure
     project: str = "onboarding"  #: Azure project id
     app_user_id: str | None = None  #: Huawei X-App-UserId
@@ -90,7 +128,7 @@ class Limits:
 class AwaitConfig:
     """The ``[await]`` table."""
 
-    mode: str = "wait"  #: wait | detach
+    mode: AwaitMode = AwaitMode.WAIT
     deadline_s: float = 6 * 3600.0
     poll_interval_s: float = 30.0
 
@@ -207,7 +245,7 @@ class Credentials:
             raise ConfigError(f"{config.path}: missing credentials: set AZURE_SPEECH_KEY")
         if (
             kind == AZURE
-            and config.provider.upload_mode == "blob-sas"
+            and config.provider.upload_mode is UploadMode.BLOB_SAS
             and not self.azure_blob_sas_url
         ):
             raise ConfigError(
@@ -346,8 +384,13 @@ class _Source:
 _TOP_LEVEL: Final = ("batch", "provider", "audio", "limits", "await", "emulator", "report")
 
 
-def load_job(path: Path) -> JobConfig:
-    """Read and validate a job file; every problem is one ConfigError line."""
+def load_job(path: Path, env: Mapping[str, str] | None = None) -> JobConfig:
+    """Read and validate a job file; every problem is one ConfigError line.
+
+    ``env`` is the environment the command layer hands in (``os.environ``); only
+    ``VOICE_ONBOARD_DATABASE_URL`` is read from it, when the job file names no ledger.
+    """
+    env = {} if env is None else env
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -373,7 +416,7 @@ def load_job(path: Path) -> JobConfig:
         raise batch._bad("name", "may hold only letters, digits, '.', '_' and '-' (max 63)")
     inbox_raw = batch.str_("inbox", required=True)
     state_raw = batch.str_("state_dir", required=True)
-    ledger_url = batch.str_("ledger") or os.environ.get("VOICE_ONBOARD_DATABASE_URL") or None
+    ledger_url = batch.str_("ledger") or env.get(DATABASE_URL_ENV) or None
     batch.finish()
     assert inbox_raw is not None
     assert state_raw is not None
@@ -407,7 +450,7 @@ def load_job(path: Path) -> JobConfig:
 
     await_t = _Table(source, "await", data.get("await"))
     await_cfg = AwaitConfig(
-        mode=await_t.choice("mode", "wait", ("wait", "detach")),
+        mode=AwaitMode(await_t.choice("mode", "wait", tuple(AwaitMode))),
         deadline_s=await_t.duration("deadline", 6 * 3600.0),
         poll_interval_s=await_t.duration("poll_interval", 30.0),
     )
@@ -456,7 +499,7 @@ def load_job(path: Path) -> JobConfig:
 
 
 def _read_provider(t: _Table) -> ProviderConfig:
-    kind = t.choice("kind", "", (HUAWEI, AZURE)) if t.data.get("kind") else None
+    kind = ProviderKind(t.choice("kind", "", tuple(ProviderKind))) if t.data.get("kind") else None
     if kind is None:
         raise ConfigError(f"{t.source.where('provider', None)}: [provider] needs key 'kind'")
     # Required: a job file without it used to run on the in-process emulator and record
@@ -469,9 +512,9 @@ def _read_provider(t: _Table) -> ProviderConfig:
         )
     _check_endpoint(endpoint, t)
     if kind == HUAWEI:
-        edition = t.choice("edition", "basic", tuple(_EDITIONS))
-        mode = t.choice("upload_mode", "package", ("package", "segment"))
-        if mode == "segment" and edition not in ("basic", "middle"):
+        edition = Edition(t.choice("edition", "basic", tuple(_EDITIONS)))
+        mode = UploadMode(t.choice("upload_mode", "package", ("package", "segment")))
+        if mode is UploadMode.SEGMENT and edition not in (Edition.BASIC, Edition.MIDDLE):
             raise t._bad("upload_mode", "segment works only with edition basic or middle")
         project_id = t.str_("project_id", "0" * 32)
         assert project_id is not None
@@ -492,7 +535,7 @@ def _read_provider(t: _Table) -> ProviderConfig:
     assert project is not None
     if not _AZURE_ID.match(project):
         raise t._bad("project", "must match ^[a-zA-Z0-9][a-zA-Z0-9._-]{1,62}[a-zA-Z0-9]$")
-    mode = t.choice("upload_mode", "multipart", ("multipart", "blob-sas"))
+    mode = UploadMode(t.choice("upload_mode", "multipart", ("multipart", "blob-sas")))
     t.finish()
     return ProviderConfig(
         kind=kind, endpoint=endpoint, api_version=api_version, project=project, upload_mode=mode

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import anyio
 import structlog
 
-from pipeline.config import Credentials, JobConfig
+from pipeline.config import AwaitMode, Credentials, JobConfig
 from pipeline.errors import (
     LedgerError,
     ProviderError,
@@ -86,7 +86,7 @@ async def run_batch(
 ) -> RunReport:
     """The whole pipeline for one batch; safe to run again at any time."""
     progress = progress or Progress()
-    detach = config.await_.mode == "detach" if detach is None else detach
+    detach = config.await_.mode is AwaitMode.DETACH if detach is None else detach
     started = datetime.now(UTC)
     sources = discover(config.inbox)  # a missing inbox is a ConfigError before anything else
     prepared: dict[str, PreparedVoice] = {}

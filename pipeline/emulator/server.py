@@ -21,10 +21,6 @@ from aiohttp import web
 
 from pipeline.emulator.azure.service import AzureService
 from pipeline.emulator.context import (
-    DEFAULT_AZURE_KEY,
-    DEFAULT_HUAWEI_AK,
-    DEFAULT_HUAWEI_SK,
-    DEFAULT_HUAWEI_TOKEN,
     EmulatedClock,
     EmulatorContext,
     EmulatorOptions,
@@ -37,31 +33,6 @@ from pipeline.errors import ConfigError
 
 STATE_PATH: Final = "/_emulator/state"
 
-EMULATOR_HELP: Final = f"""\
-Serve emulated Huawei MetaStudio voice training and Azure AI Speech personal voice on one
-loopback port, with their object stores, accelerated time and fault injection.
-
-routes:
-  /v1/{{project_id}}/voice-training-manage/...   Huawei (every project_id is its own tenant)
-  /customvoice/...                             Azure
-  /obs/{{bucket}}/{{key}}                          Huawei pre-signed upload URLs (OBS-like)
-  GET {STATE_PATH}                          read-only JSON of the emulator's state
-
-credentials: the emulator accepts what the clients read from the environment when set,
-otherwise these fixed test values:
-  HUAWEICLOUD_SDK_AK      {DEFAULT_HUAWEI_AK}
-  HUAWEICLOUD_SDK_SK      {DEFAULT_HUAWEI_SK}
-  METASTUDIO_AUTH_TOKEN   {DEFAULT_HUAWEI_TOKEN}   (sent as X-Auth-Token)
-  AZURE_SPEECH_KEY        {DEFAULT_AZURE_KEY}
-
-time: --time-scale X runs emulated time X times faster than real time (Huawei training takes
-1 day basic, 2 days middle, 3 days third-party, 4 days advance; 100000 ends them in seconds).
-faults: --fault-rate R answers that share of API calls with 500/503/429 (and, for creates,
-sometimes performs the create and drops the answer); --upload-fault-rate R resets that share
-of uploads mid-body; --url-ttl S makes upload URLs expire after S real seconds.
-outcomes: --outcome 'GLOB=STATE' forces the final state of voices whose name matches GLOB
-(Huawei: SUCCEED, FAILED, AUDIT_FAILED, SPLIT_FAILED, USER_REVIEW_REJECT); first match wins.
-"""
 
 _STATE_NAME = re.compile(r"[A-Za-z][A-Za-z_]*")
 

@@ -15,9 +15,9 @@ import structlog
 
 from pipeline import metrics
 from pipeline.config import JobConfig
+from pipeline.outputs import latest_name, write_atomic
 from pipeline.report.facts import RunFacts
 from pipeline.report.html import render_html
-from pipeline.stages.manifest import latest_name, write_atomic
 
 log = structlog.get_logger("pipeline.report")
 

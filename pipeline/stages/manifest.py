@@ -8,14 +8,13 @@ each through a temp file, fsync and rename, so a reader never sees half a manife
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.outputs import latest_name, write_atomic
 from pipeline.records import Finding, PreparedVoice, VoiceStatus
 
 SCHEMA_VERSION = 1
@@ -111,33 +110,6 @@ def build(
         "interrupted": interrupted or None,
     }
     return doc
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def latest_name(batch: str, command: object) -> str:
-    """The stem of the "latest" copy a command writes: ``<batch>-latest`` for runs (and the
-    scale-out manifest), ``<batch>-check-latest`` for ``check``, so a pre-flight never hides
-    the last run's statuses and asset ids."""
-    return f"{batch}-check-latest" if command == "check" else f"{batch}-latest"
 
 
 def write(doc: Mapping[str, Any], manifest_dir: Path, batch: str, started_at: datetime) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import structlog
 
-from pipeline.config import JobConfig
+from pipeline.config import JobConfig, ProviderKind
 from pipeline.ledger.base import Ledger, Stage, VoiceState
 from pipeline.records import (
     Finding,
@@ -154,8 +154,8 @@ def _deferred_reason(results: Sequence[VoiceResult]) -> str | None:
 
 def _provider_info(config: JobConfig) -> dict[str, str]:
     p = config.provider
-    info = {"kind": p.kind, "endpoint": p.endpoint}
-    if p.kind == "huawei-metastudio":
+    info: dict[str, str] = {"kind": p.kind.value, "endpoint": p.endpoint}
+    if p.kind is ProviderKind.HUAWEI:
         info |= {"edition": p.edition, "upload_mode": p.upload_mode, "project_id": p.project_id}
     else:
         info |= {"api_version": p.api_version, "project": p.project, "upload_mode": p.upload_mode}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -11,10 +12,20 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.commands.cli import build_parser
+from pipeline.commands.emulator import EMULATOR_HELP
+from pipeline.commands.sample_data import write_inbox
 from pipeline.lock import batch_lock
-from pipeline.sample_data import write_inbox
 
-COMMANDS = ("check", "run", "status", "emulator", "sample-data")
+
+def _commands() -> list[str]:
+    """Every subcommand, as the parser knows them (a new command cannot be left out)."""
+    actions = build_parser()._actions
+    (sub,) = (a for a in actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(sub.choices)
+
+
+COMMANDS = _commands()
 
 
 def cli(
@@ -39,6 +50,38 @@ def test_every_command_has_help(command: str) -> None:
     proc = cli(command, "--help")
     assert proc.returncode == 0
     assert "usage:" in proc.stdout
+
+
+def test_the_parser_knows_every_command() -> None:
+    assert {"check", "run", "status", "retry", "emulator", "sample-data"} <= set(COMMANDS)
+
+
+def test_help_imports_no_emulator() -> None:
+    """Building the parser (every command, `--help` too) loads no emulator and no aiohttp.web."""
+    code = (
+        "import sys\n"
+        "from pipeline.commands.cli import build_parser\n"
+        "build_parser()\n"
+        "print([m for m in sys.modules if m.startswith('pipeline.emulator') or m == 'aiohttp.web'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert proc.stdout.strip() == "[]"
+
+
+def test_emulator_help_names_the_emulators_test_credentials() -> None:
+    """The help text lives in the command layer; it must name the emulator's real defaults."""
+    from pipeline.emulator import context, server
+
+    for value in (
+        context.DEFAULT_HUAWEI_AK,
+        context.DEFAULT_HUAWEI_SK,
+        context.DEFAULT_HUAWEI_TOKEN,
+        context.DEFAULT_AZURE_KEY,
+        server.STATE_PATH,
+    ):
+        assert value in EMULATOR_HELP
 
 
 def _one_line_error(proc: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pipeline.commands.sample_data import write_inbox
 from pipeline.emulator.context import DEFAULT_HUAWEI_AK, DEFAULT_HUAWEI_SK
-from pipeline.sample_data import write_inbox
 
 FAST = '[await]\npoll_interval = "0.2s"\ndeadline = "2m"\n'
 EMULATOR = "[emulator]\ntime_scale = 1000000\n"

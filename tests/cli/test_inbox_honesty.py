@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline.sample_data import write_inbox
+from pipeline.commands.sample_data import write_inbox
 
 #: Environment variables of ours that must not leak into the CLI under test.
 _OURS = ("HUAWEICLOUD_", "METASTUDIO_", "AZURE_", "VOICE_ONBOARD_")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.sample_data import write_inbox
+from pipeline.commands.sample_data import write_inbox
 
 #: The operator's variables a test must never see (or leak into a run).
 _OPERATOR_PREFIXES = ("HUAWEICLOUD_", "METASTUDIO_", "AZURE_", "VOICE_ONBOARD_")

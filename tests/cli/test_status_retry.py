@@ -21,12 +21,12 @@ import anyio
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pipeline.commands.sample_data import write_inbox
+from pipeline.commands.status import load_rows, render_rich
 from pipeline.config import load_job
 from pipeline.ledger import Stage, open_ledger
 from pipeline.lock import batch_lock
 from pipeline.records import Finding, Severity, VoiceStatus
-from pipeline.sample_data import write_inbox
-from pipeline.status import load_rows, render_rich
 
 JOB = """\
 [batch]

@@ -28,6 +28,7 @@ import aiohttp
 import anyio
 import pytest
 
+from pipeline.commands.sample_data import write_inbox
 from pipeline.config import Credentials, JobConfig, load_job
 from pipeline.emulator.context import DEFAULT_AZURE_KEY, EmulatorOptions
 from pipeline.emulator.server import Emulator
@@ -40,7 +41,6 @@ from pipeline.providers.base import Provider
 from pipeline.providers.http import HttpClient, HttpSettings, RetryPolicies, RetryPolicy
 from pipeline.records import PreparedVoice, VoiceStatus
 from pipeline.runner import ProviderOpener, RunReport, run_batch
-from pipeline.commands.sample_data import write_inbox
 from pipeline.stages.discover import discover
 from pipeline.stages.prepare import PrepareContext, prepare
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from pipeline.commands.sample_data import write_inbox
 from pipeline.emulator.context import EmulatorOptions
 from pipeline.emulator.huawei.model import HuaweiSettings
 from pipeline.emulator.server import Emulator
@@ -26,7 +27,6 @@ from pipeline.ledger.base import Stage
 from pipeline.ledger.sqlite import SqliteLedger
 from pipeline.records import VoiceStatus
 from pipeline.runner import run_check
-from pipeline.commands.sample_data import write_inbox
 from tests.integration.e2e import CREDENTIALS, PROJECT_ID, huawei_job, link_tree, run
 
 pytestmark = pytest.mark.anyio

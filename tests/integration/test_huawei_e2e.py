@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.commands.sample_data import write_inbox
 from pipeline.emulator.context import EmulatorOptions
 from pipeline.emulator.server import Emulator
 from pipeline.records import VoiceStatus
 from pipeline.runner import RunReport, run_check
-from pipeline.sample_data import write_inbox
 from tests.integration.e2e import PROJECT_ID, huawei_job, link_tree, run
 
 pytestmark = pytest.mark.anyio

@@ -5,6 +5,7 @@ The behaviour both ledgers share is in test_ledger_contract.py. Real server, fre
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def test_job_file_or_environment_selects_postgres(
     plain = load_job(write_job())
     assert isinstance(open_ledger(plain), SqliteLedger)
     monkeypatch.setenv("VOICE_ONBOARD_DATABASE_URL", pg_url)
-    from_env = load_job(write_job(name="env.toml"))
+    from_env = load_job(write_job(name="env.toml"), os.environ)
     assert from_env.ledger_url == pg_url
     assert isinstance(open_ledger(from_env), PostgresLedger)
     monkeypatch.delenv("VOICE_ONBOARD_DATABASE_URL")

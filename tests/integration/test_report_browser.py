@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from pipeline.commands.chromium import find_chromium, probe, screenshot
+from pipeline.commands.sample_data import write_inbox
 from pipeline.records import VoiceStatus
-from pipeline.report.chromium import find_chromium, probe, screenshot
 from pipeline.runner import RunReport
-from pipeline.sample_data import write_inbox
 from tests.integration.e2e import huawei_job, run
 
 pytestmark = pytest.mark.anyio

@@ -25,9 +25,9 @@ import anyio
 import anyio.to_thread
 import pytest
 
+from pipeline.commands.sample_data import write_inbox
 from pipeline.emulator.context import EmulatorOptions
 from pipeline.emulator.server import Emulator
-from pipeline.sample_data import write_inbox
 from pipeline.scaleout.testing import max_per_window, require_test_database, scratch_schema
 from tests.integration.e2e import CREDENTIALS, PROJECT_ID, link_tree
 

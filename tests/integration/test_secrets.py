@@ -20,11 +20,11 @@ import pytest
 import structlog
 
 from pipeline import log
+from pipeline.commands.sample_data import write_inbox
 from pipeline.emulator.context import Credentials as EmulatorCredentials
 from pipeline.emulator.context import EmulatorOptions
 from pipeline.emulator.server import Emulator
 from pipeline.providers import http
-from pipeline.sample_data import write_inbox
 
 PROJECT_ID = "5ec7e75ec7e75ec7e75ec7e75ec7e75e"
 FAST = 1_000_000.0

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.errors import LockHeld
 from pipeline.lock import batch_lock
+from pipeline.outputs import latest_name
 from pipeline.records import Finding, Severity, VoiceStatus
 from pipeline.stages import manifest
 
@@ -114,7 +115,7 @@ def test_latest_is_keyed_on_the_command(tmp_path: Path, command: str, latest: st
         results=[manifest.VoiceResult(voice="a", voice_name="A", status=VoiceStatus.READY)],
     )
     path = manifest.write(doc, tmp_path, "n", t)
-    assert manifest.latest_name("n", command) == latest
+    assert latest_name("n", command) == latest
     assert json.loads((tmp_path / f"{latest}.json").read_text()) == json.loads(path.read_text())
     if command == "check":
         assert (tmp_path / "n-latest.json").read_bytes() == run_latest  # asset ids kept

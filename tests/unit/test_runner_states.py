@@ -523,7 +523,7 @@ async def test_send_all_sends_prepared_voices_and_skips_rejected(
     write_job: Callable[..., Path], tmp_path: Path
 ) -> None:
     """send_all prepares the inbox, drives every voice that passes and none that is rejected."""
-    from pipeline.sample_data import write_inbox
+    from pipeline.commands.sample_data import write_inbox
 
     path = write_job(provider='kind = "azure-personal-voice"\nendpoint = "emulator"')
     write_inbox(tmp_path / "inbox", voices=1, profile="azure-personal")

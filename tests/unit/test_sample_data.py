@@ -12,9 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipeline.errors import ConfigError
-from pipeline.records import VoiceMeta
-from pipeline.sample_data import (
+from pipeline.commands.sample_data import (
     DEFECTS,
     PROFILES,
     TRICKY,
@@ -25,6 +23,8 @@ from pipeline.sample_data import (
     _write_transcripts,
     write_inbox,
 )
+from pipeline.errors import ConfigError
+from pipeline.records import VoiceMeta
 from pipeline.transcripts import read_transcripts
 
 

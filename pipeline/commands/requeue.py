@@ -158,7 +158,7 @@ async def _one(
     )
 
 
-async def retry_voices(
+async def requeue_voices(
     config: JobConfig, patterns: Sequence[str], *, force: bool = False
 ) -> list[RetryOutcome]:
     """Re-queue the voices ``patterns`` name; one outcome per voice (or unmatched glob).

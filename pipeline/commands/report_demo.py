@@ -1,6 +1,6 @@
 """``make report-demo``: a small batch with failures on the emulator, its report, a screenshot.
 
-``python -m pipeline.report.demo [DIR]`` (default ``var/report-demo``) writes sample voices —
+``python -m pipeline.commands.report_demo [DIR]`` (default ``var/report-demo``) writes sample voices —
 healthy ones, a noisy one, two with pre-flight defects — and a job file whose ``[emulator]``
 table forces voice-002 to FAILED and voice-003 to AUDIT_FAILED, runs ``voice-onboard run`` on
 it (exit 1 is expected: some voices are not good), and renders the HTML report beside the
@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from pipeline.report.chromium import ChromiumError, find_chromium, screenshot
-from pipeline.sample_data import write_inbox
+from pipeline.commands.chromium import ChromiumError, find_chromium, screenshot
+from pipeline.commands.sample_data import write_inbox
 
 BATCH: Final = "report-demo"
 #: Defect voices worth showing: one out of the duration bounds, one without a transcript.

@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import errno
 import logging
-import math
 import os
 import sys
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import Final, NoReturn
 import anyio
 
 from pipeline import log
+from pipeline.commands import emulator
 from pipeline.errors import ConfigError, LedgerError, LockHeld, PipelineError, RunInterrupted
 from pipeline.oneline import one_line
 from pipeline.records import VoiceStatus
@@ -140,30 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("job", type=Path, help="job file (jobs/*.toml)")
 
-    from pipeline.emulator.server import EMULATOR_HELP
-
-    e = sub.add_parser(
-        "emulator",
-        help="run the built-in emulator of both services on loopback",
-        description=EMULATOR_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    e.add_argument("--host", default="127.0.0.1")
-    e.add_argument("--port", type=int, default=8600, help="0 = a free port (default 8600)")
-    e.add_argument("--time-scale", type=float, default=1.0, help="emulated seconds per real second")
-    e.add_argument("--fault-rate", type=float, default=0.0, help="share of control calls failing")
-    e.add_argument("--upload-fault-rate", type=float, default=0.0, help="share of uploads reset")
-    e.add_argument("--url-ttl", type=float, default=3600.0, help="real seconds an upload URL lives")
-    e.add_argument("--latency", type=float, default=0.0, help="seconds added to control calls")
-    e.add_argument(
-        "--outcome",
-        action="append",
-        default=[],
-        metavar="GLOB=STATE",
-        help="force a final state for voice names matching GLOB (repeatable)",
-    )
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--storage", type=Path, help="keep uploaded objects here (default: temp dir)")
+    emulator.add_parser(sub)
 
     d = sub.add_parser("sample-data", help="write an inbox of synthetic speech-like voices")
     d.add_argument("dir", type=Path, help="the inbox folder to write")
@@ -277,11 +254,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sample-data":
         return _sample_data(args)
     if args.command == "emulator":
-        return _emulator(args)
-    from pipeline.config import Credentials, load_job
+        return emulator.run_emulator(args)
+    from pipeline.config import AwaitMode, Credentials, load_job
     from pipeline.runner import RunReport
 
-    config = load_job(args.job)
+    config = load_job(args.job, os.environ)
     if args.command == "check":
         from pipeline.runner import Progress, run_check
 
@@ -289,7 +266,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             counters = Progress()
             if not sys.stderr.isatty():
                 return await run_check(config, progress=counters)
-            from pipeline.progress import live
+            from pipeline.commands.progress import live
 
             async with live(counters, network=False):
                 return await run_check(config, progress=counters)
@@ -298,7 +275,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         _print_summary(report)
         return report.exit_code
     if args.command == "status":
-        from pipeline.status import show_status
+        from pipeline.commands.status import show_status
 
         async def status() -> int:
             return await show_status(
@@ -307,28 +284,28 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return anyio.run(status)
     if args.command == "retry":
-        from pipeline.retry import retry_voices
+        from pipeline.commands.requeue import requeue_voices
 
         async def retry() -> int:
-            outcomes = await retry_voices(config, args.voices, force=args.force)
+            outcomes = await requeue_voices(config, args.voices, force=args.force)
             for outcome in outcomes:
                 _out(one_line(outcome.line()))
             return EXIT_OK if all(o.requeued for o in outcomes) else EXIT_SOME_BAD
 
         return anyio.run(retry)
     if args.command in ("enqueue", "worker", "manifest"):
-        from pipeline.scaleout import commands
+        from pipeline.commands import scaleout
 
         if args.command == "enqueue":
-            return commands.enqueue(config)
+            return scaleout.enqueue(config)
         if args.command == "worker":
-            return commands.worker(
+            return scaleout.worker(
                 config,
                 concurrency=args.concurrency,
                 until_done=args.until_done,
                 heartbeat_s=args.heartbeat,
             )
-        manifest_report = commands.manifest(config)
+        manifest_report = scaleout.manifest(config)
         _print_summary(manifest_report)
         return manifest_report.exit_code
     from pipeline.providers.factory import open_provider
@@ -336,7 +313,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     opener: ProviderOpener = open_provider
     if config.provider.is_emulator:
-        from pipeline.emulated import client_credentials, emulated, emulator_options
+        from pipeline.commands.emulated import client_credentials, emulated, emulator_options
 
         assert config.emulator is not None
         options = emulator_options(config.emulator, os.environ)
@@ -347,7 +324,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     log.REDACTOR.add(credentials.secrets())
 
     detach = args.detach or None
-    if config.provider.is_emulator and (detach or config.await_.mode == "detach"):
+    if config.provider.is_emulator and (detach or config.await_.mode is AwaitMode.DETACH):
         raise ConfigError(
             f'{config.path}: --detach with endpoint = "emulator" would lose the emulated jobs '
             "when this run ends; start `voice-onboard emulator` and point endpoint at it"
@@ -364,7 +341,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 progress=counters,
                 rebind=args.rebind,
             )
-        from pipeline.progress import live
+        from pipeline.commands.progress import live
 
         async with live(counters, network=True):
             return await run_batch(
@@ -407,7 +384,7 @@ def _print_summary(report: object) -> None:
 
 
 def _sample_data(args: argparse.Namespace) -> int:
-    from pipeline.sample_data import write_inbox
+    from pipeline.commands.sample_data import write_inbox
 
     if args.voices < 0:
         raise ConfigError("--voices must be >= 0")
@@ -421,38 +398,4 @@ def _sample_data(args: argparse.Namespace) -> int:
     )
     defects = sum(1 for v in voices if v.defect)
     _out(f"wrote {len(voices)} voices ({defects} with defects) to {args.dir}")
-    return EXIT_OK
-
-
-def _emulator(args: argparse.Namespace) -> int:
-    from pipeline.emulator.context import Credentials as EmuCredentials
-    from pipeline.emulator.context import EmulatorOptions
-    from pipeline.emulator.server import parse_outcome, serve_forever
-
-    for name in ("fault_rate", "upload_fault_rate"):
-        if not 0 <= getattr(args, name) <= 1:  # NaN fails this too
-            raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1")
-    for name in ("time_scale", "url_ttl"):
-        value = getattr(args, name)
-        if not (math.isfinite(value) and value > 0):
-            raise ConfigError(f"--{name.replace('_', '-')} must be a positive number (got {value})")
-    if not (math.isfinite(args.latency) and args.latency >= 0):
-        raise ConfigError(f"--latency must be a number of seconds >= 0 (got {args.latency})")
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port must be between 0 and 65535 (got {args.port})")
-    options = EmulatorOptions(
-        host=args.host,
-        port=args.port,
-        time_scale=args.time_scale,
-        fault_rate=args.fault_rate,
-        upload_fault_rate=args.upload_fault_rate,
-        url_ttl=args.url_ttl,
-        latency=args.latency,
-        outcomes=tuple(parse_outcome(o) for o in args.outcome),
-        seed=args.seed,
-        storage=args.storage,
-        credentials=EmuCredentials.from_env(),
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(serve_forever, options)
     return EXIT_OK

@@ -136,12 +136,12 @@ def screenshot(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipeline.report.chromium PAGE.html OUT.png``: a full-page screenshot."""
+    """``python -m pipeline.commands.chromium PAGE.html OUT.png``: a full-page screenshot."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m pipeline.report.chromium PAGE.html OUT.png", file=sys.stderr)
+        print("usage: python -m pipeline.commands.chromium PAGE.html OUT.png", file=sys.stderr)
         return 2
     try:
         out = screenshot(Path(args[0]), Path(args[1]))

@@ -1,0 +1,110 @@
+"""``voice-onboard emulator``: serve the built-in emulator of both services on loopback.
+
+The parser's help text lives here, not in :mod:`pipeline.emulator`, so that building the parser
+(``voice-onboard --help`` and every other command) imports no emulator module and no
+``aiohttp.web``; the emulator is imported only when this command runs. The credentials below are
+the emulator's fixed test values (``pipeline.emulator.context.DEFAULT_*``); a test keeps the two
+in step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+from pathlib import Path
+from typing import Any, Final
+
+import anyio
+
+from pipeline.errors import ConfigError
+
+EXIT_OK: Final = 0
+
+EMULATOR_HELP: Final = """\
+Serve emulated Huawei MetaStudio voice training and Azure AI Speech personal voice on one
+loopback port, with their object stores, accelerated time and fault injection.
+
+routes:
+  /v1/{project_id}/voice-training-manage/...   Huawei (every project_id is its own tenant)
+  /customvoice/...                             Azure
+  /obs/{bucket}/{key}                          Huawei pre-signed upload URLs (OBS-like)
+  GET /_emulator/state                          read-only JSON of the emulator's state
+
+credentials: the emulator accepts what the clients read from the environment when set,
+otherwise these fixed test values:
+  HUAWEICLOUD_SDK_AK      EMULATORAK0000000000
+  HUAWEICLOUD_SDK_SK      emulator-secret-key-0000000000000000000000
+  METASTUDIO_AUTH_TOKEN   emulator-iam-token   (sent as X-Auth-Token)
+  AZURE_SPEECH_KEY        emulator-speech-key-00000000000000
+
+time: --time-scale X runs emulated time X times faster than real time (Huawei training takes
+1 day basic, 2 days middle, 3 days third-party, 4 days advance; 100000 ends them in seconds).
+faults: --fault-rate R answers that share of API calls with 500/503/429 (and, for creates,
+sometimes performs the create and drops the answer); --upload-fault-rate R resets that share
+of uploads mid-body; --url-ttl S makes upload URLs expire after S real seconds.
+outcomes: --outcome 'GLOB=STATE' forces the final state of voices whose name matches GLOB
+(Huawei: SUCCEED, FAILED, AUDIT_FAILED, SPLIT_FAILED, USER_REVIEW_REJECT); first match wins.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
+    """The ``emulator`` subcommand and its options."""
+    e = sub.add_parser(
+        "emulator",
+        help="run the built-in emulator of both services on loopback",
+        description=EMULATOR_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    e.add_argument("--host", default="127.0.0.1")
+    e.add_argument("--port", type=int, default=8600, help="0 = a free port (default 8600)")
+    e.add_argument("--time-scale", type=float, default=1.0, help="emulated seconds per real second")
+    e.add_argument("--fault-rate", type=float, default=0.0, help="share of control calls failing")
+    e.add_argument("--upload-fault-rate", type=float, default=0.0, help="share of uploads reset")
+    e.add_argument("--url-ttl", type=float, default=3600.0, help="real seconds an upload URL lives")
+    e.add_argument("--latency", type=float, default=0.0, help="seconds added to control calls")
+    e.add_argument(
+        "--outcome",
+        action="append",
+        default=[],
+        metavar="GLOB=STATE",
+        help="force a final state for voice names matching GLOB (repeatable)",
+    )
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--storage", type=Path, help="keep uploaded objects here (default: temp dir)")
+
+
+def run_emulator(args: argparse.Namespace) -> int:
+    """Validate the options, then serve until interrupted (exit 0)."""
+    from pipeline.emulator.context import Credentials as EmuCredentials
+    from pipeline.emulator.context import EmulatorOptions
+    from pipeline.emulator.server import parse_outcome, serve_forever
+
+    for name in ("fault_rate", "upload_fault_rate"):
+        if not 0 <= getattr(args, name) <= 1:  # NaN fails this too
+            raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1")
+    for name in ("time_scale", "url_ttl"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive number (got {value})")
+    if not (math.isfinite(args.latency) and args.latency >= 0):
+        raise ConfigError(f"--latency must be a number of seconds >= 0 (got {args.latency})")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 0 and 65535 (got {args.port})")
+    options = EmulatorOptions(
+        host=args.host,
+        port=args.port,
+        time_scale=args.time_scale,
+        fault_rate=args.fault_rate,
+        upload_fault_rate=args.upload_fault_rate,
+        url_ttl=args.url_ttl,
+        latency=args.latency,
+        outcomes=tuple(parse_outcome(o) for o in args.outcome),
+        seed=args.seed,
+        storage=args.storage,
+        credentials=EmuCredentials.from_env(os.environ),
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(serve_forever, options)
+    return EXIT_OK

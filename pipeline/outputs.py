@@ -1,0 +1,39 @@
+"""How a run's output files are named and written: below both ``stages`` and ``report``.
+
+The manifest (``stages.manifest``) and the HTML report (``report.publish``) are written the same
+way and share the "latest" naming; this module keeps that in one place without either package
+importing the other's internals.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def latest_name(batch: str, command: object) -> str:
+    """The stem of the "latest" copy a command writes: ``<batch>-latest`` for runs (and the
+    scale-out manifest), ``<batch>-check-latest`` for ``check``, so a pre-flight never hides
+    the last run's statuses and asset ids."""
+    return f"{batch}-check-latest" if command == "check" else f"{batch}-latest"
