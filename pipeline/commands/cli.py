@@ -186,23 +186,22 @@ def _leaf(exc: BaseException) -> BaseException:
     return (ours or leaves)[0]
 
 
+#: Our errors as (type, what the line starts with, exit code); the first match wins.
+_OUR_ERRORS: Final[tuple[tuple[type[PipelineError], str, int], ...]] = (
+    (ConfigError, "", EXIT_USAGE),
+    (LockHeld, "", EXIT_LOCKED),
+    (RunInterrupted, "run cut short: ", EXIT_INTERRUPTED),
+    (LedgerError, "ledger error: ", EXIT_INTERRUPTED),
+    (PipelineError, "", EXIT_INTERRUPTED),
+)
+
+
 def _exit_for(exc: BaseException) -> int:
     """One line on stderr for ``exc`` and the exit code DESIGN §2 gives it."""
-    if isinstance(exc, ConfigError):
-        _say(f"voice-onboard: {exc}")
-        return EXIT_USAGE
-    if isinstance(exc, LockHeld):
-        _say(f"voice-onboard: {exc}")
-        return EXIT_LOCKED
-    if isinstance(exc, RunInterrupted):
-        _say(f"voice-onboard: run cut short: {exc}")
-        return EXIT_INTERRUPTED
-    if isinstance(exc, LedgerError):
-        _say(f"voice-onboard: ledger error: {exc}")
-        return EXIT_INTERRUPTED
-    if isinstance(exc, PipelineError):
-        _say(f"voice-onboard: {exc}")
-        return EXIT_INTERRUPTED
+    for kind, prefix, code in _OUR_ERRORS:  # most specific first
+        if isinstance(exc, kind):
+            _say(f"voice-onboard: {prefix}{exc}")
+            return code
     if isinstance(exc, KeyboardInterrupt):
         _say("voice-onboard: interrupted")
         return EXIT_INTERRUPTED

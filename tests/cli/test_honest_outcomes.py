@@ -479,3 +479,38 @@ def test_suggested_retry_commands_survive_hostile_names(root: Path) -> None:
         assert argv[2].startswith("--voices=")
         seen.add(argv[2].removeprefix("--voices="))
     assert seen == set(HOSTILE[:3])
+
+
+def test_run_summary_is_one_line_per_voice_whatever_the_messages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A provider message with line breaks (and a multi-line cut-short reason) still gives one
+    stdout line per voice, then the summary, cut-short and manifest lines."""
+    from pipeline.commands.cli import _print_summary
+    from pipeline.records import Finding, Severity, VoiceStatus
+    from pipeline.stages.manifest import VoiceResult
+    from pipeline.stages.results import RunReport
+
+    broken = "MSS.00000003: bad value\nline two\r\nline\u2028three"
+    results = (
+        VoiceResult(
+            voice="a",
+            voice_name="A",
+            status=VoiceStatus.FAILED,
+            findings=(
+                Finding(severity=Severity.ERROR, code="remote.error", file=None, message=broken),
+            ),
+        ),
+        VoiceResult(voice="b", voice_name="B", status=VoiceStatus.DEFERRED, last_error=broken),
+    )
+    report = RunReport(
+        command="run", manifest=tmp_path / "m.json", results=results, interrupted=broken
+    )
+    _print_summary(report)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5, lines
+    assert lines[0].startswith("failed")
+    assert "line two line three" in lines[0]
+    assert lines[1].startswith("deferred")
+    assert "not sent: MSS.00000003" in lines[1]
+    assert lines[3].startswith("cut short: ")
