@@ -7,10 +7,11 @@ import os
 import shutil
 from pathlib import Path
 
+from pipeline.commands.emulated import emulated, emulator_options
 from pipeline.config import Credentials, JobConfig, load_job
 from pipeline.emulator.context import DEFAULT_AZURE_KEY, DEFAULT_HUAWEI_AK, DEFAULT_HUAWEI_SK
 from pipeline.providers.factory import open_provider
-from pipeline.runner import RunReport, run_batch
+from pipeline.runner import ProviderOpener, RunReport, run_batch
 
 PROJECT_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 CREDENTIALS = Credentials(
@@ -57,5 +58,10 @@ def huawei_job(
 
 
 async def run(config: JobConfig, *, detach: bool | None = None) -> RunReport:
-    """One `voice-onboard run` through the real runner, provider and HTTP client."""
-    return await run_batch(config, CREDENTIALS, open_provider=open_provider, detach=detach)
+    """One `voice-onboard run` through the real runner, provider and HTTP client (for
+    ``endpoint = "emulator"`` wrapped in the in-process emulator, as the CLI does)."""
+    opener: ProviderOpener = open_provider
+    if config.provider.is_emulator:
+        assert config.emulator is not None
+        opener = emulated(open_provider, emulator_options(config.emulator, {}))
+    return await run_batch(config, CREDENTIALS, open_provider=opener, detach=detach)
