@@ -261,13 +261,18 @@ class ObjectStore:
         try:
             # The socket hands out 64-256 KiB at a time; writes go to a worker thread in
             # batches of _FLUSH bytes, so a body costs a handful of thread hops, not one a chunk.
-            async for chunk in request.content.iter_chunked(_CHUNK):
-                received += len(chunk)
-                pending.append(chunk)
-                pending_bytes += len(chunk)
-                if pending_bytes >= _FLUSH:
-                    await anyio.to_thread.run_sync(handle.writelines, pending)
-                    pending, pending_bytes = [], 0
+            try:
+                async for chunk in request.content.iter_chunked(_CHUNK):
+                    received += len(chunk)
+                    pending.append(chunk)
+                    pending_bytes += len(chunk)
+                    if pending_bytes >= _FLUSH:
+                        await anyio.to_thread.run_sync(handle.writelines, pending)
+                        pending, pending_bytes = [], 0
+            except ConnectionResetError:
+                # The client went away mid-body (a run stopped by SIGTERM): an incomplete
+                # upload like any other, not a server error with a traceback in the log.
+                return None
             if received == length:
                 await anyio.to_thread.run_sync(handle.writelines, pending)
                 await anyio.to_thread.run_sync(_close_and_replace, handle, part, final)
