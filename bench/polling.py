@@ -30,14 +30,13 @@ async def _measure() -> dict[str, float]:
     from pipeline.config import Credentials, load_job
     from pipeline.emulator.context import DEFAULT_HUAWEI_AK, DEFAULT_HUAWEI_SK, EmulatorOptions
     from pipeline.emulator.server import Emulator
-    from pipeline.ledger.base import Stage, VoiceState
     from pipeline.providers.factory import open_provider
     from pipeline.providers.http import HttpClient
     from pipeline.providers.huawei.auth import AkSkAuth
     from pipeline.providers.huawei.client import HuaweiClient, RateLimits
     from pipeline.providers.huawei.provider import HuaweiProvider
     from pipeline.providers.huawei.records import CreateJobBody
-    from pipeline.records import VoiceStatus
+    from pipeline.records import Phase, VoiceState, VoiceStatus
 
     # Setup only: no emulated quotas, so 2,000 creates and commits take seconds, not minutes.
     unthrottled = tuple((kind, 0.0) for kind in ("create", "commit", "show", "list", "delete"))
@@ -67,7 +66,7 @@ async def _measure() -> dict[str, float]:
                     key=f"voice-{i:04d}",
                     fingerprint="f",
                     voice_name=f"voice-{i:04d}",
-                    stage=Stage.SUBMITTED,
+                    stage=Phase.SUBMITTED,
                     status=VoiceStatus.PENDING,
                     remote={"job_id": created.job_id, "state": job.state},
                 )
@@ -89,7 +88,7 @@ async def _measure() -> dict[str, float]:
             after = emu.huawei.counters()
             ours_requests = sum(after.values()) - sum(before.values())
             ours_lists = after.get("list", 0) - before.get("list", 0)
-            if any(s.stage is Stage.DONE for s in changed):
+            if any(s.stage is Phase.DONE for s in changed):
                 raise RuntimeError("a pending job was reported finished")
 
             # The anchor: one GET per job. Counted without the client's quota (under the

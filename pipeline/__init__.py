@@ -45,11 +45,14 @@ from pipeline.errors import (
 from pipeline.records import (
     AudioInfo,
     Finding,
+    Phase,
+    PhaseEvent,
     PreparedClip,
     PreparedVoice,
     Severity,
     VoiceMeta,
     VoiceSource,
+    VoiceState,
     VoiceStatus,
 )
 
@@ -96,6 +99,8 @@ __all__ = [
     "LedgerError",
     "LockHeld",
     "NotFound",
+    "Phase",
+    "PhaseEvent",
     "PipelineError",
     "PreparedClip",
     "PreparedVoice",
@@ -113,6 +118,7 @@ __all__ = [
     "UploadRejected",
     "VoiceMeta",
     "VoiceSource",
+    "VoiceState",
     "VoiceStatus",
     "load_job",
     "run_batch",

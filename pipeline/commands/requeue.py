@@ -25,10 +25,18 @@ import structlog
 
 from pipeline.config import JobConfig
 from pipeline.ledger import open_ledger
-from pipeline.ledger.base import Ledger, Stage, VoiceState
+from pipeline.ledger.base import Ledger
 from pipeline.lock import batch_lock
 from pipeline.oneline import one_line
-from pipeline.records import FORCED_MARK, Severity, VoiceSource, VoiceStatus, same_content
+from pipeline.records import (
+    FORCED_MARK,
+    Phase,
+    Severity,
+    VoiceSource,
+    VoiceState,
+    VoiceStatus,
+    same_content,
+)
 from pipeline.stages.discover import discover
 from pipeline.stages.prepare import PrepareContext, prepare
 from pipeline.stages.results import outcome_of
@@ -83,7 +91,7 @@ def select(
         matched = [
             k
             for k, s in sorted(states.items())
-            if fnmatch.fnmatchcase(k, pattern) and s.status in RETRYABLE and s.stage is Stage.DONE
+            if fnmatch.fnmatchcase(k, pattern) and s.status in RETRYABLE and s.stage is Phase.DONE
         ]
         if not matched:
             refused.append(
@@ -111,10 +119,10 @@ async def _one(
 
     if state is None:
         return refuse("the ledger does not know this voice (never sent); nothing to retry")
-    if state.stage is not Stage.DONE or state.status not in RETRYABLE:
+    if state.stage is not Phase.DONE or state.status not in RETRYABLE:
         # As the manifest and `status` name it: not yet sent is deferred, never pending.
         status = outcome_of(state.stage, state.status)
-        where = str(status) if state.stage is Stage.DONE else f"{status} (stage {state.stage})"
+        where = str(status) if state.stage is Phase.DONE else f"{status} (stage {state.stage})"
         return refuse(f"it is {where}; only failed or needs_attention voices are retried")
     if source is None:
         return refuse("the voice folder is no longer in the inbox")
@@ -137,7 +145,7 @@ async def _one(
         voice.fingerprint if changed else f"{voice.fingerprint}{FORCED_MARK}{len(history)}"
     )
     new = state.advance(
-        Stage.PREPARED,
+        Phase.PREPARED,
         status=VoiceStatus.PENDING,
         fingerprint=fingerprint,
         remote={},

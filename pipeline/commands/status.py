@@ -21,9 +21,8 @@ from typing import Any, Final, TextIO
 
 from pipeline.config import JobConfig
 from pipeline.ledger import open_ledger
-from pipeline.ledger.base import StageEvent, VoiceState
 from pipeline.oneline import one_line
-from pipeline.records import Severity, VoiceStatus
+from pipeline.records import PhaseEvent, Severity, VoiceState, VoiceStatus
 from pipeline.stages.results import outcome, outcome_of
 
 #: Rich styles per status (the plain renderer ignores them).
@@ -45,7 +44,7 @@ class StatusRow:
 
     state: VoiceState
     age_s: float
-    events: tuple[StageEvent, ...] = ()
+    events: tuple[PhaseEvent, ...] = ()
 
     @property
     def status(self) -> VoiceStatus:
@@ -134,7 +133,7 @@ async def load_rows(
             for s in await ledger.all()
             if _matches(s.key, voices) and (not statuses or str(outcome(s)) in statuses)
         ]
-        events: dict[str, list[StageEvent]] = {}
+        events: dict[str, list[PhaseEvent]] = {}
         if with_events and states:
             for ev in await ledger.events():
                 events.setdefault(ev.key, []).append(ev)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 
 from pipeline.config import JobConfig
-from pipeline.ledger.base import Ledger, Stage, StageEvent, VoiceState
+from pipeline.ledger.base import Ledger
 
-__all__ = ["Ledger", "Stage", "StageEvent", "VoiceState", "open_ledger"]
+__all__ = ["Ledger", "open_ledger"]
 
 
 def open_ledger(

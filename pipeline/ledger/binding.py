@@ -12,15 +12,15 @@ import structlog
 
 from pipeline.config import AZURE, JobConfig, ProviderConfig
 from pipeline.errors import ConfigError
-from pipeline.ledger.base import Ledger, Stage, VoiceState
-from pipeline.records import VoiceStatus
+from pipeline.ledger.base import Ledger
+from pipeline.records import Phase, VoiceState, VoiceStatus
 
 log = structlog.get_logger("pipeline.ledger")
 
 
 def _holds_remote(state: VoiceState) -> bool:
     """Whether a voice's state means something only at its account: remote ids, or a result."""
-    finished = state.stage is Stage.DONE and state.status is not VoiceStatus.REJECTED
+    finished = state.stage is Phase.DONE and state.status is not VoiceStatus.REJECTED
     return bool(state.job_ids or state.history) or finished
 
 
@@ -55,11 +55,11 @@ async def ensure_binding(ledger: Ledger, config: JobConfig, *, rebind: bool = Fa
         )
     forgotten = 0
     for state in states:
-        if state.stage is Stage.PREPARED and not state.remote:
+        if state.stage is Phase.PREPARED and not state.remote:
             continue
         history = (*state.history, *(f"{bound}: {v}" for v in state.job_ids))
         fresh = state.advance(
-            Stage.PREPARED,
+            Phase.PREPARED,
             status=VoiceStatus.PENDING,
             remote={},
             uploaded=(),

@@ -24,16 +24,9 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from pipeline.errors import LedgerError
-from pipeline.ledger.base import (
-    COLUMNS,
-    Stage,
-    StageEvent,
-    VoiceState,
-    from_row,
-    to_row,
-)
+from pipeline.ledger.base import COLUMNS, from_row, to_row
 from pipeline.ledger.migrations import LATEST, MIGRATIONS
-from pipeline.records import VoiceStatus
+from pipeline.records import Phase, PhaseEvent, VoiceState, VoiceStatus
 
 #: Seconds to wait for a first connection before the ledger counts as unreachable.
 CONNECT_TIMEOUT_S: Final = 10.0
@@ -229,7 +222,7 @@ class PostgresLedger:
         except psycopg.Error as exc:
             raise LedgerError(f"{self._where}: {error_reason(exc)}") from None
 
-    async def events(self, key: str | None = None) -> list[StageEvent]:
+    async def events(self, key: str | None = None) -> list[PhaseEvent]:
         sql = "SELECT key, stage, status, at, detail FROM voice_onboard_events WHERE batch = %s"
         args: tuple[str, ...] = (self._batch,)
         if key is not None:
@@ -237,9 +230,9 @@ class PostgresLedger:
             args = (self._batch, key)
         rows = await self._rows(sql + " ORDER BY id", args)
         return [
-            StageEvent(
+            PhaseEvent(
                 key=str(r[0]),
-                stage=Stage(str(r[1])),
+                stage=Phase(str(r[1])),
                 status=VoiceStatus(str(r[2])),
                 at=float(r[3]),
                 detail=None if r[4] is None else str(r[4]),

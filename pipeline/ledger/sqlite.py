@@ -18,14 +18,8 @@ import anyio
 import anyio.to_thread
 
 from pipeline.errors import LedgerError
-from pipeline.ledger.base import (
-    Stage,
-    StageEvent,
-    VoiceState,
-    from_row,
-    to_row,
-)
-from pipeline.records import VoiceStatus
+from pipeline.ledger.base import from_row, to_row
+from pipeline.records import Phase, PhaseEvent, VoiceState, VoiceStatus
 
 _T = TypeVar("_T")
 
@@ -226,8 +220,8 @@ class SqliteLedger:
 
         await self._call(run)
 
-    async def events(self, key: str | None = None) -> list[StageEvent]:
-        def run() -> list[StageEvent]:
+    async def events(self, key: str | None = None) -> list[PhaseEvent]:
+        def run() -> list[PhaseEvent]:
             sql = "SELECT key, stage, status, at, detail FROM events WHERE batch=?"
             args: tuple[str, ...] = (self._batch,)
             if key is not None:
@@ -235,8 +229,8 @@ class SqliteLedger:
                 args = (self._batch, key)
             rows = self._c().execute(sql + " ORDER BY id", args).fetchall()
             return [
-                StageEvent(
-                    key=r[0], stage=Stage(r[1]), status=VoiceStatus(r[2]), at=r[3], detail=r[4]
+                PhaseEvent(
+                    key=r[0], stage=Phase(r[1]), status=VoiceStatus(r[2]), at=r[3], detail=r[4]
                 )
                 for r in rows
             ]

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Protocol
 
-from pipeline.ledger.base import Stage, VoiceState
-from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
+from pipeline.records import Finding, Phase, PreparedVoice, Severity, VoiceState, VoiceStatus
 
 #: Writes a state to the ledger (durably) before the provider goes on; used for progress
 #: inside a stage, e.g. after each uploaded object.
@@ -60,7 +59,7 @@ def vanished(state: VoiceState, message: str) -> VoiceState:
     """A submitted voice whose remote job no longer exists (deleted by someone): it failed."""
     finding = Finding(severity=Severity.ERROR, code="remote.job_failed", file=None, message=message)
     return state.advance(
-        Stage.DONE,
+        Phase.DONE,
         status=VoiceStatus.FAILED,
         findings=(*state.findings, finding),
         last_error=message,

@@ -40,9 +40,8 @@ from pipeline.errors import (
     ProviderUnavailable,
     UploadRejected,
 )
-from pipeline.ledger.base import Stage, VoiceState
 from pipeline.providers.base import Save, vanished
-from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
+from pipeline.records import Finding, Phase, PreparedVoice, Severity, VoiceState, VoiceStatus
 
 __all__ = [
     "CREATING",
@@ -339,9 +338,9 @@ class MemoryProvider:
         remote = state.with_remote(job_id=job.job_id, state=job.state)
         if job.state == CREATING:
             # Not committed: its files may be missing or stale, so everything goes up again.
-            return state.advance(Stage.CREATED, remote=remote, uploaded=())
+            return state.advance(Phase.CREATED, remote=remote, uploaded=())
         # Committed already (a final state is finished by the next poll).
-        return state.advance(Stage.SUBMITTED, remote=remote)
+        return state.advance(Phase.SUBMITTED, remote=remote)
 
     async def create(
         self, voice: PreparedVoice, state: VoiceState, save: Save, *, taken: Collection[str] = ()
@@ -362,7 +361,7 @@ class MemoryProvider:
         if outcome.fault is Fault.LOST_ANSWER:
             raise AmbiguousCreate(f"scripted lost answer on create of {voice.key} ({job.job_id})")
         return state.advance(
-            Stage.CREATED,
+            Phase.CREATED,
             remote=state.with_remote(job_id=job.job_id, state=CREATING),
             uploaded=(),
         )
@@ -403,7 +402,7 @@ class MemoryProvider:
             await save(state)  # progress inside the stage, as the real providers checkpoint
         if pending:
             self._raise(outcome, voice.key, Step.UPLOAD)
-        return state.advance(Stage.UPLOADED)
+        return state.advance(Phase.UPLOADED)
 
     # -- submit ------------------------------------------------------------------------------
 
@@ -421,7 +420,7 @@ class MemoryProvider:
             self.commits[voice.key] += 1
             if outcome.fault is Fault.LOST_ANSWER:
                 raise ProviderUnavailable(f"scripted lost answer on submit of {voice.key}")
-        return state.advance(Stage.SUBMITTED, remote=state.with_remote(state=job.state))
+        return state.advance(Phase.SUBMITTED, remote=state.with_remote(state=job.state))
 
     # -- await -------------------------------------------------------------------------------
 
@@ -466,6 +465,6 @@ class MemoryProvider:
             findings = (*findings, finding)
         return [
             state.advance(
-                Stage.DONE, status=status, remote=remote, findings=findings, last_error=last_error
+                Phase.DONE, status=status, remote=remote, findings=findings, last_error=last_error
             )
         ]

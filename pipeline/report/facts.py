@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import structlog
 
 from pipeline.errors import LedgerError
-from pipeline.ledger.base import Ledger, StageEvent, VoiceState
-from pipeline.records import PreparedVoice
+from pipeline.ledger.base import Ledger
+from pipeline.records import PhaseEvent, PreparedVoice, VoiceState
 
 log = structlog.get_logger("pipeline.report")
 
@@ -38,7 +38,7 @@ class RunFacts:
     """Inputs of the report and the metrics beyond the manifest document."""
 
     clips: tuple[ClipFigures, ...] = ()
-    events: tuple[StageEvent, ...] = ()  #: the batch's stage changes, oldest first
+    events: tuple[PhaseEvent, ...] = ()  #: the batch's stage changes, oldest first
     states: tuple[VoiceState, ...] = ()  #: the ledger's view at the end of the run
     bytes_uploaded: int | None = None  #: None when the command uploads nothing (check)
 

@@ -18,8 +18,8 @@ from typing import Any, Final
 
 from pipeline.audio.profiles import AudioProfile
 from pipeline.codes import CODES
-from pipeline.ledger.base import StageEvent, VoiceState
 from pipeline.oneline import one_line
+from pipeline.records import PhaseEvent, VoiceState
 from pipeline.report import svg
 from pipeline.report.facts import ClipFigures, RunFacts
 from pipeline.report.svg import Lane, Limit, Metric, Point, Segment, Zone, esc
@@ -325,11 +325,11 @@ def _audio_section(
 
 
 def lanes(
-    events: Sequence[StageEvent], order: Sequence[str], start: float, end: float
+    events: Sequence[PhaseEvent], order: Sequence[str], start: float, end: float
 ) -> list[Lane]:
     """One lane per voice with events: its stages inside [start, end], and the stage it was
     already in when the window opened (faded)."""
-    by_voice: dict[str, list[StageEvent]] = defaultdict(list)
+    by_voice: dict[str, list[PhaseEvent]] = defaultdict(list)
     for ev in events:
         by_voice[ev.key].append(ev)
     out: list[Lane] = []

@@ -19,10 +19,9 @@ import procrastinate
 import structlog
 
 from pipeline.config import JobConfig
-from pipeline.ledger.base import Stage, VoiceState
 from pipeline.ledger.binding import ensure_binding
 from pipeline.ledger.postgres import PostgresLedger
-from pipeline.records import VoiceSource, VoiceStatus
+from pipeline.records import Phase, VoiceSource, VoiceState, VoiceStatus
 from pipeline.scaleout.app import (
     DRIVE_TASK,
     build_app,
@@ -65,7 +64,7 @@ def _changed_since(folder: Path, since: float) -> bool:
 
 
 def _settled(state: VoiceState | None, source: VoiceSource) -> bool:
-    if state is None or state.stage.order < Stage.SUBMITTED.order:
+    if state is None or state.stage.order < Phase.SUBMITTED.order:
         return False
     if state.status is VoiceStatus.REJECTED:
         return not _changed_since(source.folder, state.updated_at)

@@ -19,9 +19,9 @@ import structlog
 
 from pipeline.config import JobConfig
 from pipeline.errors import PipelineError, ProviderUnavailable
-from pipeline.ledger.base import Ledger, Stage, VoiceState
+from pipeline.ledger.base import Ledger
 from pipeline.providers.base import Provider
-from pipeline.records import PreparedVoice, Severity, VoiceSource, VoiceStatus
+from pipeline.records import Phase, PreparedVoice, Severity, VoiceSource, VoiceState, VoiceStatus
 from pipeline.scaleout.locks import VoiceLocks
 from pipeline.stages.discover import discover
 from pipeline.stages.prepare import PrepareContext, prepare
@@ -119,13 +119,13 @@ async def _drive_locked(res: WorkerResources, key: str) -> None:
             key=key,
             fingerprint=voice.fingerprint,
             voice_name=voice.meta.voice_name,
-            stage=Stage.PREPARED,
+            stage=Phase.PREPARED,
             status=VoiceStatus.PENDING,
         )
         await res.ledger.put(fresh, detail="pre-flight passes now")
     await drive_voice(voice, res.ledger, res.provider, res.breaker)
     after = await res.ledger.get(key)
-    if after is None or after.stage.order < Stage.SUBMITTED.order:
+    if after is None or after.stage.order < Phase.SUBMITTED.order:
         stage = after.stage if after else None
         error = after.last_error if after else None
         log.warning("task.voice_deferred", stage=str(stage), error=error)
@@ -136,14 +136,14 @@ async def _drive_locked(res: WorkerResources, key: str) -> None:
 def _sent(state: VoiceState | None) -> bool:
     return (
         state is not None
-        and state.stage.order >= Stage.SUBMITTED.order
+        and state.stage.order >= Phase.SUBMITTED.order
         and state.status is not VoiceStatus.REJECTED
     )
 
 
 async def _record_rejected(ledger: Ledger, voice: PreparedVoice, state: VoiceState | None) -> None:
     """Keep a rejected voice in the ledger with its findings (``manifest`` reads them there)."""
-    if state is not None and state.stage is not Stage.PREPARED:
+    if state is not None and state.stage is not Phase.PREPARED:
         if state.status is VoiceStatus.REJECTED and state.fingerprint == voice.fingerprint:
             return  # already recorded as it is
         if state.status is not VoiceStatus.REJECTED:
@@ -156,7 +156,7 @@ async def _record_rejected(ledger: Ledger, voice: PreparedVoice, state: VoiceSta
         key=voice.key,
         fingerprint=voice.fingerprint,
         voice_name=voice.meta.voice_name if voice.meta else voice.key,
-        stage=Stage.DONE,
+        stage=Phase.DONE,
         status=VoiceStatus.REJECTED,
         last_error=errors[0].message if errors else None,
         findings=voice.findings,
@@ -167,7 +167,7 @@ async def _record_rejected(ledger: Ledger, voice: PreparedVoice, state: VoiceSta
 
 async def poll_once(res: WorkerResources) -> int:
     """One polling round over the batch's submitted voices; returns how many changed."""
-    pending = [s for s in await res.ledger.all() if s.stage is Stage.SUBMITTED]
+    pending = [s for s in await res.ledger.all() if s.stage is Phase.SUBMITTED]
     if not pending:
         return 0
     try:
@@ -177,7 +177,7 @@ async def poll_once(res: WorkerResources) -> int:
         return 0
     for state in changed:
         await res.ledger.put(state)
-        if state.stage is Stage.DONE:
+        if state.stage is Phase.DONE:
             log.info(
                 "job.status_changed",
                 voice=state.key,

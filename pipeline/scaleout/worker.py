@@ -33,9 +33,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from pipeline.config import Credentials, JobConfig
 from pipeline.errors import ConfigError, LedgerError, RunInterrupted
-from pipeline.ledger.base import Stage
 from pipeline.ledger.binding import ensure_binding
 from pipeline.ledger.postgres import PostgresLedger, describe_url
+from pipeline.records import Phase
 from pipeline.scaleout.app import (
     CONTEXT_KEY,
     DRIVE_TASK,
@@ -237,9 +237,9 @@ async def _until_done(
         if queued:
             continue
         states = await res.ledger.all()
-        if any(s.stage is Stage.SUBMITTED for s in states):
+        if any(s.stage is Phase.SUBMITTED for s in states):
             continue  # the provider is still working; the periodic poll will finish them
-        stuck = [s.key for s in states if s.stage.order < Stage.SUBMITTED.order]
+        stuck = [s.key for s in states if s.stage.order < Phase.SUBMITTED.order]
         if stop.reason is None:
             stop.reason = "until-done"
             stop.stuck = len(stuck)

@@ -14,9 +14,10 @@ from pipeline.errors import (
     ProviderProtocolError,
     ProviderUnavailable,
 )
-from pipeline.ledger.base import Ledger, Stage
+from pipeline.ledger.base import Ledger
 from pipeline.providers.base import Provider
 from pipeline.records import (
+    Phase,
     PreparedVoice,
 )
 from pipeline.stages.stream import Progress
@@ -38,7 +39,7 @@ async def await_batch(
     deadline = anyio.current_time() + config.await_.deadline_s
     interval = config.await_.poll_interval_s
     while True:
-        pending = [s for s in await ledger.all() if s.stage is Stage.SUBMITTED]
+        pending = [s for s in await ledger.all() if s.stage is Phase.SUBMITTED]
         if not pending:
             return
         try:
@@ -48,7 +49,7 @@ async def await_batch(
             changed = []
         for state in changed:
             await ledger.put(state)
-            if state.stage is Stage.DONE:
+            if state.stage is Phase.DONE:
                 progress.voices_done += 1
                 log.info(
                     "job.status_changed",
@@ -56,7 +57,7 @@ async def await_batch(
                     status=str(state.status),
                     remote_state=state.remote.get("state"),
                 )
-        still = len(pending) - sum(1 for s in changed if s.stage is Stage.DONE)
+        still = len(pending) - sum(1 for s in changed if s.stage is Phase.DONE)
         if still == 0 or once:
             return
         if anyio.current_time() + interval > deadline:

@@ -12,12 +12,14 @@ from pathlib import Path
 import structlog
 
 from pipeline.config import JobConfig, ProviderKind
-from pipeline.ledger.base import Ledger, Stage, VoiceState
+from pipeline.ledger.base import Ledger
 from pipeline.records import (
     Finding,
+    Phase,
     PreparedVoice,
     Severity,
     VoiceSource,
+    VoiceState,
     VoiceStatus,
 )
 from pipeline.report import RunFacts, publish
@@ -122,9 +124,9 @@ _GONE = Finding(
 
 def _sent(state: VoiceState) -> bool:
     """Whether the provider holds something of this voice (ids, a commit, a result)."""
-    if state.stage is Stage.DONE:
+    if state.stage is Phase.DONE:
         return state.status is not VoiceStatus.REJECTED
-    return bool(state.job_ids) or state.stage.order >= Stage.SUBMITTING.order
+    return bool(state.job_ids) or state.stage.order >= Phase.SUBMITTING.order
 
 
 def outcome(state: VoiceState) -> VoiceStatus:
@@ -133,11 +135,11 @@ def outcome(state: VoiceState) -> VoiceStatus:
     return outcome_of(state.stage, state.status)
 
 
-def outcome_of(stage: Stage, status: VoiceStatus) -> VoiceStatus:
+def outcome_of(stage: Phase, status: VoiceStatus) -> VoiceStatus:
     """``outcome`` for a stage and the ledger's status (a state or one of its events)."""
-    if stage is Stage.DONE:
+    if stage is Phase.DONE:
         return status
-    if stage is Stage.SUBMITTED:
+    if stage is Phase.SUBMITTED:
         return VoiceStatus.PENDING
     return VoiceStatus.DEFERRED
 

@@ -18,13 +18,15 @@ from pipeline.errors import (
     ProviderUnavailable,
     UploadRejected,
 )
-from pipeline.ledger.base import Ledger, Stage, VoiceState
+from pipeline.ledger.base import Ledger
 from pipeline.providers.base import Provider
 from pipeline.records import (
     Finding,
+    Phase,
     PreparedVoice,
     Severity,
     VoiceSource,
+    VoiceState,
     VoiceStatus,
     same_content,
 )
@@ -130,7 +132,7 @@ async def initial_state(voice: PreparedVoice, ledger: Ledger) -> VoiceState:
             key=voice.key,
             fingerprint=voice.fingerprint,
             voice_name=voice.meta.voice_name,
-            stage=Stage.PREPARED,
+            stage=Phase.PREPARED,
             status=VoiceStatus.PENDING,
         )
         await ledger.put(state, detail="first seen")
@@ -139,7 +141,7 @@ async def initial_state(voice: PreparedVoice, ledger: Ledger) -> VoiceState:
         # Rejected earlier (workers record that) and passing the pre-flight now: nothing was
         # ever sent, so it starts afresh.
         fresh = state.advance(
-            Stage.PREPARED,
+            Phase.PREPARED,
             status=VoiceStatus.PENDING,
             fingerprint=voice.fingerprint,
             findings=(),
@@ -149,11 +151,11 @@ async def initial_state(voice: PreparedVoice, ledger: Ledger) -> VoiceState:
         return fresh
     if same_content(state.fingerprint, voice.fingerprint):  # a forced retry's suffix aside
         return state
-    if state.stage in (Stage.PREPARED, Stage.CREATING):
+    if state.stage in (Phase.PREPARED, Phase.CREATING):
         return replace(state, fingerprint=voice.fingerprint)
-    if state.stage in (Stage.CREATED, Stage.UPLOADED):
+    if state.stage in (Phase.CREATED, Phase.UPLOADED):
         # Not submitted yet: the same remote job takes the new files (a PUT overwrites).
-        new = state.advance(Stage.CREATED, fingerprint=voice.fingerprint, uploaded=())
+        new = state.advance(Phase.CREATED, fingerprint=voice.fingerprint, uploaded=())
         await ledger.put(new, detail="input changed before submission; re-uploading")
         return new
     # Submitted or finished: never re-sent on its own (it may cost a training); keep the old
@@ -191,20 +193,20 @@ async def drive_voice(
         await ledger.put(s)
 
     tries = 0
-    while state.stage.order < Stage.SUBMITTED.order:
+    while state.stage.order < Phase.SUBMITTED.order:
         try:
-            if state.stage in (Stage.PREPARED, Stage.CREATING):
-                if state.stage is Stage.PREPARED:
-                    state = state.advance(Stage.CREATING)
+            if state.stage in (Phase.PREPARED, Phase.CREATING):
+                if state.stage is Phase.PREPARED:
+                    state = state.advance(Phase.CREATING)
                     await ledger.put(state)  # intent, durable before the create call
                 known = claims or Claims.of(await ledger.all())
                 state = await provider.create(voice, state, save, taken=known.others(voice.key))
                 known.add(state)
-            elif state.stage is Stage.CREATED:
+            elif state.stage is Phase.CREATED:
                 state = await provider.upload(voice, state, save)
             else:
-                if state.stage is Stage.UPLOADED:
-                    state = state.advance(Stage.SUBMITTING)
+                if state.stage is Phase.UPLOADED:
+                    state = state.advance(Phase.SUBMITTING)
                     await ledger.put(state)  # intent, durable before the commit call
                 state = await provider.submit(voice, state, save)
         except AuthenticationFailed as exc:
@@ -214,7 +216,7 @@ async def drive_voice(
             raise CircuitOpen(f"the provider rejected our credentials: {exc}") from None
         except ProviderRejected as exc:
             state = state.advance(
-                Stage.DONE,
+                Phase.DONE,
                 status=VoiceStatus.FAILED,
                 attempts=state.attempts + 1,
                 last_error=str(exc),
@@ -257,6 +259,6 @@ async def drive_voice(
             state = replace(state, last_error=None)
         await ledger.put(state)
         log.info("voice.stage", stage=str(state.stage), status=str(state.status))
-        if state.stage is Stage.DONE:
+        if state.stage is Phase.DONE:
             break
     breaker.ok()

@@ -24,9 +24,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from pipeline.commands.sample_data import write_inbox
 from pipeline.commands.status import load_rows, render_rich
 from pipeline.config import load_job
-from pipeline.ledger import Stage, open_ledger
+from pipeline.ledger import open_ledger
 from pipeline.lock import batch_lock
-from pipeline.records import Finding, Severity, VoiceStatus
+from pipeline.records import Finding, Phase, Severity, VoiceStatus
 
 JOB = """\
 [batch]
@@ -232,7 +232,7 @@ def test_status_is_one_line_per_voice_with_multi_line_errors(batch: Path) -> Non
 def test_status_names_a_voice_not_yet_sent_deferred(batch: Path) -> None:
     """A voice the ledger holds before it was submitted is `deferred` in status (plain and
     JSON, and in --status filters), never `pending`."""
-    _rewrite(batch, "voice-004", stage=Stage.CREATED, status=VoiceStatus.PENDING)
+    _rewrite(batch, "voice-004", stage=Phase.CREATED, status=VoiceStatus.PENDING)
     proc = cli("status", str(batch / "job.toml"))
     rows = {ln.split()[0]: ln.split() for ln in proc.stdout.splitlines()[1:-1]}
     assert rows["voice-004"][1:3] == ["created", "deferred"]
@@ -348,7 +348,7 @@ def test_retry_force_with_the_same_files(batch: Path) -> None:
 def test_retry_refusal_names_a_voice_not_yet_sent_deferred(batch: Path) -> None:
     """retry's refusal of a voice not yet sent calls it deferred, as status does (not
     "pending at created"), on one line."""
-    _rewrite(batch, "voice-004", stage=Stage.CREATED, status=VoiceStatus.PENDING)
+    _rewrite(batch, "voice-004", stage=Phase.CREATED, status=VoiceStatus.PENDING)
     proc = cli("retry", str(batch / "job.toml"), "--voices", "voice-004")
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.splitlines() == [

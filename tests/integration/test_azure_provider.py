@@ -32,14 +32,13 @@ from pipeline.commands.sample_data import write_inbox
 from pipeline.config import Credentials, JobConfig, load_job
 from pipeline.emulator.context import DEFAULT_AZURE_KEY, EmulatorOptions
 from pipeline.emulator.server import Emulator
-from pipeline.ledger.base import Stage
 from pipeline.ledger.sqlite import SqliteLedger
 from pipeline.providers.azure.client import AzureClient
 from pipeline.providers.azure.ids import blob_prefix, voice_ids
 from pipeline.providers.azure.provider import AzureProvider
 from pipeline.providers.base import Provider
 from pipeline.providers.http import HttpClient, HttpSettings, RetryPolicies, RetryPolicy
-from pipeline.records import PreparedVoice, VoiceStatus
+from pipeline.records import Phase, PreparedVoice, VoiceStatus
 from pipeline.runner import ProviderOpener, RunReport, run_batch
 from pipeline.stages.discover import discover
 from pipeline.stages.prepare import PrepareContext, prepare
@@ -451,7 +450,7 @@ async def test_resume_adopts_existing_resources(tmp_path: Path) -> None:
         # A crash right after the create intents: every voice back at `creating`.
         async with SqliteLedger(config.ledger_path, config.batch) as ledger:
             for state in await ledger.all():
-                await ledger.put(state.advance(Stage.CREATING, status=VoiceStatus.PENDING))
+                await ledger.put(state.advance(Phase.CREATING, status=VoiceStatus.PENDING))
         second = await run_batch(config, CREDS, open_provider=opened.opener(), detach=False)
         assert set(statuses(second).values()) == {VoiceStatus.SUCCEEDED}
         mid = emu.azure.counters()

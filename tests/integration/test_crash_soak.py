@@ -23,9 +23,8 @@ from pipeline.commands.sample_data import write_inbox
 from pipeline.emulator.context import EmulatorOptions
 from pipeline.emulator.huawei.model import HuaweiSettings
 from pipeline.emulator.server import Emulator
-from pipeline.ledger.base import Stage
 from pipeline.ledger.sqlite import SqliteLedger
-from pipeline.records import VoiceStatus
+from pipeline.records import Phase, VoiceStatus
 from pipeline.runner import run_check
 from tests.integration.e2e import CREDENTIALS, PROJECT_ID, huawei_job, link_tree, run
 
@@ -106,7 +105,7 @@ async def test_sigkill_after_create_adopts_the_job(
             proc.wait()
         async with SqliteLedger(config.ledger_path, config.batch) as ledger:
             (state,) = await ledger.all()
-        assert state.stage is Stage.CREATING  # the intent is durable; the job id is not
+        assert state.stage is Phase.CREATING  # the intent is durable; the job id is not
         assert "job_id" not in state.remote
         report = await run(config)
     assert [r.status for r in report.results] == [VoiceStatus.SUCCEEDED]

@@ -14,10 +14,10 @@ import anyio
 import pytest
 
 from pipeline.errors import LedgerError
-from pipeline.ledger.base import Ledger, Stage, VoiceState
+from pipeline.ledger.base import Ledger
 from pipeline.ledger.postgres import PostgresLedger
 from pipeline.ledger.sqlite import SqliteLedger
-from pipeline.records import Finding, Severity, VoiceStatus
+from pipeline.records import Finding, Phase, Severity, VoiceState, VoiceStatus
 from pipeline.scaleout.testing import require_test_database, scratch_schema
 
 pytestmark = pytest.mark.anyio
@@ -43,7 +43,7 @@ def _state(key: str = "alice", batch: str = "b", **kw: object) -> VoiceState:
         "key": key,
         "fingerprint": "f1",
         "voice_name": f"Voice {key}",
-        "stage": Stage.PREPARED,
+        "stage": Phase.PREPARED,
         "status": VoiceStatus.PENDING,
     }
     base.update(kw)
@@ -56,7 +56,7 @@ async def test_put_get_roundtrip(open_ledger: OpenLedger) -> None:
         severity=Severity.ERROR, code="remote.audit_failed", file="a/1.wav", message="m"
     )
     state = _state(
-        stage=Stage.SUBMITTED,
+        stage=Phase.SUBMITTED,
         remote={"job_id": "j1", "state": "AUDITING"},
         uploaded=("package", "authorization"),
         attempts=2,
@@ -78,7 +78,7 @@ async def test_latest_put_wins(open_ledger: OpenLedger) -> None:
     """A second put of a voice replaces the first, fields removed included."""
     async with open_ledger("b") as ledger:
         await ledger.put(_state(remote={"job_id": "j1"}, last_error="x", attempts=3))
-        newer = _state(stage=Stage.CREATED, remote={}, last_error=None, attempts=0)
+        newer = _state(stage=Phase.CREATED, remote={}, last_error=None, attempts=0)
         await ledger.put(newer)
         assert await ledger.get("alice") == newer
         assert len(await ledger.all()) == 1
@@ -90,11 +90,11 @@ async def test_events_record_stage_changes(open_ledger: OpenLedger) -> None:
         s = _state()
         await ledger.put(s)
         await ledger.put(s)
-        s = s.advance(Stage.CREATING)
+        s = s.advance(Phase.CREATING)
         await ledger.put(s)
         await ledger.put(s, detail="provider unavailable")
         events = await ledger.events("alice")
-    assert [e.stage for e in events] == [Stage.PREPARED, Stage.CREATING, Stage.CREATING]
+    assert [e.stage for e in events] == [Phase.PREPARED, Phase.CREATING, Phase.CREATING]
     assert [e.detail for e in events] == [None, None, "provider unavailable"]
     assert all(e.key == "alice" and e.status is VoiceStatus.PENDING for e in events)
 
@@ -104,12 +104,12 @@ async def test_events_of_the_whole_batch(open_ledger: OpenLedger) -> None:
     async with open_ledger("b") as ledger:
         await ledger.put(_state("bob"))
         await ledger.put(_state("alice"))
-        await ledger.put(_state("bob").advance(Stage.DONE, status=VoiceStatus.SUCCEEDED))
+        await ledger.put(_state("bob").advance(Phase.DONE, status=VoiceStatus.SUCCEEDED))
         events = await ledger.events()
     assert [(e.key, e.stage, e.status) for e in events] == [
-        ("bob", Stage.PREPARED, VoiceStatus.PENDING),
-        ("alice", Stage.PREPARED, VoiceStatus.PENDING),
-        ("bob", Stage.DONE, VoiceStatus.SUCCEEDED),
+        ("bob", Phase.PREPARED, VoiceStatus.PENDING),
+        ("alice", Phase.PREPARED, VoiceStatus.PENDING),
+        ("bob", Phase.DONE, VoiceStatus.SUCCEEDED),
     ]
 
 

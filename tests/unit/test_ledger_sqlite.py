@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import LedgerError
-from pipeline.ledger.base import Stage, VoiceState
 from pipeline.ledger.sqlite import SqliteLedger
-from pipeline.records import VoiceStatus
+from pipeline.records import Phase, VoiceState, VoiceStatus
 
 pytestmark = pytest.mark.anyio
 
@@ -24,7 +23,7 @@ def _state(key: str) -> VoiceState:
         key=key,
         fingerprint="f1",
         voice_name=f"Voice {key}",
-        stage=Stage.PREPARED,
+        stage=Phase.PREPARED,
         status=VoiceStatus.PENDING,
     )
 

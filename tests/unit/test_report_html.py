@@ -13,8 +13,7 @@ import pytest
 
 from pipeline.audio.profiles import PROFILES
 from pipeline.config import load_job
-from pipeline.ledger.base import Stage, StageEvent
-from pipeline.records import VoiceStatus
+from pipeline.records import Phase, PhaseEvent, VoiceStatus
 from pipeline.report import RunFacts, publish
 from pipeline.report.facts import ClipFigures
 from pipeline.report.html import MAX_CARDS, MAX_STRIP_ROWS, lanes, metrics_for, render_html
@@ -73,9 +72,9 @@ def _clips(keys: list[str], duration: float = 8.0) -> tuple[ClipFigures, ...]:
     )
 
 
-def _events(key: str, *steps: tuple[float, Stage, VoiceStatus]) -> list[StageEvent]:
+def _events(key: str, *steps: tuple[float, Phase, VoiceStatus]) -> list[PhaseEvent]:
     """Ledger events of one voice at seconds relative to the run's start."""
-    return [StageEvent(key=key, stage=st, status=vs, at=START + t) for t, st, vs in steps]
+    return [PhaseEvent(key=key, stage=st, status=vs, at=START + t) for t, st, vs in steps]
 
 
 FAILED = _voice(
@@ -160,15 +159,15 @@ def test_timeline_lanes() -> None:
     events = [
         *_events(
             "bob",
-            (-86400, Stage.DONE, VoiceStatus.FAILED),
-            (-60, Stage.PREPARED, VoiceStatus.PENDING),
-            (5, Stage.CREATING, VoiceStatus.PENDING),
-            (6, Stage.CREATED, VoiceStatus.PENDING),
-            (20, Stage.UPLOADED, VoiceStatus.PENDING),
-            (21, Stage.SUBMITTED, VoiceStatus.PENDING),
-            (90, Stage.DONE, VoiceStatus.FAILED),
+            (-86400, Phase.DONE, VoiceStatus.FAILED),
+            (-60, Phase.PREPARED, VoiceStatus.PENDING),
+            (5, Phase.CREATING, VoiceStatus.PENDING),
+            (6, Phase.CREATED, VoiceStatus.PENDING),
+            (20, Phase.UPLOADED, VoiceStatus.PENDING),
+            (21, Phase.SUBMITTED, VoiceStatus.PENDING),
+            (90, Phase.DONE, VoiceStatus.FAILED),
         ),
-        *_events("alice", (3, Stage.PREPARED, VoiceStatus.PENDING)),
+        *_events("alice", (3, Phase.PREPARED, VoiceStatus.PENDING)),
     ]
     got = {lane.voice: lane for lane in lanes(events, ["bob", "alice"], START, START + 100)}
     bob = got["bob"]
@@ -257,9 +256,9 @@ def test_ledger_manifest_report_spans_the_batch() -> None:
     """A `manifest` report (scale-out, ledger only) draws the whole history, nothing faded."""
     events = _events(
         "bob",
-        (-7200, Stage.PREPARED, VoiceStatus.PENDING),
-        (-7000, Stage.SUBMITTED, VoiceStatus.PENDING),
-        (-100, Stage.DONE, VoiceStatus.FAILED),
+        (-7200, Phase.PREPARED, VoiceStatus.PENDING),
+        (-7000, Phase.SUBMITTED, VoiceStatus.PENDING),
+        (-100, Phase.DONE, VoiceStatus.FAILED),
     )
     page = render_html(_doc([FAILED], command="manifest"), RunFacts(events=tuple(events)), PROFILE)
     assert "stages of each voice over the batch's life" in page

@@ -17,15 +17,16 @@ import pytest
 
 from pipeline.config import JobConfig, load_job
 from pipeline.errors import CircuitOpen, DeadlineExceeded
-from pipeline.ledger.base import Stage, VoiceState
 from pipeline.ledger.sqlite import SqliteLedger
 from pipeline.providers.memory import CREATING, MemoryProvider, Outcome, Script, Step
 from pipeline.records import (
     Finding,
+    Phase,
     PreparedVoice,
     Severity,
     VoiceMeta,
     VoiceSource,
+    VoiceState,
     VoiceStatus,
 )
 from pipeline.stages import send
@@ -41,7 +42,7 @@ BATCH = "t"
 TRIES = send._VOICE_TRIES
 STEPS = (Step.CREATE, Step.UPLOAD, Step.SUBMIT)
 #: Where a voice stops when a step keeps failing: the intent stages are durable before the call.
-STOPS_AT = {Step.CREATE: Stage.CREATING, Step.UPLOAD: Stage.CREATED, Step.SUBMIT: Stage.SUBMITTING}
+STOPS_AT = {Step.CREATE: Phase.CREATING, Step.UPLOAD: Phase.CREATED, Step.SUBMIT: Phase.SUBMITTING}
 
 
 @pytest.fixture(autouse=True)
@@ -116,7 +117,7 @@ async def drive(
     return state
 
 
-async def stages_of(ledger: SqliteLedger, key: str) -> list[Stage]:
+async def stages_of(ledger: SqliteLedger, key: str) -> list[Phase]:
     return [e.stage for e in await ledger.events(key)]
 
 
@@ -128,7 +129,7 @@ async def test_create_upload_submit_succeed(ledger: SqliteLedger, tmp_path: Path
     provider = MemoryProvider()
     v = voice("a", authorization=tmp_path / "letter.pdf")
     state = await drive(v, ledger, provider)
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
     assert state.status is VoiceStatus.PENDING
     assert state.uploaded == ("package", "authorization")
     assert state.attempts == 0
@@ -140,12 +141,12 @@ async def test_create_upload_submit_succeed(ledger: SqliteLedger, tmp_path: Path
     assert (provider.creates["a"], provider.uploads["a"], provider.commits["a"]) == (1, 2, 1)
     assert provider.bytes_uploaded == 2 * 1024
     assert await stages_of(ledger, "a") == [
-        Stage.PREPARED,
-        Stage.CREATING,
-        Stage.CREATED,
-        Stage.UPLOADED,
-        Stage.SUBMITTING,
-        Stage.SUBMITTED,
+        Phase.PREPARED,
+        Phase.CREATING,
+        Phase.CREATED,
+        Phase.UPLOADED,
+        Phase.SUBMITTING,
+        Phase.SUBMITTED,
     ]
     assert outcome(state) is VoiceStatus.PENDING
 
@@ -158,7 +159,7 @@ async def test_fault_recovered_within_tries(
     """A step that fails on all but the voice's last try still gets the voice submitted."""
     provider = MemoryProvider({"a": Script.on(step, fault(TRIES - 1))})
     state = await drive(voice("a"), ledger, provider)
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
     assert state.attempts == TRIES - 1
     assert provider.calls("a", step) == TRIES
     assert len(provider.jobs) == 1
@@ -180,7 +181,7 @@ async def test_unavailable_past_tries_defers_then_resumes(ledger: SqliteLedger, 
     assert breaker.consecutive == 1
 
     state = await drive(voice("a"), ledger, provider, breaker)
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
     assert state.attempts == TRIES  # the recovered try adds nothing
     assert breaker.consecutive == 0
     assert len(provider.jobs) == 1
@@ -201,7 +202,7 @@ async def test_lost_create_answer_is_reconciled(ledger: SqliteLedger) -> None:
     """A create whose answer was lost is adopted by the next try: exactly one remote job."""
     provider = MemoryProvider({"a": Script(create=(Outcome.lost_answer(),))})
     state = await drive(voice("a"), ledger, provider)
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
     assert provider.calls("a", Step.CREATE) == 2
     [job] = provider.jobs_of("Voice a")
     assert state.remote["job_id"] == job.job_id
@@ -214,13 +215,13 @@ async def test_lost_create_answers_past_tries_are_adopted_next_run(ledger: Sqlit
     script = Script(create=(Outcome.lost_answer(), Outcome.unavailable(TRIES - 1)))
     provider = MemoryProvider({"a": script})
     state = await drive(voice("a"), ledger, provider)
-    assert state.stage is Stage.CREATING
+    assert state.stage is Phase.CREATING
     assert "job_id" not in state.remote
     [job] = provider.jobs.values()
     assert job.state == CREATING
 
     state = await drive(voice("a"), ledger, provider)
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
     assert state.remote["job_id"] == job.job_id
     assert provider.creates["a"] == 1
     assert len(provider.jobs) == 1
@@ -230,7 +231,7 @@ async def test_lost_upload_answer_puts_again(ledger: SqliteLedger) -> None:
     """An upload whose answer was lost is put again (a PUT overwrites); the voice goes on."""
     provider = MemoryProvider({"a": Script(upload=(Outcome.lost_answer(),))})
     state = await drive(voice("a"), ledger, provider)
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
     assert state.uploaded == ("package",)
     assert provider.uploads["a"] == 2
     assert len(provider.jobs) == 1
@@ -241,7 +242,7 @@ async def test_upload_resumes_after_stored_objects(ledger: SqliteLedger, tmp_pat
     provider = MemoryProvider({"a": Script(upload=(Outcome.unavailable(after=1),))})
     v = voice("a", authorization=tmp_path / "letter.pdf")
     state = await drive(v, ledger, provider)
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
     assert provider.calls("a", Step.UPLOAD) == 2
     assert provider.uploads["a"] == 2  # package once, letter once
     assert state.attempts == 1
@@ -251,7 +252,7 @@ async def test_lost_submit_answer_commits_once(ledger: SqliteLedger) -> None:
     """A commit whose answer was lost is recognised by the job's state, never sent twice."""
     provider = MemoryProvider({"a": Script(submit=(Outcome.lost_answer(),))})
     state = await drive(voice("a"), ledger, provider)
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
     assert provider.calls("a", Step.SUBMIT) == 2
     assert provider.commits["a"] == 1
     assert state.remote["state"] == "WAITING"
@@ -264,7 +265,7 @@ async def test_provider_rejected_fails_the_voice(ledger: SqliteLedger, step: Ste
     breaker = Breaker(100)
     breaker.consecutive = 5
     state = await drive(voice("a"), ledger, provider, breaker)
-    assert state.stage is Stage.DONE
+    assert state.stage is Phase.DONE
     assert state.status is VoiceStatus.FAILED
     assert [f.code for f in state.findings] == ["remote.error"]
     assert state.findings[0].severity is Severity.ERROR
@@ -279,7 +280,7 @@ async def test_upload_rejected_fails_with_upload_failed(ledger: SqliteLedger) ->
     """UploadRejected ends the voice as failed with a remote.upload_failed finding."""
     provider = MemoryProvider({"a": Script(upload=(Outcome.upload_rejected("URL expired"),))})
     state = await drive(voice("a"), ledger, provider)
-    assert (state.stage, state.status) == (Stage.DONE, VoiceStatus.FAILED)
+    assert (state.stage, state.status) == (Phase.DONE, VoiceStatus.FAILED)
     assert [f.code for f in state.findings] == ["remote.upload_failed"]
     assert state.last_error == "URL expired"
     assert provider.commits["a"] == 0
@@ -314,7 +315,7 @@ async def test_breaker_opens_after_limit_consecutive_voices(ledger: SqliteLedger
         await drive_voice(voice("b"), ledger, provider, breaker)
     state = await ledger.get("b")
     assert state is not None
-    assert (state.stage, state.attempts) == (Stage.CREATING, TRIES)
+    assert (state.stage, state.attempts) == (Phase.CREATING, TRIES)
     assert provider.jobs == {}
 
 
@@ -333,9 +334,9 @@ async def test_breaker_resets_on_a_voice_that_goes_through(ledger: SqliteLedger)
 # -- inputs that change -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stage", [Stage.CREATED, Stage.UPLOADED])
+@pytest.mark.parametrize("stage", [Phase.CREATED, Phase.UPLOADED])
 async def test_changed_before_submission_reuploads_to_the_same_job(
-    ledger: SqliteLedger, stage: Stage
+    ledger: SqliteLedger, stage: Phase
 ) -> None:
     """New files before submission go back to ``created`` and up again into the same job."""
     provider = MemoryProvider()
@@ -352,9 +353,9 @@ async def test_changed_before_submission_reuploads_to_the_same_job(
     )
     await ledger.put(old)
     state = await initial_state(voice("a", fingerprint="fp-new"), ledger)
-    assert (state.stage, state.uploaded, state.fingerprint) == (Stage.CREATED, (), "fp-new")
+    assert (state.stage, state.uploaded, state.fingerprint) == (Phase.CREATED, (), "fp-new")
     state = await drive(voice("a", fingerprint="fp-new"), ledger, provider)
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
     assert state.remote["job_id"] == job.job_id
     assert provider.jobs[job.job_id].objects == {"package": "fp-new"}
     assert provider.calls("a", Step.CREATE) == 0
@@ -368,7 +369,7 @@ async def test_changed_while_creating_takes_the_new_fingerprint(ledger: SqliteLe
     provider = MemoryProvider({"a": Script(create=(Outcome.unavailable(TRIES),))})
     await drive(voice("a", fingerprint="fp-old"), ledger, provider)
     state = await drive(voice("a", fingerprint="fp-new"), ledger, provider)
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
     assert state.fingerprint == "fp-new"
     [job] = provider.jobs.values()
     assert job.marker == "fp-new"
@@ -405,13 +406,13 @@ async def test_forced_retry_suffix_is_the_same_content(ledger: SqliteLedger) -> 
         key="a",
         fingerprint="fp-a~retry1",
         voice_name="Voice a",
-        stage=Stage.PREPARED,
+        stage=Phase.PREPARED,
         status=VoiceStatus.PENDING,
     )
     await ledger.put(queued)
     state = await drive(voice("a"), ledger, provider)
     assert state.fingerprint == "fp-a~retry1"
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
 
 
 async def test_previously_rejected_voice_starts_afresh(ledger: SqliteLedger) -> None:
@@ -422,7 +423,7 @@ async def test_previously_rejected_voice_starts_afresh(ledger: SqliteLedger) -> 
         key="a",
         fingerprint="fp-old",
         voice_name="Voice a",
-        stage=Stage.DONE,
+        stage=Phase.DONE,
         status=VoiceStatus.REJECTED,
         findings=(bad,),
         last_error="clipping",
@@ -430,7 +431,7 @@ async def test_previously_rejected_voice_starts_afresh(ledger: SqliteLedger) -> 
     await ledger.put(rejected)
     provider = MemoryProvider()
     state = await drive(voice("a"), ledger, provider)
-    assert (state.stage, state.status) == (Stage.SUBMITTED, VoiceStatus.PENDING)
+    assert (state.stage, state.status) == (Phase.SUBMITTED, VoiceStatus.PENDING)
     assert (state.findings, state.last_error, state.fingerprint) == ((), None, "fp-a")
     assert provider.creates["a"] == 1
     details = [e.detail for e in await ledger.events("a")]
@@ -453,12 +454,12 @@ async def test_create_adopts_this_voices_unrecorded_job(
             key="a",
             fingerprint="fp-a",
             voice_name="Voice a",
-            stage=Stage.CREATING,
+            stage=Phase.CREATING,
             status=VoiceStatus.PENDING,
         )
     )
     state = await drive(voice("a"), ledger, provider)
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
     assert state.remote["job_id"] == job.job_id
     assert provider.creates["a"] == 0
     # A committed job is only awaited; an uncommitted one gets its files and its commit.
@@ -479,7 +480,7 @@ async def test_job_held_by_another_voice_is_never_adopted(
             key="other",
             fingerprint="fp-other",
             voice_name="Same name",
-            stage=Stage.SUBMITTED,
+            stage=Phase.SUBMITTED,
             status=VoiceStatus.PENDING,
             remote={"job_id": theirs.job_id, "state": "TRAINING"},
         )
@@ -489,7 +490,7 @@ async def test_job_held_by_another_voice_is_never_adopted(
     await drive_voice(v, ledger, provider, Breaker(100), claims=claims)
     state = await ledger.get("a")
     assert state is not None
-    assert state.stage is Stage.SUBMITTED
+    assert state.stage is Phase.SUBMITTED
     assert state.remote["job_id"] != theirs.job_id
     assert provider.creates["a"] == 1
     assert len(provider.jobs_of("Same name")) == 2
@@ -506,7 +507,7 @@ async def test_job_in_the_voices_history_is_never_adopted(ledger: SqliteLedger) 
             key="a",
             fingerprint="fp-a~retry1",
             voice_name="Voice a",
-            stage=Stage.PREPARED,
+            stage=Phase.PREPARED,
             status=VoiceStatus.PENDING,
             history=(old.job_id,),
         )
@@ -540,7 +541,7 @@ async def test_send_all_sends_prepared_voices_and_skips_rejected(
     assert set(prepared) == {"broken", "voice-001"}
     assert prepared["broken"].rejected
     assert set(states) == {"voice-001"}
-    assert states["voice-001"].stage is Stage.SUBMITTED
+    assert states["voice-001"].stage is Phase.SUBMITTED
     assert provider.creates == {"voice-001": 1}
     assert progress.voices_submitted == 1
     assert progress.bytes_uploaded == provider.bytes_uploaded > 0
@@ -557,7 +558,7 @@ async def submitted(
     """Drive each voice to ``submitted``; the prepared voices by key."""
     voices = {k: voice(k) for k in keys}
     for v in voices.values():
-        assert (await drive(v, ledger, provider)).stage is Stage.SUBMITTED
+        assert (await drive(v, ledger, provider)).stage is Phase.SUBMITTED
     return voices
 
 
@@ -576,7 +577,7 @@ async def test_await_polls_until_every_voice_is_terminal(
     progress = Progress()
     await await_batch(job(), ledger, provider, voices, progress)
     states = {s.key: s for s in await ledger.all()}
-    assert {k: s.stage for k, s in states.items()} == dict.fromkeys(voices, Stage.DONE)
+    assert {k: s.stage for k, s in states.items()} == dict.fromkeys(voices, Phase.DONE)
     assert states["ok"].status is VoiceStatus.SUCCEEDED
     assert states["ok"].remote["asset_id"] == "asset-1"
     assert states["ok"].remote["state"] == "SUCCEED"
@@ -604,7 +605,7 @@ async def test_await_records_intermediate_remote_states(
     await await_batch(job(), ledger, provider, voices, Progress(), once=True)
     state = await ledger.get("a")
     assert state is not None
-    assert (state.stage, state.remote["state"]) == (Stage.SUBMITTED, "TRAINING")
+    assert (state.stage, state.remote["state"]) == (Phase.SUBMITTED, "TRAINING")
 
 
 async def test_await_deadline_raises_and_leaves_voices_pending(
@@ -620,7 +621,7 @@ async def test_await_deadline_raises_and_leaves_voices_pending(
         await await_batch(config, ledger, provider, voices, Progress())
     assert provider.poll_rounds == 1
     for state in await ledger.all():
-        assert state.stage is Stage.SUBMITTED
+        assert state.stage is Phase.SUBMITTED
         assert outcome(state) is VoiceStatus.PENDING
 
 
@@ -662,7 +663,7 @@ async def test_await_fails_a_voice_whose_job_vanished(
     await await_batch(job(), ledger, provider, voices, Progress())
     state = await ledger.get("a")
     assert state is not None
-    assert (state.stage, state.status) == (Stage.DONE, VoiceStatus.FAILED)
+    assert (state.stage, state.status) == (Phase.DONE, VoiceStatus.FAILED)
     assert [f.code for f in state.findings] == ["remote.job_failed"]
 
 
@@ -727,18 +728,18 @@ async def test_collect_results_never_sent_and_gone_is_rejected(ledger: SqliteLed
 @pytest.mark.parametrize(
     ("stage", "status", "expected"),
     [
-        (Stage.PREPARED, VoiceStatus.PENDING, VoiceStatus.DEFERRED),
-        (Stage.CREATING, VoiceStatus.PENDING, VoiceStatus.DEFERRED),
-        (Stage.CREATED, VoiceStatus.PENDING, VoiceStatus.DEFERRED),
-        (Stage.UPLOADED, VoiceStatus.PENDING, VoiceStatus.DEFERRED),
-        (Stage.SUBMITTING, VoiceStatus.PENDING, VoiceStatus.DEFERRED),
-        (Stage.SUBMITTED, VoiceStatus.PENDING, VoiceStatus.PENDING),
-        (Stage.DONE, VoiceStatus.SUCCEEDED, VoiceStatus.SUCCEEDED),
-        (Stage.DONE, VoiceStatus.FAILED, VoiceStatus.FAILED),
-        (Stage.DONE, VoiceStatus.NEEDS_ATTENTION, VoiceStatus.NEEDS_ATTENTION),
+        (Phase.PREPARED, VoiceStatus.PENDING, VoiceStatus.DEFERRED),
+        (Phase.CREATING, VoiceStatus.PENDING, VoiceStatus.DEFERRED),
+        (Phase.CREATED, VoiceStatus.PENDING, VoiceStatus.DEFERRED),
+        (Phase.UPLOADED, VoiceStatus.PENDING, VoiceStatus.DEFERRED),
+        (Phase.SUBMITTING, VoiceStatus.PENDING, VoiceStatus.DEFERRED),
+        (Phase.SUBMITTED, VoiceStatus.PENDING, VoiceStatus.PENDING),
+        (Phase.DONE, VoiceStatus.SUCCEEDED, VoiceStatus.SUCCEEDED),
+        (Phase.DONE, VoiceStatus.FAILED, VoiceStatus.FAILED),
+        (Phase.DONE, VoiceStatus.NEEDS_ATTENTION, VoiceStatus.NEEDS_ATTENTION),
     ],
 )
-def test_outcome_of_each_stage(stage: Stage, status: VoiceStatus, expected: VoiceStatus) -> None:
+def test_outcome_of_each_stage(stage: Phase, status: VoiceStatus, expected: VoiceStatus) -> None:
     """outcome: terminal as recorded, pending once submitted, deferred before that."""
     state = VoiceState(
         batch=BATCH, key="a", fingerprint="f", voice_name="A", stage=stage, status=status

@@ -37,7 +37,6 @@ from pipeline.errors import (
     ProviderError,
     ProviderRejected,
 )
-from pipeline.ledger.base import Stage, VoiceState
 from pipeline.providers.azure.blob import BlobContainer
 from pipeline.providers.azure.client import AzureClient
 from pipeline.providers.azure.consents import ConsentWatch
@@ -45,7 +44,7 @@ from pipeline.providers.azure.ids import VoiceIds, blob_name, blob_prefix, voice
 from pipeline.providers.azure.records import AudioFile, BlobSource, Consent, PersonalVoice
 from pipeline.providers.base import Save, vanished
 from pipeline.providers.http import HttpClient
-from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
+from pipeline.records import Finding, Phase, PreparedVoice, Severity, VoiceState, VoiceStatus
 
 log = structlog.get_logger("pipeline.providers.azure")
 
@@ -176,13 +175,13 @@ class AzureProvider:
             )
             log.info("create.consent_failed", consent_id=consent.id, reason=reason)
             return state.advance(
-                Stage.DONE,
+                Phase.DONE,
                 status=VoiceStatus.NEEDS_ATTENTION,
                 remote=remote,
                 findings=(*state.findings, finding),
                 last_error=finding.message,
             )
-        return state.advance(Stage.CREATED, remote=remote)
+        return state.advance(Phase.CREATED, remote=remote)
 
     async def _create_consent(
         self, voice: PreparedVoice, state: VoiceState, ids: VoiceIds
@@ -241,7 +240,7 @@ class AzureProvider:
 
     async def upload(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
         if self._blob is None:
-            return state.advance(Stage.UPLOADED)  # multipart: the audio goes with the create
+            return state.advance(Phase.UPLOADED)  # multipart: the audio goes with the create
         blob = self._blob
         ids = self.ids(state)
         todo = [
@@ -279,7 +278,7 @@ class AzureProvider:
             blobs=len(todo),
             prefix=blob_prefix(self._batch, ids.personal_voice_id),
         )
-        return current.advance(Stage.UPLOADED)
+        return current.advance(Phase.UPLOADED)
 
     # -- submit ------------------------------------------------------------------------------
 
@@ -298,7 +297,7 @@ class AzureProvider:
         if pv is None:
             pv = await self._create_voice(voice, state, ids)
         return state.advance(
-            Stage.SUBMITTED,
+            Phase.SUBMITTED,
             remote=state.with_remote(
                 personal_voice_id=pv.id,
                 speaker_profile_id=pv.speaker_profile_id,
@@ -385,7 +384,7 @@ class AzureProvider:
             failure_reason=pv.failure_reason,
         )
         if pv.status == "Succeeded":
-            return state.advance(Stage.DONE, status=VoiceStatus.SUCCEEDED, remote=remote)
+            return state.advance(Phase.DONE, status=VoiceStatus.SUCCEEDED, remote=remote)
         if pv.status == "Failed":
             reason = pv.failure_reason or "no reason given"
             finding = Finding(
@@ -395,7 +394,7 @@ class AzureProvider:
                 message=f"personal voice {pv.id} failed: {reason}",
             )
             return state.advance(
-                Stage.DONE,
+                Phase.DONE,
                 status=VoiceStatus.FAILED,
                 remote=remote,
                 findings=(*state.findings, finding),

@@ -25,13 +25,12 @@ import structlog
 
 from pipeline.config import JobConfig
 from pipeline.errors import AmbiguousCreate, ProviderRejected, UploadRejected
-from pipeline.ledger.base import Stage, VoiceState
 from pipeline.providers.base import Save, vanished
 from pipeline.providers.http import HttpClient
 from pipeline.providers.huawei.client import HuaweiClient
 from pipeline.providers.huawei.packaging import Package, package_for
 from pipeline.providers.huawei.records import CreateJobBody, JobInfo, UploadAddresses
-from pipeline.records import Finding, PreparedVoice, Severity, VoiceStatus
+from pipeline.records import Finding, Phase, PreparedVoice, Severity, VoiceState, VoiceStatus
 
 log = structlog.get_logger("pipeline.providers.huawei")
 
@@ -155,7 +154,7 @@ class HuaweiProvider:
         self._addresses[created.job_id] = created.addresses
         log.info("create.created", job_id=created.job_id)
         return state.advance(
-            Stage.CREATED,
+            Phase.CREATED,
             remote=state.with_remote(job_id=created.job_id, state="CREATING"),
             uploaded=(),
         )
@@ -164,9 +163,9 @@ class HuaweiProvider:
         remote = state.with_remote(job_id=job.job_id, state=job.state)
         if job.state == "CREATING":
             # Not submitted: files may be missing or stale, so upload everything again.
-            return state.advance(Stage.CREATED, remote=remote, uploaded=())
+            return state.advance(Phase.CREATED, remote=remote, uploaded=())
         # Anything else was submitted already (a final state is finished by the next poll).
-        return state.advance(Stage.SUBMITTED, remote=remote)
+        return state.advance(Phase.SUBMITTED, remote=remote)
 
     # -- upload ------------------------------------------------------------------------------
 
@@ -197,7 +196,7 @@ class HuaweiProvider:
         job_id = state.remote["job_id"]
         if self._config.provider.upload_mode == "segment":
             state = await self._upload_segments(voice, state, save)
-            if state.stage is Stage.DONE:
+            if state.stage is Phase.DONE:
                 return state
         elif _PACKAGE not in state.uploaded:
             join = self._config.profile.join_clips
@@ -216,7 +215,7 @@ class HuaweiProvider:
             )
             state = replace(state, uploaded=(*state.uploaded, _AUTHORIZATION))
             await save(state)
-        return state.advance(Stage.UPLOADED)
+        return state.advance(Phase.UPLOADED)
 
     async def _upload_segments(
         self, voice: PreparedVoice, state: VoiceState, save: Save
@@ -245,7 +244,7 @@ class HuaweiProvider:
                     f"(unmatched positions {list(result.unmatched_index_hit)})",
                 )
                 return state.advance(
-                    Stage.DONE,
+                    Phase.DONE,
                     status=VoiceStatus.NEEDS_ATTENTION,
                     findings=(*state.findings, finding),
                     last_error=finding.message,
@@ -271,7 +270,7 @@ class HuaweiProvider:
             else:
                 job = await self._client.show_job(job_id)
         log.info("submit.committed", job_id=job_id, remote_state=job.state)
-        return state.advance(Stage.SUBMITTED, remote=state.with_remote(state=job.state))
+        return state.advance(Phase.SUBMITTED, remote=state.with_remote(state=job.state))
 
     # -- await -------------------------------------------------------------------------------
 
@@ -319,7 +318,7 @@ class HuaweiProvider:
                 )
             changed.append(
                 state.advance(
-                    Stage.DONE,
+                    Phase.DONE,
                     status=status,
                     remote=remote,
                     findings=tuple(findings),
