@@ -31,7 +31,7 @@ async def _measure() -> dict[str, float]:
     from pipeline.emulator.context import DEFAULT_HUAWEI_AK, DEFAULT_HUAWEI_SK, EmulatorOptions
     from pipeline.emulator.server import Emulator
     from pipeline.providers.factory import open_provider
-    from pipeline.providers.http import HttpClient
+    from pipeline.providers.http import Connection, HttpClient
     from pipeline.providers.huawei.auth import AkSkAuth
     from pipeline.providers.huawei.client import HuaweiClient, RateLimits
     from pipeline.providers.huawei.provider import HuaweiProvider
@@ -45,8 +45,7 @@ async def _measure() -> dict[str, float]:
     )
     async with Emulator(options) as emu, HttpClient() as http:
         setup = HuaweiClient(
-            http,
-            base_url=emu.base_url,
+            Connection(http, emu.base_url),
             project_id=PROJECT_ID,
             auth=AkSkAuth(ak=DEFAULT_HUAWEI_AK, sk=DEFAULT_HUAWEI_SK),
             rate_limits=RateLimits.uniform(write=10_000, read=10_000),

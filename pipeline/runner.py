@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from datetime import UTC, datetime
 
 import anyio
+import anyio.abc
 import structlog
 
 from pipeline.config import AwaitMode, Credentials, JobConfig
@@ -102,7 +103,7 @@ async def run_batch(
         try:
             with anyio.CancelScope() as scope:
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(_watch_signals, scope)
+                    await tg.start(_watch_signals, scope, len(sources))
                     try:
                         await send_all(config, ledger, provider, sources, prepared, progress)
                         # Detached runs still collect what finished since the last run (one
@@ -174,9 +175,18 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return exc
 
 
-async def _watch_signals(scope: anyio.CancelScope) -> None:
-    """SIGTERM/SIGINT: stop starting new work and let the run write its manifest (exit 3)."""
+async def _watch_signals(
+    scope: anyio.CancelScope,
+    voices: int,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """SIGTERM/SIGINT: stop starting new work and let the run write its manifest (exit 3).
+    Started before any voice is sent, so no signal finds the default handler (which would
+    end the process without a manifest); ``run.started`` in the log says it is in place."""
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        log.info("run.started", voices=voices)
+        task_status.started()
         async for signum in signals:
             log.warning("run.signal", signal=signal.Signals(signum).name)
             scope.cancel()

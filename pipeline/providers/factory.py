@@ -11,7 +11,14 @@ import anyio
 
 from pipeline.config import HUAWEI, Credentials, JobConfig, Limits
 from pipeline.providers.base import Provider
-from pipeline.providers.http import HttpClient, HttpSettings, RateLimit, RetryPolicies, RetryPolicy
+from pipeline.providers.http import (
+    Connection,
+    HttpClient,
+    HttpSettings,
+    RateLimit,
+    RetryPolicies,
+    RetryPolicy,
+)
 
 
 def _tuned(policy: RetryPolicy, limits: Limits) -> RetryPolicy:
@@ -60,8 +67,11 @@ class _Parts:
     def _uploads(self) -> anyio.CapacityLimiter:
         return anyio.CapacityLimiter(self.config.limits.uploads)
 
-    def _retry(self, defaults: RetryPolicies) -> RetryPolicies:
-        return defaults.map(lambda policy: _tuned(policy, self.config.limits))
+    def _connection(self, defaults: RetryPolicies) -> Connection:
+        """The endpoint over the run's transport, with the service's retry policies tuned by
+        ``[limits]`` and the scale-out shared limit."""
+        retry = defaults.map(lambda policy: _tuned(policy, self.config.limits))
+        return Connection(self.http, self.endpoint, retry=retry, shared=self.shared_limit)
 
     def huawei(self) -> Provider:
         from pipeline.providers.huawei.auth import AkSkAuth, TokenAuth
@@ -80,16 +90,13 @@ class _Parts:
             assert credentials.huawei_token is not None  # Credentials.for_provider checked it
             auth = TokenAuth(token=credentials.huawei_token)
         client = HuaweiClient(
-            self.http,
-            base_url=self.endpoint,
+            self._connection(HUAWEI_RETRY),
             project_id=config.provider.project_id,
             auth=auth,
             app_user_id=config.provider.app_user_id,
             rate_limits=RateLimits.uniform(
                 write=config.limits.create_per_second, read=config.limits.query_per_second
             ),
-            retry=self._retry(HUAWEI_RETRY),
-            shared_limit=self.shared_limit,
         )
         return HuaweiProvider(config=config, client=client, http=self.http, uploads=self._uploads())
 
@@ -98,12 +105,9 @@ class _Parts:
         from pipeline.providers.azure.provider import AzureProvider
 
         client = AzureClient(
-            self.http,
-            base_url=self.endpoint,
+            self._connection(AZURE_RETRY),
             config=self.config,
             key=self.credentials.azure_key or "",
-            retry=self._retry(AZURE_RETRY),
-            shared_limit=self.shared_limit,
         )
         return AzureProvider(
             config=self.config,

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -399,9 +398,8 @@ def test_sigterm_in_preflight_manifest_lists_every_voice(tmp_path: Path) -> None
     )
     assert proc.stderr is not None
     for line in proc.stderr:
-        if '"emulator.started"' in line:
+        if '"run.started"' in line:  # logged once the run's signal handler is in place
             break
-    time.sleep(0.3)  # the run's signal handler is in place once the voices are being prepared
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 3, out + err

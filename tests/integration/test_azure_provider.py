@@ -37,7 +37,7 @@ from pipeline.providers.azure.client import AzureClient
 from pipeline.providers.azure.ids import blob_prefix, voice_ids
 from pipeline.providers.azure.provider import AzureProvider
 from pipeline.providers.base import Provider
-from pipeline.providers.http import HttpClient, HttpSettings, RetryPolicies, RetryPolicy
+from pipeline.providers.http import Connection, HttpClient, HttpSettings, RetryPolicies, RetryPolicy
 from pipeline.records import Phase, PreparedVoice, VoiceStatus
 from pipeline.runner import ProviderOpener, RunReport, run_batch
 from pipeline.stages.discover import discover
@@ -80,11 +80,9 @@ class Opened:
         ) -> AsyncIterator[Provider]:
             async with HttpClient(HttpSettings(connections=config.limits.uploads + 8)) as http:
                 client = AzureClient(
-                    http,
-                    base_url=endpoint,
+                    Connection(http, endpoint, retry=retry),
                     config=config,
                     key=credentials.azure_key or "",
-                    retry=retry,
                 )
                 self.clients.append(client)
                 yield AzureProvider(
@@ -428,7 +426,7 @@ async def test_consent_and_speaker_verification_failures(tmp_path: Path) -> None
 
         # Listing follows nextLink page by page: 2 voices per page → 1 + 1 requests.
         async with HttpClient() as http:
-            client = AzureClient(http, base_url=emu.base_url, key=DEFAULT_AZURE_KEY, page_size=1)
+            client = AzureClient(Connection(http, emu.base_url), key=DEFAULT_AZURE_KEY, page_size=1)
             listed = [v.id async for v in client.iter_personal_voices("onboarding")]
             assert sorted(listed) == sorted(v.id for v in emu.azure.personal_voices())
             assert client.requests == 2

@@ -30,7 +30,7 @@ from pipeline.errors import (
     ProviderRejected,
     UploadRejected,
 )
-from pipeline.providers.http import HttpClient, HttpSettings, RetryPolicies, RetryPolicy
+from pipeline.providers.http import Connection, HttpClient, HttpSettings, RetryPolicies, RetryPolicy
 from pipeline.providers.huawei.auth import AkSkAuth, Auth, TokenAuth
 from pipeline.providers.huawei.client import HuaweiClient, RateLimits
 from pipeline.providers.huawei.records import CreateJobBody
@@ -67,12 +67,10 @@ async def start() -> AsyncIterator[Start]:
         ) -> tuple[Emulator, HuaweiClient]:
             emu = await stack.enter_async_context(Emulator(options, huawei_settings=settings))
             client = HuaweiClient(
-                http,
-                base_url=emu.base_url,
+                Connection(http, emu.base_url, retry=retry),
                 project_id=PROJECT,
                 auth=auth,
                 rate_limits=rate_limits,
-                retry=retry,
             )
             return emu, client
 
@@ -295,11 +293,9 @@ async def garbage() -> AsyncIterator[HuaweiClient]:
         HttpClient() as http,
     ):
         yield HuaweiClient(
-            http,
-            base_url=str(server.make_url("")),
+            Connection(http, str(server.make_url("")), retry=QUICK_POLICIES),
             project_id=PROJECT,
             auth=TokenAuth("t"),
-            retry=QUICK_POLICIES,
         )
 
 
@@ -318,13 +314,13 @@ def test_refuses_plain_http_to_a_remote_host() -> None:
     """A base URL of http:// to a non-loopback host is refused at construction."""
     with pytest.raises(ProviderProtocolError):
         HuaweiClient(
-            HttpClient(), base_url="http://metastudio.example.com", project_id="p",
+            Connection(HttpClient(), "http://metastudio.example.com"), project_id="p",
             auth=TokenAuth("t"),
         )  # fmt: skip
     with pytest.raises(ValueError, match="edition"):
         anyio.run(
             HuaweiClient(
-                HttpClient(), base_url="https://h", project_id="p", auth=TokenAuth("t")
+                Connection(HttpClient(), "https://h"), project_id="p", auth=TokenAuth("t")
             ).create_job,
             "PREMIUM",
             body("x"),

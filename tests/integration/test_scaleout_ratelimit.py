@@ -19,7 +19,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from pipeline.ledger.postgres import PostgresLedger
-from pipeline.providers.http import HttpResponse, WindowSpec
+from pipeline.providers.http import Connection, HttpResponse, WindowSpec
 from pipeline.providers.huawei.auth import TokenAuth
 from pipeline.providers.huawei.client import HuaweiClient
 from pipeline.providers.huawei.records import CreateJobBody
@@ -66,11 +66,9 @@ def _client_requests() -> tuple[tuple[str, str, str | None], ...]:
     """Every HuaweiClient call made once (and one upload): (method, URL, quota kind)."""
     recorder = _Recorder()
     client = HuaweiClient(
-        recorder,
-        base_url="https://metastudio.cn-north-4.myhuaweicloud.com",
+        Connection(recorder, "https://metastudio.cn-north-4.myhuaweicloud.com", shared=recorder),
         project_id="0a1b",
         auth=TokenAuth("t"),
-        shared_limit=recorder,
     )
     calls: list[Callable[[], Awaitable[object]]] = [
         lambda: client.create_job("BASIC", CreateJobBody(voice_name="v")),
@@ -203,15 +201,17 @@ async def test_next_slot_waits_for_the_end_of_the_request(pools: list[Pool]) -> 
     first = SharedWindow(pools[0], scope="t", kind="commit", spec=spec)
     second = SharedWindow(pools[1], scope="t", kind="commit", spec=spec)
     order: list[str] = []
+    running = anyio.Event()
 
     async def long_request() -> None:
         async with first.slot():
             order.append("first started")
-            await anyio.sleep(0.5)
+            running.set()
+            await anyio.sleep(0.5)  # the request's own length: past the 0.2 s window
             order.append("first finished")
 
     async def next_request() -> None:
-        await anyio.sleep(0.1)  # arrives while the first request is still running
+        await running.wait()  # arrives while the first request is still running
         async with second.slot():
             order.append("second started")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import anyio
 import pytest
@@ -21,8 +22,10 @@ def die(code: int) -> int:
     os._exit(code)
 
 
-def sleep_then(seconds: float, value: int) -> tuple[int, float]:
-    """A job that takes a while; returns ``value`` and when it finished."""
+def sleep_then(seconds: float, value: int, started: str) -> tuple[int, float]:
+    """A job that takes a while (creating the file ``started`` first, so a test knows it is
+    running); returns ``value`` and when it finished."""
+    Path(started).touch()
     time.sleep(seconds)
     return value, time.monotonic()
 
@@ -54,20 +57,23 @@ async def test_a_job_that_kills_its_worker_is_worker_crashed_and_the_pool_recove
 
 
 @pytest.mark.anyio
-async def test_a_cancelled_caller_waits_for_its_running_job() -> None:
+async def test_a_cancelled_caller_waits_for_its_running_job(tmp_path: Path) -> None:
     """Cancelling the caller does not abandon a submitted job: the call returns once the job
     has finished, so the limiter never counts fewer jobs than are really running."""
     limiter = anyio.CapacityLimiter(2)
     await workers.run("process", limiter, 2, square, 1)  # the pool is up: timings are the job's
     returned: list[tuple[int, float, float]] = []
+    started = tmp_path / "started"
 
     async def call() -> None:
-        value, finished = await workers.run("process", limiter, 2, sleep_then, 0.5, 5)
+        value, finished = await workers.run("process", limiter, 2, sleep_then, 0.5, 5, str(started))
         returned.append((value, finished, time.monotonic()))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(call)
-        await anyio.sleep(0.1)  # the job is running in a worker by now
+        with anyio.fail_after(30):
+            while not started.exists():  # the job is running in a worker
+                await anyio.sleep(0.005)
         tg.cancel_scope.cancel()
     assert len(returned) == 1
     value, finished, at = returned[0]

@@ -49,11 +49,10 @@ from pipeline.providers.azure.records import (
     Project,
 )
 from pipeline.providers.http import (
+    Connection,
     ControlApi,
     HttpResponse,
-    HttpTransport,
     KindLimits,
-    RateLimit,
     RateLimiter,
     RetryPolicies,
     RetryPolicy,
@@ -96,31 +95,27 @@ class AzureClient:
 
     def __init__(
         self,
-        http: HttpTransport,
+        conn: Connection,
         *,
-        base_url: str,
         key: str,
         config: JobConfig | None = None,
         api_version: str | None = None,
         requests: int | None = None,
         window_s: float | None = None,
-        retry: RetryPolicies | None = None,
         throttle_pause_s: float = 1.0,
         page_size: int = PAGE_SIZE,
-        shared_limit: RateLimit | None = None,
     ) -> None:
         """
         Args:
-            base_url: the Speech resource endpoint, e.g.
-                ``https://eastus.api.cognitive.microsoft.com``, or the emulator's loopback URL.
+            conn: the transport and the Speech resource endpoint, e.g.
+                ``https://eastus.api.cognitive.microsoft.com`` (or the emulator's loopback
+                URL); its ``retry`` changes the policies of ``create``, ``read``, ``upload``.
             key: the Speech resource key (``AZURE_SPEECH_KEY``).
             config: the job; gives ``provider.api_version`` and ``limits.azure_requests`` per
                 ``limits.azure_window_s``. The explicit arguments below override it.
-            retry: changed policies of ``create``, ``read``, ``upload``.
             throttle_pause_s: how long every request is held back after a 429 without
                 ``Retry-After`` (the header is undocumented for this API).
             page_size: ``maxpagesize`` of list calls.
-            shared_limit: the scale-out workers' window (``ControlApi``'s ``shared``).
         """
         if not key:
             raise ValueError("an Azure Speech key is required")
@@ -130,13 +125,7 @@ class AzureClient:
             window_s or (limits.azure_window_s if limits else 10.0),
         )
         self._api = ControlApi(
-            http,
-            base_url,
-            AZURE,
-            limit=KindLimits({QUOTA: self.window}),
-            shared=shared_limit,
-            retry=retry,
-            on_throttled=self._pause,
+            conn, AZURE, limit=KindLimits({QUOTA: self.window}), on_throttled=self._pause
         )
         version = api_version or (config.provider.api_version if config else DEFAULT_API_VERSION)
         if version not in API_VERSIONS:

@@ -11,7 +11,7 @@ from typing import Final, Generic, TypeVar
 
 from pipeline.errors import ProviderProtocolError, ProviderUnavailable
 from pipeline.providers.http import HttpResponse, redact_url
-from pipeline.providers.http.fields import JsonObject, json_object, opt_string, string
+from pipeline.providers.http.fields import JsonObject, json_object, opt_string, record
 
 #: Terminal statuses of consents and personal voices (reference §2.4).
 TERMINAL: Final = frozenset({"Succeeded", "Failed"})
@@ -168,16 +168,13 @@ def created(
     return Created(resource, headers.get("Operation-Id"), headers.get("Operation-Location"))
 
 
+#: Azure's names of the record fields that are not their camelCase.
+_KEYS: Final = {"created": "createdDateTime", "last_action": "lastActionDateTime"}
+
+
 def project(obj: JsonObject) -> Project:
     """A project (reference §4)."""
-    return Project(
-        id=string(obj, "id"),
-        kind=string(obj, "kind"),
-        display_name=opt_string(obj, "displayName"),
-        description=opt_string(obj, "description"),
-        locale=opt_string(obj, "locale"),
-        created=opt_string(obj, "createdDateTime"),
-    )
+    return record(Project, obj, camel=True, keys=_KEYS)
 
 
 def _failure_reason(obj: JsonObject) -> str | None:
@@ -191,32 +188,9 @@ def _failure_reason(obj: JsonObject) -> str | None:
 
 def consent(obj: JsonObject) -> Consent:
     """A consent (reference §5.2)."""
-    return Consent(
-        id=string(obj, "id"),
-        project_id=string(obj, "projectId"),
-        voice_talent_name=string(obj, "voiceTalentName"),
-        company_name=string(obj, "companyName"),
-        locale=string(obj, "locale"),
-        status=string(obj, "status"),
-        failure_reason=_failure_reason(obj),
-        display_name=opt_string(obj, "displayName"),
-        description=opt_string(obj, "description"),
-        created=opt_string(obj, "createdDateTime"),
-        last_action=opt_string(obj, "lastActionDateTime"),
-    )
+    return record(Consent, obj, camel=True, keys=_KEYS, failure_reason=_failure_reason(obj))
 
 
 def personal_voice(obj: JsonObject) -> PersonalVoice:
     """A personal voice (reference §6.2)."""
-    return PersonalVoice(
-        id=string(obj, "id"),
-        project_id=string(obj, "projectId"),
-        consent_id=string(obj, "consentId"),
-        speaker_profile_id=opt_string(obj, "speakerProfileId"),
-        status=string(obj, "status"),
-        failure_reason=_failure_reason(obj),
-        display_name=opt_string(obj, "displayName"),
-        description=opt_string(obj, "description"),
-        created=opt_string(obj, "createdDateTime"),
-        last_action=opt_string(obj, "lastActionDateTime"),
-    )
+    return record(PersonalVoice, obj, camel=True, keys=_KEYS, failure_reason=_failure_reason(obj))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pipeline.providers.http.bodies import UPLOAD_READ, BodyReader, FileBody, UploadBody
 from pipeline.providers.http.client import HttpClient, HttpResponse, HttpSettings, HttpTransport
-from pipeline.providers.http.control import ControlApi, Service
+from pipeline.providers.http.control import Connection, ControlApi, Service
 from pipeline.providers.http.errors import parse_retry_after
 from pipeline.providers.http.limits import KindLimits, RateLimit, RateLimiter, WindowSpec, stacked
 from pipeline.providers.http.retry import (
@@ -43,6 +43,7 @@ __all__ = [
     "SECRET_QUERY_PARAMS",
     "UPLOAD_READ",
     "BodyReader",
+    "Connection",
     "ControlApi",
     "FileBody",
     "HttpClient",

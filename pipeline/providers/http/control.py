@@ -37,37 +37,44 @@ class Service:
     retry: RetryPolicies  #: the default policy of each call kind
 
 
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How a provider client reaches its service: what every client takes first, whichever
+    the provider (its own credentials and limits come beside it)."""
+
+    http: HttpTransport  #: the run's HTTP layer (``HttpClient``, or a test double)
+    #: the service's endpoint: https, or http to a loopback address (the emulator); anything
+    #: else raises ProviderProtocolError when a client is built on it
+    base_url: str
+    #: the caller's policies per call kind; kinds it leaves out keep the service's defaults
+    retry: RetryPolicies | None = None
+    #: a limit every request takes a slot in as well, after the client's own (the scale-out
+    #: workers' windows in the shared database)
+    shared: RateLimit | None = None
+
+
 class ControlApi:
     """A provider's control API over the run's transport, behind the client's rate limit."""
 
     def __init__(
         self,
-        http: HttpTransport,
-        base_url: str,
+        conn: Connection,
         service: Service,
         *,
         limit: RateLimit,
-        shared: RateLimit | None,
-        retry: RetryPolicies | None,
         on_throttled: OnThrottled | None = None,
     ) -> None:
         """
         Args:
-            http: the run's HTTP layer (``HttpClient``, or a test double).
-            base_url: the service's endpoint: https, or http to a loopback address (the
-                emulator); anything else raises ProviderProtocolError here.
+            conn: the transport, endpoint, retry policies and shared limit.
             limit: the client's own rate limit, taken first.
-            shared: a limit every request takes a slot in as well, after ``limit`` (the
-                scale-out workers' windows in the shared database).
-            retry: the caller's policies per call kind; kinds it leaves out keep the
-                service's defaults.
             on_throttled: called for each throttled answer (Azure pauses its window).
         """
-        check_url(base_url)
-        self.http = http
-        self.base_url = base_url.rstrip("/")
-        self.limit = limit if shared is None else stacked(limit, shared)
-        self.retry = (retry or RetryPolicies()).over(service.retry)
+        check_url(conn.base_url)
+        self.http = conn.http
+        self.base_url = conn.base_url.rstrip("/")
+        self.limit = limit if conn.shared is None else stacked(limit, conn.shared)
+        self.retry = (conn.retry or RetryPolicies()).over(service.retry)
         self._service = service.name
         self._throttle_codes = service.throttle_codes
         self._on_throttled = on_throttled

@@ -7,11 +7,14 @@ Every provider client parses its answers at the edge with these, so anything une
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, TypeVar, cast
 
 from pipeline.errors import ProviderProtocolError
 
 JsonObject = Mapping[str, object]
+T = TypeVar("T")
 
 
 def json_object(value: object, what: str) -> JsonObject:
@@ -105,3 +108,46 @@ def integers(obj: JsonObject, key: str) -> tuple[int, ...]:
     if not isinstance(value, list):
         raise ProviderProtocolError(f"{key!r} is not an array")
     return tuple(_as_int(v, key) for v in value)
+
+
+#: The reader of each field type a wire record may declare (annotations are strings: every
+#: records module uses ``from __future__ import annotations``).
+_READERS: Final[Mapping[str, Callable[[JsonObject, str], object]]] = {
+    "str": string,
+    "str | None": opt_string,
+    "int": integer,
+    "int | None": opt_integer,
+    "bool": boolean,
+    "tuple[str, ...]": strings,
+    "tuple[int, ...]": integers,
+}
+
+
+def record(
+    cls: type[T],
+    obj: JsonObject,
+    *,
+    camel: bool = False,
+    keys: Mapping[str, str] | None = None,
+    **given: object,
+) -> T:
+    """A wire record read field by field from ``obj``, each by its declared type (``str`` must
+    be there, ``str | None`` may be absent …). A field's JSON key is its name, in camelCase
+    when ``camel`` (Azure), unless ``keys`` names it; fields in ``given`` are not read (values
+    a parser computes itself). One reader for every provider's records, so the wire's field
+    names live in one place: the record's declaration."""
+    values: dict[str, object] = dict(given)
+    for f in dataclasses.fields(cast(Any, cls)):
+        if f.name in values:
+            continue
+        reader = _READERS.get(str(f.type))
+        if reader is None:  # a record declared a type no reader knows: our bug, say where
+            raise TypeError(f"{cls.__name__}.{f.name}: no JSON reader for {f.type}")
+        key = (keys or {}).get(f.name) or (_camel(f.name) if camel else f.name)
+        values[f.name] = reader(obj, key)
+    return cast(Callable[..., T], cls)(**values)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -27,10 +27,9 @@ import structlog
 
 from pipeline.errors import AmbiguousCreate, ProviderProtocolError
 from pipeline.providers.http import (
+    Connection,
     ControlApi,
-    HttpTransport,
     KindLimits,
-    RateLimit,
     RateLimiter,
     RetryPolicies,
     RetryPolicy,
@@ -144,34 +143,27 @@ class HuaweiClient:
 
     def __init__(
         self,
-        http: HttpTransport,
+        conn: Connection,
         *,
-        base_url: str,
         project_id: str,
         auth: Auth,
         app_user_id: str | None = None,
         rate_limits: RateLimits | None = None,
-        retry: RetryPolicies | None = None,
-        shared_limit: RateLimit | None = None,
     ) -> None:
         """
         Args:
-            base_url: ``https://metastudio.<region>.myhuaweicloud.com`` or the emulator's
-                loopback ``http://127.0.0.1:<port>``.
+            conn: the transport and ``https://metastudio.<region>.myhuaweicloud.com`` (or the
+                emulator's loopback ``http://127.0.0.1:<port>``); its ``retry`` changes the
+                policies of ``create``, ``commit``, ``poll``, ``upload``.
             project_id: the IAM project of the region.
             auth: ``TokenAuth`` or ``AkSkAuth``.
             app_user_id: sent as ``X-App-UserId`` where the API defines it.
             rate_limits: this client's own calls per second per kind.
-            retry: changed policies of ``create``, ``commit``, ``poll``, ``upload``.
-            shared_limit: the scale-out workers' windows (``ControlApi``'s ``shared``).
         """
         if not project_id:
             raise ValueError("a Huawei project_id is required")
-        local = (rate_limits or RateLimits()).limiters()
-        self._api = ControlApi(
-            http, base_url, HUAWEI, limit=local, shared=shared_limit, retry=retry
-        )
-        self._http = http
+        self._api = ControlApi(conn, HUAWEI, limit=(rate_limits or RateLimits()).limiters())
+        self._http = conn.http
         self._project_id = project_id
         self._auth = auth
         self._app_user_id = app_user_id

@@ -23,6 +23,7 @@ from pipeline.providers.http.fields import (
     opt_integer,
     opt_object,
     opt_string,
+    record,
     string,
     strings,
 )
@@ -255,24 +256,7 @@ def _addresses(package: JsonObject, segment: JsonObject, letter: JsonObject) -> 
 
 def job_info(obj: JsonObject) -> JobInfo:
     """One job of show or list (reference §4.5)."""
-    return JobInfo(
-        job_id=string(obj, "job_id"),
-        state=string(obj, "state"),
-        voice_name=opt_string(obj, "voice_name"),
-        batch_name=opt_string(obj, "batch_name"),
-        job_type=opt_string(obj, "job_type"),
-        create_type=opt_string(obj, "create_type"),
-        asset_id=opt_string(obj, "asset_id"),
-        job_failed_code=opt_string(obj, "job_failed_code"),
-        job_failed_reason=opt_string(obj, "job_failed_reason"),
-        reject_times=opt_integer(obj, "reject_times") or 0,
-        create_time=opt_integer(obj, "create_time"),
-        lastupdate_time=opt_integer(obj, "lastupdate_time"),
-        app_user_id=opt_string(obj, "app_user_id"),
-        tag=opt_string(obj, "tag"),
-        sex=opt_string(obj, "sex"),
-        language=opt_string(obj, "language"),
-    )
+    return record(JobInfo, obj, reject_times=opt_integer(obj, "reject_times") or 0)
 
 
 def segment_confirm(payload: object) -> SegmentConfirm:
@@ -296,15 +280,7 @@ def audit_result(payload: object) -> AuditResult:
     admin = opt_object(obj, "admin_audit_result")
     errors = []
     for item in array(system, "errors", "audit result"):
-        e = json_object(item, "audit error")
-        errors.append(
-            AuditError(
-                audio_name=opt_string(e, "audio_name"),
-                text_name=opt_string(e, "text_name"),
-                error_code=opt_string(e, "error_code"),
-                error_message=opt_string(e, "error_message"),
-            )
-        )
+        errors.append(record(AuditError, json_object(item, "audit error")))
     return AuditResult(
         errors=tuple(errors),
         system_audit_time=opt_integer(system, "audit_time"),
