@@ -14,6 +14,7 @@ from dataclasses import asdict
 import structlog
 
 from pipeline.config import Credentials, EmulatorSettings, JobConfig
+from pipeline.emulator.alternatives import checked
 from pipeline.emulator.context import Credentials as EmulatorCredentials
 from pipeline.emulator.context import EmulatorOptions
 from pipeline.emulator.server import Emulator
@@ -25,8 +26,11 @@ log = structlog.get_logger("pipeline.emulated")
 
 def emulator_options(settings: EmulatorSettings, env: Mapping[str, str]) -> EmulatorOptions:
     """The job file's ``[emulator]`` table as the emulator's options; it accepts the
-    credentials of ``env`` where set, its fixed test values otherwise."""
-    return EmulatorOptions(**asdict(settings), credentials=EmulatorCredentials.from_env(env))
+    credentials of ``env`` where set, its fixed test values otherwise. An unknown name in
+    ``plays`` is a ConfigError naming the key and the known ones."""
+    fields = asdict(settings)
+    fields["plays"] = checked(settings.plays, "[emulator] plays")
+    return EmulatorOptions(**fields, credentials=EmulatorCredentials.from_env(env))
 
 
 def client_credentials(

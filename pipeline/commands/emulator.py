@@ -22,7 +22,22 @@ from pipeline.errors import ConfigError
 
 EXIT_OK: Final = 0
 
-EMULATOR_HELP: Final = """\
+#: ``pipeline.emulator.alternatives.ALTERNATIVES``, repeated here so that the help text does
+#: not import the emulator; a test keeps the two in step.
+ALTERNATIVE_HELP: Final = {
+    "huawei-batch-name-dropped": "show/list answer batch_name empty",
+    "huawei-batch-name-rewritten": "show/list answer another batch_name",
+    "huawei-one-segment-url": "SEGMENT create hands out one upload slot",
+    "huawei-unknown-job-400": "an unknown job_id is 400, not 404",
+    "huawei-manual-review-reject": "manual review rejects, with admin message",
+    "huawei-zero-quota": "no training resource left",
+    "huawei-narrow-durations": "a narrow tenant audio-duration range",
+    "azure-foreign-host-links": "nextLink/Operation-Location on another host",
+    "azure-project-put-refused": "PUT of an existing project is refused",
+}
+
+EMULATOR_HELP: Final = (
+    """\
 Serve emulated Huawei MetaStudio voice training and Azure AI Speech personal voice on one
 loopback port, with their object stores, accelerated time and fault injection.
 
@@ -46,7 +61,15 @@ sometimes performs the create and drops the answer); --upload-fault-rate R reset
 of uploads mid-body; --url-ttl S makes upload URLs expire after S real seconds.
 outcomes: --outcome 'GLOB=STATE' forces the final state of voices whose name matches GLOB
 (Huawei: SUCCEED, FAILED, AUDIT_FAILED, SPLIT_FAILED, USER_REVIEW_REJECT); first match wins.
+clock: --clock-skew S sets the emulator's clock S seconds ahead of real time (negative:
+behind), in its Date header and its signature check.
+
+alternatives: --play NAME (repeatable; [emulator] plays = [...]) plays a behaviour the vendors'
+docs leave open instead of the default one:
 """
+    + "\n".join(f"  {name:30} {what}" for name, what in ALTERNATIVE_HELP.items())
+    + "\n"
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -71,12 +94,23 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="GLOB=STATE",
         help="force a final state for voice names matching GLOB (repeatable)",
     )
+    e.add_argument(
+        "--play",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="play an undocumented alternative (repeatable; names above)",
+    )
+    e.add_argument(
+        "--clock-skew", type=float, default=0.0, metavar="S", help="seconds the clock runs ahead"
+    )
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--storage", type=Path, help="keep uploaded objects here (default: temp dir)")
 
 
 def run_emulator(args: argparse.Namespace) -> int:
     """Validate the options, then serve until interrupted (exit 0)."""
+    from pipeline.emulator.alternatives import checked
     from pipeline.emulator.context import Credentials as EmuCredentials
     from pipeline.emulator.context import EmulatorOptions
     from pipeline.emulator.server import parse_outcome, serve_forever
@@ -90,6 +124,8 @@ def run_emulator(args: argparse.Namespace) -> int:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive number (got {value})")
     if not (math.isfinite(args.latency) and args.latency >= 0):
         raise ConfigError(f"--latency must be a number of seconds >= 0 (got {args.latency})")
+    if not math.isfinite(args.clock_skew):
+        raise ConfigError(f"--clock-skew must be a number of seconds (got {args.clock_skew})")
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535 (got {args.port})")
     options = EmulatorOptions(
@@ -103,6 +139,8 @@ def run_emulator(args: argparse.Namespace) -> int:
         outcomes=tuple(parse_outcome(o) for o in args.outcome),
         seed=args.seed,
         storage=args.storage,
+        plays=checked(args.play, "--play"),
+        clock_skew_s=args.clock_skew,
         credentials=EmuCredentials.from_env(os.environ),
     )
     with contextlib.suppress(KeyboardInterrupt):

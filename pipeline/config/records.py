@@ -148,6 +148,10 @@ class EmulatorSettings:
     seed: int = 0
     outcomes: tuple[tuple[str, str], ...] = ()  #: (voice-name glob, forced final state)
     storage: Path | None = None  #: where uploaded objects live; None = a temporary folder
+    #: undocumented behaviours to play (the command layer checks the names against the
+    #: emulator's list: ``voice-onboard emulator --help``)
+    plays: frozenset[str] = frozenset()
+    clock_skew_s: float = 0.0  #: seconds the emulator's clock runs ahead (negative: behind)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

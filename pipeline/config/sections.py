@@ -127,6 +127,13 @@ def read_emulator(t: Table, base: Path) -> EmulatorSettings:
     elif outcomes_raw is not None:
         raise t.bad("outcomes", "must be a table {glob = state} or a list of 'GLOB=STATE'")
     storage = t.str_("storage")
+    plays_raw = t.raw("plays")
+    if plays_raw is None:
+        plays_raw = []
+    if not isinstance(plays_raw, list) or not all(isinstance(p, str) for p in plays_raw):
+        raise t.bad(
+            "plays", "must be a list of alternative names (`voice-onboard emulator --help`)"
+        )
     options = EmulatorSettings(
         time_scale=t.number("time_scale", 100_000.0, minimum=0.001),
         fault_rate=t.number("fault_rate", 0.0),
@@ -136,6 +143,8 @@ def read_emulator(t: Table, base: Path) -> EmulatorSettings:
         seed=t.integer("seed", 0),
         outcomes=tuple(outcomes),
         storage=(base / storage).resolve() if storage else None,
+        plays=frozenset(plays_raw),
+        clock_skew_s=t.number("clock_skew", 0.0, minimum=-1e9),
     )
     t.finish()
     for name in ("fault_rate", "upload_fault_rate"):

@@ -71,6 +71,15 @@ class EmulatorOptions:
     #: Azure: requests per window per key
     azure_requests_per_window: int = 50
     azure_window_s: float = 10.0
+    #: the undocumented behaviours to play instead of the defaults (``alternatives.ALTERNATIVES``)
+    plays: frozenset[str] = frozenset()
+    #: seconds the emulator's clock is ahead of real time (negative: behind): its ``Date``
+    #: header and the signing check use it, as a server with a skewed clock would
+    clock_skew_s: float = 0.0
+
+    def playing(self, name: str) -> bool:
+        """Whether the emulator plays the alternative ``name`` (a key of ALTERNATIVES)."""
+        return name in self.plays
 
     def forced_outcome(self, voice_name: str) -> str | None:
         """The final state forced for a voice name, if any glob matches (first match wins)."""
