@@ -55,15 +55,18 @@ log = structlog.get_logger("pipeline.runner")
 ProviderOpener = Callable[[JobConfig, Credentials, str], AbstractAsyncContextManager[Provider]]
 
 
-async def run_check(config: JobConfig, *, progress: Progress | None = None) -> RunReport:
-    """Pre-flight only: no network; every voice ends ``ready`` or ``rejected``."""
+async def run_check(
+    config: JobConfig, *, progress: Progress | None = None, voices: Sequence[str] = ()
+) -> RunReport:
+    """Pre-flight only: no network; every voice ends ``ready`` or ``rejected``. ``voices``:
+    only the voice folders matching these globs (none: all)."""
     progress = progress or Progress()
     started = datetime.now(UTC)
     results: list[VoiceResult] = []
     prepared: dict[str, PreparedVoice] = {}  # for the report's audio charts
-    sources = discover(config.inbox)
-    async with prepare_stream(config, progress, sources) as voices:
-        async for voice in voices:
+    sources = discover(config.inbox).only(voices)
+    async with prepare_stream(config, progress, sources) as stream:
+        async for voice in stream:
             prepared[voice.key] = voice
             status = VoiceStatus.REJECTED if voice.rejected else VoiceStatus.READY
             results.append(_prepared_result(voice, status))
@@ -84,12 +87,15 @@ async def run_batch(
     detach: bool | None = None,
     progress: Progress | None = None,
     rebind: bool = False,
+    voices: Sequence[str] = (),
 ) -> RunReport:
-    """The whole pipeline for one batch; safe to run again at any time."""
+    """The whole pipeline for one batch; safe to run again at any time. ``voices``: only the
+    voice folders matching these globs (none: all), e.g. one voice on a first real run."""
     progress = progress or Progress()
     detach = config.await_.mode is AwaitMode.DETACH if detach is None else detach
     started = datetime.now(UTC)
-    sources = discover(config.inbox)  # a missing inbox is a ConfigError before anything else
+    # A missing inbox (or a --voices glob matching nothing) is a ConfigError before anything.
+    sources = discover(config.inbox).only(voices)
     prepared: dict[str, PreparedVoice] = {}
     interrupted: str | None = None
     async with AsyncExitStack() as stack:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import functools
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 import anyio
 
@@ -50,20 +51,30 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 all good, 1 some voices rejected/failed/need attention, "
         "2 usage or configuration error, 3 cut short, 75 batch locked by another run.",
     )
-    p.add_argument("--log-json", action="store_true", help="JSON log lines even on a terminal")
-    p.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="info log lines on a terminal too (default there: warnings)",
-    )
+    p.add_argument("--version", action="version", version=version_line())
+    _global_flags(p, False)
+    # Every subcommand takes the global flags too (`run job.toml -v`); SUPPRESS keeps a flag
+    # given before the command from being reset by the subcommand's default.
+    common = argparse.ArgumentParser(add_help=False)
+    _global_flags(common, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add = functools.partial(_subcommand, sub, common)
 
-    c = sub.add_parser("check", help="pre-flight only: validate, normalize, pair; no network")
+    c = _add("check", help="pre-flight only: validate, normalize, pair; no network")
     c.add_argument("job", type=Path, help="job file (jobs/*.toml)")
+    c.add_argument(
+        "--voices", nargs="+", default=[], metavar="KEY", help="only these voices (globs ok)"
+    )
 
-    r = sub.add_parser("run", help="the whole pipeline: create, upload, submit, await, manifest")
+    r = _add("run", help="the whole pipeline: create, upload, submit, await, manifest")
     r.add_argument("job", type=Path, help="job file (jobs/*.toml)")
+    r.add_argument(
+        "--voices",
+        nargs="+",
+        default=[],
+        metavar="KEY",
+        help="only these voices (globs ok), e.g. one voice on a first real run",
+    )
     r.add_argument("--detach", action="store_true", help="submit and exit; the next run polls")
     r.add_argument(
         "--rebind",
@@ -72,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         "each voice's history) and send every voice to this job file's endpoint",
     )
 
-    s = sub.add_parser(
+    s = _add(
         "status",
         help="what the ledger knows, per voice",
         usage="voice-onboard status JOB [--json] [--status S]... [--voices KEY...] [--events]",
@@ -89,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--voices", nargs="+", default=[], metavar="KEY", help="only these (globs ok)")
     s.add_argument("--events", action="store_true", help="each voice's stage changes too")
 
-    t = sub.add_parser(
+    t = _add(
         "retry",
         help="re-queue failed / needs_attention voices after their files were fixed",
         usage="voice-onboard retry JOB --voices KEY [KEY ...] [--force]",
@@ -105,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--force", action="store_true", help="retry even if the files did not change")
 
     # Scale-out (pipeline.scaleout): a PostgreSQL ledger shared by workers on many hosts.
-    q = sub.add_parser(
+    q = _add(
         "enqueue",
         help="scale-out: queue one job per voice still to send (running it again adds nothing)",
         description="Discover the inbox and defer one procrastinate job per voice that has "
@@ -113,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         '"postgresql://…" or VOICE_ONBOARD_DATABASE_URL. Safe from cron.',
     )
     q.add_argument("job", type=Path, help="job file (jobs/*.toml)")
-    w = sub.add_parser(
+    w = _add(
         "worker",
         help="scale-out: take voices from the batch's queue and drive them, on any host",
         description="Run a worker for the job's batch: prepare + create/upload/submit one "
@@ -135,14 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="worker heartbeat; a worker silent for 3 heartbeats is dead (default 10)",
     )
-    m = sub.add_parser(
-        "manifest", help="write the batch's manifest from its ledger (no inbox, no network)"
-    )
+    m = _add("manifest", help="write the batch's manifest from its ledger (no inbox, no network)")
     m.add_argument("job", type=Path, help="job file (jobs/*.toml)")
 
-    emulator.add_parser(sub)
+    emulator.add_parser(sub, common)
 
-    d = sub.add_parser("sample-data", help="write an inbox of synthetic speech-like voices")
+    d = _add("sample-data", help="write an inbox of synthetic speech-like voices")
     d.add_argument("dir", type=Path, help="the inbox folder to write")
     d.add_argument("--voices", type=int, default=5, help="healthy voices (default 5)")
     d.add_argument("--profile", choices=_PROFILES, default="huawei-basic")
@@ -150,6 +159,45 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     return p
+
+
+def _global_flags(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--log-json", action="store_true", default=default, help="JSON log lines even on a terminal"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="info log lines on a terminal too (default there: warnings)",
+    )
+
+
+def _subcommand(
+    sub: argparse._SubParsersAction[Any],
+    common: argparse.ArgumentParser,
+    name: str,
+    **kwargs: Any,
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, parents=[common], **kwargs)
+    return parser
+
+
+def version_line() -> str:
+    """``voice-onboard X.Y.Z`` and the provider API versions it speaks."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from pipeline.config.records import AZURE_API_VERSIONS
+
+    try:
+        ours = version("voice-onboarding")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        ours = "unknown (not installed)"
+    return (
+        f"voice-onboard {ours} (Huawei MetaStudio voice-training API v1; "
+        f"Azure AI Speech custom voice api-version {AZURE_API_VERSIONS[0]} by default)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -264,11 +312,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         async def check() -> RunReport:
             counters = Progress()
             if not sys.stderr.isatty():
-                return await run_check(config, progress=counters)
+                return await run_check(config, progress=counters, voices=args.voices)
             from pipeline.commands.progress import live
 
             async with live(counters, network=False):
-                return await run_check(config, progress=counters)
+                return await run_check(config, progress=counters, voices=args.voices)
 
         report = anyio.run(check)
         _print_summary(report)
@@ -339,6 +387,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 detach=detach,
                 progress=counters,
                 rebind=args.rebind,
+                voices=args.voices,
             )
         from pipeline.commands.progress import live
 
@@ -350,6 +399,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 detach=detach,
                 progress=counters,
                 rebind=args.rebind,
+                voices=args.voices,
             )
 
     report = anyio.run(go)

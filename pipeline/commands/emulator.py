@@ -72,10 +72,11 @@ docs leave open instead of the default one:
 )
 
 
-def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
-    """The ``emulator`` subcommand and its options."""
+def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
+    """The ``emulator`` subcommand and its options (``common``: the global flags)."""
     e = sub.add_parser(
         "emulator",
+        parents=[common],
         help="run the built-in emulator of both services on loopback",
         description=EMULATOR_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,

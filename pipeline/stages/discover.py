@@ -31,6 +31,7 @@ without a word, as loose non-hidden files at the top level are.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import stat
 import tomllib
@@ -97,6 +98,23 @@ class Discovery(Sequence[VoiceSource]):
 
     def __iter__(self) -> Iterator[VoiceSource]:
         return iter(self.voices)
+
+    def only(self, patterns: Sequence[str]) -> Discovery:
+        """The voices whose key matches one of ``patterns`` (globs; none: all of them). A
+        pattern that matches no voice is a ConfigError naming it: a typo must not quietly
+        run nothing and exit 0."""
+        if not patterns:
+            return self
+        unmatched = [p for p in patterns if not any(_glob(v.key, p) for v in self.voices)]
+        if unmatched:
+            names = ", ".join(repr(p) for p in unmatched)
+            raise ConfigError(f"--voices {names}: no voice folder of the inbox matches")
+        chosen = tuple(v for v in self.voices if any(_glob(v.key, p) for p in patterns))
+        return replace(self, voices=chosen)
+
+
+def _glob(key: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(key, pattern)
 
 
 def discover(inbox: Path) -> Discovery:
