@@ -6,11 +6,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-$(STAMP): pyproject.toml
+# The runtime alone (what `make demo` needs); the development tools on top for test/lint.
+$(RUNTIME): pyproject.toml
+	@echo "make: installing voice-onboard and its runtime libraries into $(VENV) (first time only)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(PIP) -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
+	@echo "make: installing the development tools (pytest, mypy, ruff, the Huawei SDK …) into $(VENV)"
+	$(PIP) -e '.[dev]'
 	touch $(STAMP)
 
 .PHONY: all install demo demo-check report-demo test test-deps soak lint typecheck check format bench
@@ -20,20 +28,20 @@ all: check
 install: $(STAMP)
 
 ## make demo: sample voices → the whole pipeline against the in-process emulator.
-demo: $(STAMP)
+demo: $(RUNTIME)
 	rm -rf var/demo
 	$(BIN)/voice-onboard sample-data var/demo/inbox --voices 12 --profile huawei-basic --seed 7
 	$(BIN)/voice-onboard run jobs/demo.toml
 
 ## make demo-check: the offline pre-flight on sample voices that include defects (exits 1).
-demo-check: $(STAMP)
+demo-check: $(RUNTIME)
 	rm -rf var/demo
 	$(BIN)/voice-onboard sample-data var/demo/inbox --voices 4 --profile huawei-basic --with-defects
 	$(BIN)/voice-onboard check jobs/demo.toml || test $$? -eq 1
 
 ## make report-demo: a small batch with forced failures on the emulator, its HTML report, and a
 ## screenshot of it (headless Chromium) at var/report-demo/report.png.
-report-demo: $(STAMP)
+report-demo: $(RUNTIME)
 	$(BIN)/python -m pipeline.commands.report_demo var/report-demo
 
 AZURITE := .cache/azurite/node_modules/.bin/azurite-blob
