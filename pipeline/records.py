@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Final
 
 
 class Severity(enum.StrEnum):
@@ -76,6 +77,26 @@ class Finding:
             "file": self.file,
             "message": self.message,
         }
+
+
+#: The values voice.toml's enumerated keys allow (Huawei's create body).
+VOICE_CHOICES: Final = {
+    "sex": ("FEMALE", "MALE"),
+    "language": ("CN", "EN"),
+    "tag": ("ECOMMERCE", "NEWS", "MARKETING", "LIVE", "EDUCATION", "CUSTOMER", "STORYTELLING"),
+}
+#: What each voice.toml key means (the JSON Schema and the README say it).
+VOICE_MEANINGS: Final = {
+    "voice_name": "the name the provider trains the voice under (unique in the batch)",
+    "sex": "Huawei: the speaker's sex",
+    "language": "Huawei: the recordings' language",
+    "tag": "Huawei: the voice's use",
+    "description": "free text sent with the job",
+    "phone": "Huawei: a contact phone number",
+    "talent_name": "Azure consent: the voice talent's name as spoken in consent.wav",
+    "company_name": "Azure consent: the company's name as spoken in consent.wav",
+    "locale": "Azure: the consent's and voice's BCP-47 locale, e.g. en-US",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -151,6 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulator.add_parser(sub, common)
 
+    sc = _add(
+        "schema",
+        help="print the JSON Schema of a job file or voice.toml (for TOML editors)",
+    )
+    sc.add_argument("which", choices=("job", "voice"), help="which file's schema")
+    sc.add_argument("--markdown", action="store_true", help="the README's key reference instead")
+
+    i = _add(
+        "init",
+        help="write a job file and an inbox skeleton for a profile into DIR (never overwrites)",
+    )
+    i.add_argument("dir", type=Path, help="the folder to write (created if missing)")
+    i.add_argument("--profile", choices=_PROFILES, default="huawei-basic")
+
     d = _add("sample-data", help="write an inbox of synthetic speech-like voices")
     d.add_argument("dir", type=Path, help="the inbox folder to write")
     d.add_argument("--voices", type=int, default=5, help="healthy voices (default 5)")
@@ -302,6 +316,22 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sample_data(args)
     if args.command == "emulator":
         return emulator.run_emulator(args)
+    if args.command == "init":
+        from pipeline.commands.init import write_skeleton
+
+        for path in write_skeleton(args.dir, args.profile):
+            _out(f"wrote {path}")
+        return EXIT_OK
+    if args.command == "schema":
+        from pipeline.config import schema
+
+        if args.markdown:
+            _out(schema.reference_markdown().rstrip("\n"))
+        elif args.which == "job":
+            _out(schema.dumps(schema.job_schema(tuple(emulator.ALTERNATIVE_HELP))).rstrip("\n"))
+        else:
+            _out(schema.dumps(schema.voice_schema()).rstrip("\n"))
+        return EXIT_OK
     from pipeline.config import AwaitMode, Credentials, load_job
     from pipeline.runner import RunReport
 

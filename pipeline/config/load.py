@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pipeline.audio.profiles import resolve_profile
+from pipeline.config.keys import declared, provider_family
 from pipeline.config.records import (
     DATABASE_URL_ENV,
     EDITION_PROFILE,
@@ -53,20 +54,26 @@ def load_job(path: Path, env: Mapping[str, str] | None = None) -> JobConfig:
     base = path.parent
 
     batch = Table(source, "batch", data.get("batch"))
-    name = batch.str_("name", required=True)
-    assert name is not None
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", name):
+    name: str = batch.get("name")
+    if not re.fullmatch(str(declared("batch", "name").pattern), name):
         raise batch.bad("name", "may hold only letters, digits, '.', '_' and '-' (max 63)")
-    inbox_raw = batch.str_("inbox", required=True)
-    state_raw = batch.str_("state_dir", required=True)
-    ledger_url = batch.str_("ledger") or env.get(DATABASE_URL_ENV) or None
+    inbox_raw: str = batch.get("inbox")
+    state_raw: str = batch.get("state_dir")
+    ledger_url = batch.get("ledger") or env.get(DATABASE_URL_ENV) or None
     batch.finish()
-    assert inbox_raw is not None
-    assert state_raw is not None
     inbox = (base / inbox_raw).resolve()
     state_dir = (base / state_raw).resolve()
 
-    provider = read_provider(Table(source, "provider", data.get("provider")))
+    provider_data = data.get("provider")
+    kind = provider_data.get("kind") if isinstance(provider_data, dict) else None
+    provider = read_provider(
+        Table(
+            source,
+            "provider",
+            provider_data,
+            provider_family(kind if isinstance(kind, str) else None),
+        )
+    )
     limits = read_limits(Table(source, "limits", data.get("limits")))
     await_cfg = read_await(Table(source, "await", data.get("await")))
 

@@ -7,10 +7,8 @@ import re
 from pathlib import Path
 
 from pipeline.config.endpoints import check_endpoint
+from pipeline.config.keys import declared
 from pipeline.config.records import (
-    AZURE_API_VERSIONS,
-    AZURE_ID,
-    EDITIONS,
     HUAWEI,
     AwaitConfig,
     AwaitMode,
@@ -40,15 +38,14 @@ def read_provider(t: Table) -> ProviderConfig:
         )
     check_endpoint(endpoint, t)
     if kind == HUAWEI:
-        edition = Edition(t.choice("edition", "basic", tuple(EDITIONS)))
-        mode = UploadMode(t.choice("upload_mode", "package", ("package", "segment")))
+        edition = Edition(t.get("edition"))
+        mode = UploadMode(t.get("upload_mode"))
         if mode is UploadMode.SEGMENT and edition not in (Edition.BASIC, Edition.MIDDLE):
             raise t.bad("upload_mode", "segment works only with edition basic or middle")
-        project_id = t.str_("project_id", "0" * 32)
-        assert project_id is not None
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", project_id):
+        project_id: str = t.get("project_id")
+        if not _matches(t, "project_id", project_id):
             raise t.bad("project_id", "must be an IAM project id (letters and digits)")
-        app_user_id = t.str_("app_user_id")
+        app_user_id = t.get("app_user_id")
         t.finish()
         return ProviderConfig(
             kind=kind,
@@ -58,12 +55,11 @@ def read_provider(t: Table) -> ProviderConfig:
             upload_mode=mode,
             app_user_id=app_user_id,
         )
-    api_version = t.choice("api_version", "2024-02-01-preview", AZURE_API_VERSIONS)
-    project = t.str_("project", "onboarding")
-    assert project is not None
-    if not AZURE_ID.match(project):
-        raise t.bad("project", "must match ^[a-zA-Z0-9][a-zA-Z0-9._-]{1,62}[a-zA-Z0-9]$")
-    mode = UploadMode(t.choice("upload_mode", "multipart", ("multipart", "blob-sas")))
+    api_version: str = t.get("api_version")
+    project: str = t.get("project")
+    if not _matches(t, "project", project):
+        raise t.bad("project", f"must match {declared('provider', 'project', 'azure').pattern}")
+    mode = UploadMode(t.get("upload_mode"))
     t.finish()
     return ProviderConfig(
         kind=kind, endpoint=endpoint, api_version=api_version, project=project, upload_mode=mode
@@ -72,20 +68,18 @@ def read_provider(t: Table) -> ProviderConfig:
 
 def read_limits(t: Table) -> Limits:
     limits = Limits(
-        uploads=t.integer("uploads", 8, minimum=1),
-        cpu_workers=t.integer("cpu_workers", max(1, os.cpu_count() or 1), minimum=1),
-        create_per_second=t.number("create_per_second", 10.0, minimum=0.01),
-        query_per_second=t.number("query_per_second", 20.0, minimum=0.01),
-        azure_requests=t.integer("azure_requests", 50, minimum=1),
-        azure_window_s=t.number("azure_window_s", 10.0, minimum=0.1),
-        max_file_mb=t.number("max_file_mb", 2048.0, minimum=0.001),
-        max_clips=t.integer("max_clips", 2000, minimum=1),
-        max_voice_duration_s=t.duration("max_voice_duration", 4 * 3600.0),
-        circuit_breaker=t.integer("circuit_breaker", 20, minimum=1),
-        retry_attempts=(
-            t.integer("retry_attempts", 0, minimum=1) if "retry_attempts" in t.data else None
-        ),
-        retry_budget_s=t.duration("retry_budget", 0.0) if "retry_budget" in t.data else None,
+        uploads=t.get("uploads"),
+        cpu_workers=t.get("cpu_workers", max(1, os.cpu_count() or 1)),
+        create_per_second=t.get("create_per_second"),
+        query_per_second=t.get("query_per_second"),
+        azure_requests=t.get("azure_requests"),
+        azure_window_s=t.get("azure_window_s"),
+        max_file_mb=t.get("max_file_mb"),
+        max_clips=t.get("max_clips"),
+        max_voice_duration_s=t.get("max_voice_duration"),
+        circuit_breaker=t.get("circuit_breaker"),
+        retry_attempts=t.get("retry_attempts"),
+        retry_budget_s=t.get("retry_budget"),
     )
     t.finish()
     return limits
@@ -93,22 +87,20 @@ def read_limits(t: Table) -> Limits:
 
 def read_await(t: Table) -> AwaitConfig:
     await_cfg = AwaitConfig(
-        mode=AwaitMode(t.choice("mode", "wait", tuple(AwaitMode))),
-        deadline_s=t.duration("deadline", 6 * 3600.0),
-        poll_interval_s=t.duration("poll_interval", 30.0),
+        mode=AwaitMode(t.get("mode")),
+        deadline_s=t.get("deadline"),
+        poll_interval_s=t.get("poll_interval"),
     )
     t.finish()
     return await_cfg
 
 
 def read_report(t: Table, base: Path) -> ReportConfig:
-    html = t.raw("html")
-    if html is not None and not isinstance(html, bool):
-        raise t.bad("html", "must be true or false")
-    metrics_raw = t.str_("metrics_textfile")
+    html: bool = t.get("html")
+    metrics_raw: str | None = t.get("metrics_textfile")
     t.finish()
     return ReportConfig(
-        html=True if html is None else html,
+        html=html,
         metrics_textfile=(base / metrics_raw).resolve() if metrics_raw else None,
     )
 
@@ -126,7 +118,7 @@ def read_emulator(t: Table, base: Path) -> EmulatorSettings:
             outcomes.append((glob.strip(), state.strip()))
     elif outcomes_raw is not None:
         raise t.bad("outcomes", "must be a table {glob = state} or a list of 'GLOB=STATE'")
-    storage = t.str_("storage")
+    storage: str | None = t.get("storage")
     plays_raw = t.raw("plays")
     if plays_raw is None:
         plays_raw = []
@@ -135,19 +127,22 @@ def read_emulator(t: Table, base: Path) -> EmulatorSettings:
             "plays", "must be a list of alternative names (`voice-onboard emulator --help`)"
         )
     options = EmulatorSettings(
-        time_scale=t.number("time_scale", 100_000.0, minimum=0.001),
-        fault_rate=t.number("fault_rate", 0.0),
-        upload_fault_rate=t.number("upload_fault_rate", 0.0),
-        url_ttl=t.duration("url_ttl", 3600.0),
-        latency=t.number("latency", 0.0),
-        seed=t.integer("seed", 0),
+        time_scale=t.get("time_scale"),
+        fault_rate=t.get("fault_rate"),
+        upload_fault_rate=t.get("upload_fault_rate"),
+        url_ttl=t.get("url_ttl"),
+        latency=t.get("latency"),
+        seed=t.get("seed"),
         outcomes=tuple(outcomes),
         storage=(base / storage).resolve() if storage else None,
         plays=frozenset(plays_raw),
-        clock_skew_s=t.number("clock_skew", 0.0, minimum=-1e9),
+        clock_skew_s=t.get("clock_skew"),
     )
     t.finish()
-    for name in ("fault_rate", "upload_fault_rate"):
-        if getattr(options, name) > 1:
-            raise t.bad(name, "must be between 0 and 1")
     return options
+
+
+def _matches(t: Table, name: str, value: str) -> bool:
+    """Whether ``value`` fits the declared pattern of key ``name``."""
+    pattern = declared(t.name, name, t.family).pattern
+    return pattern is None or re.fullmatch(pattern, value) is not None

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+from pipeline.config.keys import TABLES, For, declared
 from pipeline.errors import ConfigError
 
 _DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -16,19 +17,64 @@ _UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, No
 class Table:
     """One TOML table being read: tracks which keys were used so leftovers can be named."""
 
-    def __init__(self, source: Source, name: str, data: object) -> None:
+    def __init__(self, source: Source, name: str, data: object, family: For = None) -> None:
+        """``family``: for [provider], which provider kind's keys it may hold."""
         if data is None:
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{source.where(name, None)}: [{name}] must be a table")
         self.source = source
         self.name = name
+        self.family = family
         self.data: dict[str, object] = data
         self.used: set[str] = set()
+        #: the keys pipeline.config.keys declares for this table (None: [audio], checked
+        #: against the audio profile's fields instead)
+        self.declared = (
+            {k.name for k in TABLES[name] if k.provider in (None, family)}
+            if name in TABLES
+            else None
+        )
 
-    def _get(self, key: str) -> object:
-        self.used.add(key)
-        return self.data.get(key)
+    def _get(self, name: str) -> object:
+        if self.declared is not None and name not in self.declared:
+            # A reader asked for a key nobody documented: the schema and the README would
+            # not know it. Our bug, caught by the config tests.
+            raise KeyError(f"[{self.name}] {name}: not declared in pipeline.config.keys")
+        self.used.add(name)
+        return self.data.get(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The key ``name`` read by its declaration (type, default, bounds, choices);
+        ``default`` only for keys whose default is computed (``default_doc``)."""
+        k = declared(self.name, name, self.family)
+        fallback: Any = k.default if k.default is not None else default
+        absent = self.data.get(name) is None
+        if absent and fallback is None and not k.required:
+            self._get(name)
+            return None
+        match k.type:
+            case "string" if k.choices:
+                return self.choice(name, str(fallback), k.choices)
+            case "string":
+                return self.str_(name, fallback, required=k.required)
+            case "integer":
+                return self.integer(name, int(fallback or 0), minimum=int(k.minimum or 0))
+            case "number":
+                value = self.number(name, float(fallback or 0.0), minimum=k.minimum or 0.0)
+                if k.maximum is not None and value > k.maximum:
+                    raise self.bad(name, f"must be between {k.minimum:g} and {k.maximum:g}")
+                return value
+            case "duration":
+                return self.duration(name, float(fallback or 0.0))
+            case "boolean":
+                flag = self._get(name)
+                if flag is None:
+                    return fallback
+                if not isinstance(flag, bool):
+                    raise self.bad(name, "must be true or false")
+                return flag
+        raise TypeError(f"[{self.name}] {name}: {k.type} keys are read by their own reader")
 
     def bad(self, key: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.source.where(self.name, key)}: {self.name}.{key} {problem}")

@@ -42,14 +42,14 @@ from pathlib import Path
 from typing import Final, overload
 
 from pipeline.errors import ConfigError
-from pipeline.records import Finding, Severity, VoiceMeta, VoiceSource
+from pipeline.records import VOICE_CHOICES, Finding, Severity, VoiceMeta, VoiceSource
 from pipeline.sanitize import FileRefused, name_problem, printable, read_small_file
 
 _AUTH_EXTS: Final = (".pdf", ".jpg", ".jpeg", ".png")
 _TRANSCRIPT_FILES: Final = ("transcripts.tsv", "metadata.csv")
 _META_KEYS: Final = tuple(f.name for f in fields(VoiceMeta))
-_ENUMS: Final = {"sex": ("FEMALE", "MALE"), "language": ("CN", "EN")}
-_TAGS: Final = ("ECOMMERCE", "NEWS", "MARKETING", "LIVE", "EDUCATION", "CUSTOMER", "STORYTELLING")
+_ENUMS: Final = {k: v for k, v in VOICE_CHOICES.items() if k != "tag"}
+_TAGS: Final = VOICE_CHOICES["tag"]
 #: A real voice.toml is a few hundred bytes; the cap keeps a hostile one from costing memory.
 MAX_META_BYTES: Final = 64 * 1024
 #: Longest value of a voice.toml key (Huawei and Azure limits are lower still).

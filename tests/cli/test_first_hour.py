@@ -14,6 +14,7 @@ from tests.cli.test_honest_outcomes import (
     manifest_of,
     one_line,
     root,
+    tmpfs,
 )
 
 __all__ = ["inbox3", "root"]  # the fixtures, shared with the honest-outcome tests
@@ -52,3 +53,34 @@ def test_voices_glob_matching_nothing_exits_2(root: Path) -> None:
     for command in ("check", "run"):
         one_line(cli(command, str(path), "--voices", "nobody*"), 2, "'nobody*'", "no voice folder")
     assert not (root / "var").exists() or not any((root / "var").rglob("*.json"))
+
+
+def test_schema_prints_what_jobs_ship() -> None:
+    """`schema job|voice` print the files in jobs/ that the examples point editors at."""
+    jobs = Path(__file__).resolve().parents[2] / "jobs"
+    for which in ("job", "voice"):
+        proc = cli("schema", which)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == (jobs / f"{which}.schema.json").read_text()
+        assert json.loads(proc.stdout)["$schema"].startswith("https://json-schema.org/")
+
+
+def test_init_writes_a_checkable_skeleton_and_never_overwrites(tmp_path: Path) -> None:
+    """`init DIR --profile P` writes a job `check` can read; a second init exits 2."""
+    target = tmp_path / "first"
+    proc = cli("init", str(target), "--profile", "huawei-basic")
+    assert proc.returncode == 0, proc.stderr
+    assert (target / "inbox" / "voice-001" / "voice.toml").is_file()
+    checked = cli("check", str(target / "job.toml"))
+    assert checked.returncode == 1, checked.stdout + checked.stderr  # no recordings yet
+    assert "voice.no_audio" in checked.stdout
+    assert "voice.toml" not in checked.stdout  # the skeleton's voice.toml itself is fine
+    before = (target / "job.toml").read_text()
+    one_line(cli("init", str(target)), 2, "already exists", "job.toml")
+    assert (target / "job.toml").read_text() == before
+
+
+def test_init_into_a_read_only_folder_exits_2(tmp_path: Path) -> None:
+    """`init` on a read-only filesystem is one line naming the path, exit 2."""
+    with tmpfs(tmp_path / "ro", "ro", "size=1m"):
+        one_line(cli("init", str(tmp_path / "ro" / "sub")), 2, "cannot write", "ro")
