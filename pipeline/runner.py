@@ -25,7 +25,7 @@ from pipeline.errors import (
 )
 from pipeline.ledger import open_ledger
 from pipeline.ledger.base import Ledger
-from pipeline.ledger.binding import ensure_binding
+from pipeline.ledger.binding import ensure_binding, forget_ended_emulator_jobs
 from pipeline.lock import batch_lock
 from pipeline.providers.base import Provider
 from pipeline.records import (
@@ -102,6 +102,8 @@ async def run_batch(
         stack.enter_context(batch_lock(config.state_dir, config.batch))
         ledger = await stack.enter_async_context(open_ledger(config))
         await ensure_binding(ledger, config, rebind=rebind)
+        if config.provider.is_emulator:
+            await forget_ended_emulator_jobs(ledger)
         # endpoint = "emulator": the command layer's opener starts the in-process emulator.
         provider = await stack.enter_async_context(
             open_provider(config, credentials, config.provider.endpoint)

@@ -434,6 +434,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     report = anyio.run(go)
     _print_summary(report)
+    if config.provider.is_emulator and report.exit_code == EXIT_INTERRUPTED:
+        _out(
+            'note: endpoint = "emulator": the in-process emulator\'s jobs end with this run; '
+            "the next run sends the unfinished voices again (run `voice-onboard emulator` and "
+            "point endpoint at it to resume them instead)"
+        )
     return report.exit_code
 
 

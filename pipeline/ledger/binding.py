@@ -57,18 +57,36 @@ async def ensure_binding(ledger: Ledger, config: JobConfig, *, rebind: bool = Fa
     for state in states:
         if state.stage is Phase.PREPARED and not state.remote:
             continue
-        history = (*state.history, *(f"{bound}: {v}" for v in state.job_ids))
-        fresh = state.advance(
-            Phase.PREPARED,
-            status=VoiceStatus.PENDING,
-            remote={},
-            uploaded=(),
-            history=history,
-            attempts=0,
-            last_error=None,
-            findings=(),
-        )
-        await ledger.put(fresh, detail=f"rebound from {bound}")
+        await ledger.put(_afresh(state, bound), detail=f"rebound from {bound}")
         forgotten += 1
     await ledger.bind(wanted)
     log.warning("ledger.rebound", old=bound, new=wanted, voices=forgotten)
+
+
+def _afresh(state: VoiceState, where: str) -> VoiceState:
+    """``state`` back at ``prepared`` with no remote ids (they move to its history)."""
+    return state.advance(
+        Phase.PREPARED,
+        status=VoiceStatus.PENDING,
+        remote={},
+        uploaded=(),
+        history=(*state.history, *(f"{where}: {v}" for v in state.job_ids)),
+        attempts=0,
+        last_error=None,
+        findings=(),
+    )
+
+
+async def forget_ended_emulator_jobs(ledger: Ledger) -> int:
+    """With ``endpoint = "emulator"`` every run starts a new in-process emulator, so the
+    remote jobs of voices an earlier run left unfinished ended with that run: send those
+    voices again (finished voices keep their results). Returns how many were reset."""
+    reset = 0
+    for state in await ledger.all():
+        if state.stage is Phase.DONE or not (state.job_ids or state.stage is Phase.CREATING):
+            continue
+        await ledger.put(_afresh(state, "an earlier run's in-process emulator"))
+        reset += 1
+    if reset:
+        log.warning("emulator.jobs_ended", voices=reset)
+    return reset

@@ -84,3 +84,32 @@ def test_init_into_a_read_only_folder_exits_2(tmp_path: Path) -> None:
     """`init` on a read-only filesystem is one line naming the path, exit 2."""
     with tmpfs(tmp_path / "ro", "ro", "size=1m"):
         one_line(cli("init", str(tmp_path / "ro" / "sub")), 2, "cannot write", "ro")
+
+
+def test_in_process_emulator_says_its_jobs_end_and_the_next_run_sends_them_again(
+    root: Path,
+) -> None:
+    """endpoint = "emulator", cut short with voices training: exit 3 and a note that the
+    emulator's jobs end with the run; the next run sends them again and all succeed — none
+    reads as "failed, no longer exists"."""
+    path = root / "job.toml"
+    head = (
+        '[batch]\nname = "b"\ninbox = "inbox"\nstate_dir = "var"\n\n'
+        '[provider]\nkind = "huawei-metastudio"\nendpoint = "emulator"\nedition = "basic"\n\n'
+    )
+    # Real-time emulation: a day of training never ends within the 1 s deadline.
+    path.write_text(head + '[await]\npoll_interval = "0.2s"\ndeadline = "1s"\n'
+                    "[emulator]\ntime_scale = 1\n")  # fmt: skip
+    first = cli("run", str(path))
+    assert first.returncode == 3, first.stdout + first.stderr
+    assert any(ln.startswith('note: endpoint = "emulator"') for ln in first.stdout.splitlines())
+    assert {v["status"] for v in manifest_of(first)["voices"]} == {"pending"}
+    path.write_text(head + '[await]\npoll_interval = "0.2s"\ndeadline = "2m"\n' + EMULATOR)
+    second = cli("run", str(path))
+    assert second.returncode == 0, second.stdout + second.stderr
+    voices = manifest_of(second)["voices"]
+    assert {v["status"] for v in voices} == {"succeeded"}
+    status = json.loads(cli("status", str(path), "--json").stdout)
+    rows = status["voices"] if isinstance(status, dict) else status
+    assert len(rows) == 3
+    assert all(row["history"] for row in rows)  # the ended jobs are remembered, not reused
