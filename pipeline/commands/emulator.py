@@ -59,6 +59,8 @@ time: --time-scale X runs emulated time X times faster than real time (Huawei tr
 faults: --fault-rate R answers that share of API calls with 500/503/429 (and, for creates,
 sometimes performs the create and drops the answer); --upload-fault-rate R resets that share
 of uploads mid-body; --url-ttl S makes upload URLs expire after S real seconds.
+blob: it prints a container SAS URL (container "voices", rights racwl, valid 7 days) for
+upload_mode = "blob-sas": export it as AZURE_BLOB_CONTAINER_SAS_URL (--sas-file writes it).
 outcomes: --outcome 'GLOB=STATE' forces the final state of voices whose name matches GLOB
 (Huawei: SUCCEED, FAILED, AUDIT_FAILED, SPLIT_FAILED, USER_REVIEW_REJECT); first match wins.
 clock: --clock-skew S sets the emulator's clock S seconds ahead of real time (negative:
@@ -107,6 +109,13 @@ def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPa
     )
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--storage", type=Path, help="keep uploaded objects here (default: temp dir)")
+    e.add_argument(
+        "--sas-file",
+        type=Path,
+        metavar="PATH",
+        help="also write the blob container SAS URL here (mode 0600), for "
+        "AZURE_BLOB_CONTAINER_SAS_URL=$(cat PATH)",
+    )
 
 
 def run_emulator(args: argparse.Namespace) -> int:
@@ -145,5 +154,5 @@ def run_emulator(args: argparse.Namespace) -> int:
         credentials=EmuCredentials.from_env(os.environ),
     )
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(serve_forever, options)
+        anyio.run(serve_forever, options, args.sas_file)
     return EXIT_OK

@@ -7,6 +7,7 @@ the demo and ``endpoint = "emulator"``; ``serve_forever`` is ``voice-onboard emu
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import signal
 import tempfile
@@ -168,10 +169,21 @@ class Emulator:
         )
 
 
-async def serve_forever(options: EmulatorOptions) -> None:
-    """Run the emulator, print ``emulator listening on URL``, stop on cancel/SIGINT/SIGTERM."""
+#: How long the standalone emulator's printed container SAS URL stays valid (real seconds).
+SAS_TTL_S: Final = 7 * 86400.0
+
+
+async def serve_forever(options: EmulatorOptions, sas_file: Path | None = None) -> None:
+    """Run the emulator, print ``emulator listening on URL`` and a blob container SAS URL
+    (also written to ``sas_file``, mode 0600, when given), stop on cancel/SIGINT/SIGTERM."""
     async with Emulator(options) as emulator:
+        sas = emulator.azure.container_sas_url("voices", permissions="racwl", ttl=SAS_TTL_S)
+        if sas_file is not None:
+            fd = os.open(sas_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(sas + "\n")
         print(f"emulator listening on {emulator.base_url}", flush=True)
+        print(f"blob container SAS URL (AZURE_BLOB_CONTAINER_SAS_URL): {sas}", flush=True)
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _signum in signals:
                 break
