@@ -67,7 +67,7 @@ def load_job(path: Path, env: Mapping[str, str] | None = None) -> JobConfig:
     state_dir = (base / state_raw).resolve()
 
     provider = read_provider(Table(source, "provider", data.get("provider")))
-    limits = read_limits(Table(source, "limits", data.get("limits")))
+    limits = read_limits(Table(source, "limits", data.get("limits")), provider.region)
     await_cfg = read_await(Table(source, "await", data.get("await")))
 
     audio_t = Table(source, "audio", data.get("audio"))

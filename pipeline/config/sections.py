@@ -22,8 +22,32 @@ from pipeline.config.records import (
     ReportConfig,
     UploadMode,
 )
+from pipeline.config.regions import (
+    DEFAULT_RATES,
+    HUAWEI_REGIONS,
+    endpoint_region,
+    region_endpoint,
+)
 from pipeline.config.tables import Table
 from pipeline.errors import ConfigError
+
+
+def _huawei_region(t: Table, kind: ProviderKind, endpoint: str | None) -> str | None:
+    """``[provider] region`` (Huawei): a known region id, agreeing with an explicit endpoint."""
+    region = t.str_("region")
+    if region is None:
+        return endpoint_region(endpoint) if kind == HUAWEI and endpoint else None
+    if kind != HUAWEI:
+        raise t.bad("region", "is a Huawei key; Azure's region is in its endpoint")
+    if region not in HUAWEI_REGIONS:
+        raise t.bad("region", f"must be one of {', '.join(HUAWEI_REGIONS)} (got {region!r})")
+    if endpoint is not None and endpoint_region(endpoint) != region:
+        raise t.bad(
+            "region",
+            f"{region!r} does not match endpoint {endpoint!r}: region {region} is "
+            f"{region_endpoint(region)}; drop one of the two keys or make them agree",
+        )
+    return region
 
 
 def read_provider(t: Table) -> ProviderConfig:
@@ -31,8 +55,12 @@ def read_provider(t: Table) -> ProviderConfig:
     if kind is None:
         raise ConfigError(f"{t.source.where('provider', None)}: [provider] needs key 'kind'")
     # Required: a job file without it used to run on the in-process emulator and record
-    # "succeeded" voices in the ledger that a later real run would then skip.
+    # "succeeded" voices in the ledger that a later real run would then skip. A Huawei
+    # [provider] region names it instead.
     endpoint = t.str_("endpoint")
+    region = _huawei_region(t, kind, endpoint)
+    if endpoint is None and region is not None:
+        endpoint = region_endpoint(region)
     if endpoint is None:
         raise ConfigError(
             f"{t.source.where('provider', None)}: [provider] needs key 'endpoint': "
@@ -57,6 +85,7 @@ def read_provider(t: Table) -> ProviderConfig:
             edition=edition,
             upload_mode=mode,
             app_user_id=app_user_id,
+            region=region,
         )
     api_version = t.choice("api_version", "2024-02-01-preview", AZURE_API_VERSIONS)
     project = t.str_("project", "onboarding")
@@ -70,12 +99,14 @@ def read_provider(t: Table) -> ProviderConfig:
     )
 
 
-def read_limits(t: Table) -> Limits:
+def read_limits(t: Table, region: str | None = None) -> Limits:
+    """``[limits]``; the Huawei rates default to ``region``'s gateway quotas (reference §10)."""
+    rates = HUAWEI_REGIONS.get(region or "", DEFAULT_RATES)
     limits = Limits(
         uploads=t.integer("uploads", 8, minimum=1),
         cpu_workers=t.integer("cpu_workers", max(1, os.cpu_count() or 1), minimum=1),
-        create_per_second=t.number("create_per_second", 10.0, minimum=0.01),
-        query_per_second=t.number("query_per_second", 20.0, minimum=0.01),
+        create_per_second=t.number("create_per_second", rates.write, minimum=0.01),
+        query_per_second=t.number("query_per_second", rates.read, minimum=0.01),
         azure_requests=t.integer("azure_requests", 50, minimum=1),
         azure_window_s=t.number("azure_window_s", 10.0, minimum=0.1),
         max_file_mb=t.number("max_file_mb", 2048.0, minimum=0.001),

@@ -31,6 +31,7 @@ from pipeline.records import (
     same_content,
 )
 from pipeline.stages.stream import Progress, prepare_stream
+from pipeline.stages.tenant import read_tenant, within_tenant
 
 log = structlog.get_logger("pipeline.send")
 
@@ -65,7 +66,11 @@ async def send_all(
     progress: Progress,
 ) -> None:
     breaker = Breaker(config.limits.circuit_breaker)
-    claims = Claims.of(await ledger.all())
+    states = await ledger.all()
+    claims = Claims.of(states)
+    tenant = await read_tenant(config, provider, sources, states)  # once, before any create
+    # The tenant's range judges voices not created yet; a remote job keeps its own verdict.
+    created = {s.key for s in states if s.stage.order >= Phase.CREATED.order}
     # Voices in flight on the network side at once; uploads and API calls have their own limits
     # inside the provider, this only bounds memory and open tasks for very large batches.
     in_flight = anyio.Semaphore(max(config.limits.uploads * 4, 16))
@@ -73,7 +78,10 @@ async def send_all(
         anyio.create_task_group() as tg,
         prepare_stream(config, progress, sources) as voices,
     ):
-        async for voice in voices:
+        async for prepared_voice in voices:
+            voice = prepared_voice
+            if voice.key not in created:
+                voice = within_tenant(voice, tenant, config)
             prepared[voice.key] = voice
             if voice.rejected:
                 log.info("voice.rejected", voice=voice.key, findings=len(voice.findings))
