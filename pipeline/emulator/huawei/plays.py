@@ -36,18 +36,18 @@ MANUAL_REVIEW_REJECT: Final = "huawei-manual-review-reject"
 ZERO_QUOTA: Final = "huawei-zero-quota"
 NARROW_DURATIONS: Final = "huawei-narrow-durations"
 
-#: The narrow tenant configuration: long recordings of 140–170 s only (the docs' defaults, and
+#: The narrow tenant configuration: long recordings of 150–162 s only (the docs' defaults, and
 #: the emulator's, allow 30–7200 s).
 NARROW_LIMITS: Final = DurationLimits(
     basic_min=100,
     basic_max=300,
     middle_min=500,
     middle_max=1500,
-    advance_min=140,
-    advance_max=170,
+    advance_min=150,
+    advance_max=162,
     advance_advice_value=150,
-    cmww_min=140,
-    cmww_max=170,
+    cmww_min=150,
+    cmww_max=162,
     cmww_advice_value=150,
 )
 
