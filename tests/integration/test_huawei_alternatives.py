@@ -64,17 +64,21 @@ def _jobs_per_voice(emu: Emulator) -> dict[str, int]:
     return counts
 
 
+def _start(job: Path) -> subprocess.Popen[bytes]:
+    """`voice-onboard run JOB` as a separate process (its log beside the job)."""
+    with (job.parent / "runs.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "run", str(job)],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+
+
 async def _kill_after_first_create(emu: Emulator, job: Path) -> None:
-    """`voice-onboard run JOB` as a process, SIGKILLed once its first create reached the
-    emulator (whose answer is held back, so the id never reached the ledger)."""
-    log = (job.parent / "runs.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", str(job)],
-        env=ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    log.close()
+    """The run as a process, SIGKILLed once its first create reached the emulator (whose
+    answer is held back, so the id never reached the ledger)."""
+    proc = _start(job)
     try:
         with anyio.fail_after(120):
             while not emu.huawei.creates:
@@ -98,7 +102,8 @@ async def _crash_resume_rerun(
         again = await run(config)
         assert len(emu.huawei.creates) == creates  # the re-run created nothing
     counts = _jobs_per_voice(emu)
-    assert len(counts) == voices and set(counts.values()) == {1}, counts
+    assert len(counts) == voices, counts
+    assert set(counts.values()) == {1}, counts
     return emu, resumed, again
 
 
@@ -113,7 +118,9 @@ def _ok(report: RunReport, voices: int) -> None:
 
 
 @pytest.mark.parametrize("plays", ["huawei-batch-name-dropped", "huawei-batch-name-rewritten"])
-async def test_batch_name_not_kept(plays: str, basic: Path, basic_cache: Path, tmp_path: Path) -> None:
+async def test_batch_name_not_kept(
+    plays: str, basic: Path, basic_cache: Path, tmp_path: Path
+) -> None:
     """batch_name dropped or rewritten: a lost create answer is still adopted (by voice name
     and our marker), polling still finds every job, nothing duplicated or "vanished"."""
 
@@ -137,9 +144,7 @@ async def test_one_segment_url(basic: Path, basic_cache: Path, tmp_path: Path) -
             tmp_path, endpoint=url, inbox=basic, upload_mode="segment", cache_from=basic_cache
         )
 
-    emu, resumed, again = await _crash_resume_rerun(
-        "huawei-one-segment-url", config_for, voices=3
-    )
+    emu, resumed, again = await _crash_resume_rerun("huawei-one-segment-url", config_for, voices=3)
     _ok(resumed, 3)
     _ok(again, 3)
     for job in emu.huawei.jobs(PROJECT_ID):
@@ -155,7 +160,7 @@ async def test_unknown_job_400(basic: Path, basic_cache: Path, tmp_path: Path) -
     def config_for(url: str) -> Any:
         return huawei_job(tmp_path, endpoint=url, inbox=basic, cache_from=basic_cache)
 
-    emu, resumed, _ = await _crash_resume_rerun("huawei-unknown-job-400", config_for, voices=3)
+    _, resumed, _ = await _crash_resume_rerun("huawei-unknown-job-400", config_for, voices=3)
     _ok(resumed, 3)
     options = EmulatorOptions(time_scale=FAST, plays=frozenset({"huawei-unknown-job-400"}))
     async with Emulator(options) as emu2:
@@ -204,7 +209,8 @@ async def test_manual_review_reject(basic: Path, basic_cache: Path, tmp_path: Pa
         messages = [f["message"] for f in voice["findings"] if f["code"] == "remote.audit_failed"]
         text = "\n".join(messages)
         assert ADMIN_MESSAGE in text
-        assert "review-notes.pdf" in text and "https://" in text
+        assert "review-notes.pdf" in text
+        assert "https://" in text
         assert ALGORITHM_REASON in text
         assert "no reason given" not in text
 
@@ -232,7 +238,8 @@ async def test_narrow_durations(advance: Path, tmp_path: Path) -> None:
     statuses = _statuses(resumed)
     assert statuses == _statuses(again)
     rejected = {k for k, s in statuses.items() if s is VoiceStatus.REJECTED}
-    assert rejected and rejected != set(statuses), statuses
+    assert rejected, statuses
+    assert rejected != set(statuses), statuses
     assert {s for k, s in statuses.items() if k not in rejected} == {VoiceStatus.SUCCEEDED}
     figures = f"{NARROW_LIMITS.advance_min}–{NARROW_LIMITS.advance_max} s"
     for result in resumed.results:
