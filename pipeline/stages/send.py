@@ -13,13 +13,14 @@ from pipeline.config import JobConfig
 from pipeline.errors import (
     AuthenticationFailed,
     CircuitOpen,
+    ProviderError,
     ProviderProtocolError,
     ProviderRejected,
     ProviderUnavailable,
     UploadRejected,
 )
 from pipeline.ledger.base import Ledger
-from pipeline.providers.base import Provider
+from pipeline.providers.base import Provider, TenantLimits
 from pipeline.records import (
     Finding,
     Phase,
@@ -68,7 +69,15 @@ async def send_all(
     breaker = Breaker(config.limits.circuit_breaker)
     states = await ledger.all()
     claims = Claims.of(states)
-    tenant = await read_tenant(config, provider, sources, states)  # once, before any create
+    tenant: TenantLimits | None = None
+    unread: ProviderError | None = None  # the tenant could not be read: nothing is created
+    try:
+        tenant = await read_tenant(config, provider, sources, states)  # once, before any create
+    except AuthenticationFailed as exc:
+        raise CircuitOpen(f"the provider rejected our credentials: {exc}") from None
+    except (ProviderUnavailable, ProviderProtocolError) as exc:
+        log.warning("tenant.unread", error=str(exc))
+        unread = exc
     # The tenant's range judges voices not created yet; a remote job keeps its own verdict.
     created = {s.key for s in states if s.stage.order >= Phase.CREATED.order}
     # Voices in flight on the network side at once; uploads and API calls have their own limits
@@ -85,6 +94,13 @@ async def send_all(
             prepared[voice.key] = voice
             if voice.rejected:
                 log.info("voice.rejected", voice=voice.key, findings=len(voice.findings))
+                continue
+            if unread is not None and voice.key not in created:
+                # Its quota and duration range are unknown: left for the next run (deferred).
+                state = await initial_state(voice, ledger)
+                await ledger.put(
+                    replace(state, attempts=state.attempts + 1, last_error=str(unread))
+                )
                 continue
             await in_flight.acquire()
             tg.start_soon(
