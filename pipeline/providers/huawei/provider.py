@@ -137,8 +137,7 @@ class HuaweiProvider:
             )
             if j.voice_name == voice_name  # exact, whatever the server's matching rule is
             and j.job_id not in taken
-            and _echoes(j.app_user_id, marker or self._config.provider.app_user_id)
-            and (marker is not None or not j.batch_name or j.batch_name == self._config.batch)
+            and self._carries_marker(j, marker)
             and _echoes(j.create_type, create_type)
             and (meta is None or _echoes(j.sex, meta.sex))
             and (meta is None or _echoes(j.language, meta.language))
@@ -150,6 +149,18 @@ class HuaweiProvider:
             log.warning("create.several_earlier_jobs", voice_name=voice_name, jobs=len(jobs))
         # The newest is the one a previous run of ours made last.
         return max(jobs, key=lambda j: (j.create_time or 0, j.job_id))
+
+    def _carries_marker(self, job: JobInfo, marker: str | None) -> bool:
+        """Whether ``job`` is this batch's by what it echoes: our marker as ``app_user_id``
+        (then its ``batch_name`` does not matter: an account may drop or rewrite it); without
+        an echoed id, a ``batch_name`` that is ours or empty; another id: never."""
+        sent = marker or self._config.provider.app_user_id
+        if job.app_user_id:
+            if not _echoes(job.app_user_id, sent):
+                return False
+            if marker is not None:
+                return True
+        return not job.batch_name or job.batch_name == self._config.batch
 
     def _create_type(self) -> Literal["PACKAGE", "SEGMENT"]:
         return "SEGMENT" if self._config.provider.upload_mode == "segment" else "PACKAGE"
