@@ -101,6 +101,11 @@ async def send_all(
                 await ledger.put(
                     replace(state, attempts=state.attempts + 1, last_error=str(unread))
                 )
+                if breaker.failed():
+                    raise CircuitOpen(
+                        f"the provider kept failing ({breaker.consecutive} voices in a row): "
+                        f"{unread}"
+                    )
                 continue
             await in_flight.acquire()
             tg.start_soon(
