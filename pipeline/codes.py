@@ -43,6 +43,8 @@ CODES: Final[dict[str, str]] = {
     "voice.metadata_invalid": "voice.toml does not parse, has an unknown key or a bad value.",
     "voice.clip_count": "Wrong number of recordings for the profile (Huawei basic 20, middle 100).",
     "voice.total_duration": "Total audio outside the profile's bounds.",
+    "voice.duration_out_of_tenant_range": "Huawei: the voice's total audio is outside the "
+    "tenant's duration range (ShowTenantDurationCfg); the message gives the tenant's figures.",
     "voice.missing_authorization": "Huawei: no authorization letter (.pdf/.jpg/.jpeg/.png).",
     "voice.missing_consent": "Azure: no consent.wav.",
     "voice.missing_talent": "Azure: talent_name, company_name or locale missing in voice.toml.",

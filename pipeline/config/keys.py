@@ -21,6 +21,7 @@ from pipeline.config.records import (
     AwaitMode,
     ProviderKind,
 )
+from pipeline.config.regions import HUAWEI_REGIONS
 
 #: How a key's value is written in TOML (``duration``: ``"30s"``, ``"6h"`` or seconds).
 Type = Literal["string", "integer", "number", "boolean", "duration", "strings", "outcomes"]
@@ -87,9 +88,17 @@ PROVIDER: Final = (
     Key(
         name="endpoint",
         type="string",
-        required=True,
+        default_doc="required (Huawei: or region)",
         meaning='the service\'s https:// URL, http:// to a loopback emulator, or "emulator" '
         "for the in-process emulator",
+    ),
+    Key(
+        name="region",
+        type="string",
+        provider="huawei",
+        choices=tuple(HUAWEI_REGIONS),
+        meaning="the region: sets the endpoint (metastudio.<region>.myhuaweicloud.com) and "
+        "its gateway rate defaults; must agree with endpoint when both are given",
     ),
     Key(
         name="edition",
@@ -160,15 +169,15 @@ LIMITS: Final = (
     Key(
         name="create_per_second",
         type="number",
-        default=10.0,
         minimum=0.01,
+        default_doc="the region's gateway quota: 10 (cn-north-4), 3 (cn-east-3, ap-southeast-1)",
         meaning="Huawei create/commit/delete calls per second",
     ),
     Key(
         name="query_per_second",
         type="number",
-        default=20.0,
         minimum=0.01,
+        default_doc="the region's gateway quota: 20 (cn-north-4), 10 (cn-east-3, ap-southeast-1)",
         meaning="Huawei show/list/audit/segment/address calls per second",
     ),
     Key(

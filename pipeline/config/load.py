@@ -74,7 +74,7 @@ def load_job(path: Path, env: Mapping[str, str] | None = None) -> JobConfig:
             provider_family(kind if isinstance(kind, str) else None),
         )
     )
-    limits = read_limits(Table(source, "limits", data.get("limits")))
+    limits = read_limits(Table(source, "limits", data.get("limits")), provider.region)
     await_cfg = read_await(Table(source, "await", data.get("await")))
 
     audio_t = Table(source, "audio", data.get("audio"))

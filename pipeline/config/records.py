@@ -86,6 +86,8 @@ class ProviderConfig:
     api_version: str = "2024-02-01-preview"  #: Azure
     project: str = "onboarding"  #: Azure project id
     app_user_id: str | None = None  #: Huawei X-App-UserId
+    #: Huawei region id (``[provider] region``, or read from a metastudio.<region> endpoint)
+    region: str | None = None
 
     @property
     def job_type(self) -> str:

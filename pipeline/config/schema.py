@@ -90,6 +90,10 @@ def _provider() -> Schema:
         kind_key = next(k for k in TABLES["provider"] if k.name == "kind")
         variant = _table(keys, kind={"const": str(kind), "description": kind_key.meaning})
         variant["required"] = ["kind", *variant.get("required", [])]
+        if family == "azure":
+            variant["required"].append("endpoint")
+        else:  # a region names the endpoint too
+            variant["anyOf"] = [{"required": ["endpoint"]}, {"required": ["region"]}]
         if family == "huawei":  # the loader's one cross-key rule
             variant["if"] = {
                 "properties": {"upload_mode": {"const": "segment"}},

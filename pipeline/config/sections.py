@@ -20,8 +20,34 @@ from pipeline.config.records import (
     ReportConfig,
     UploadMode,
 )
+from pipeline.config.regions import (
+    DEFAULT_RATES,
+    HUAWEI_REGIONS,
+    endpoint_region,
+    region_endpoint,
+)
 from pipeline.config.tables import Table
 from pipeline.errors import ConfigError
+
+
+def _huawei_region(t: Table, kind: ProviderKind, endpoint: str | None) -> str | None:
+    """``[provider] region`` (Huawei): a known region id, agreeing with an explicit endpoint."""
+    if kind != HUAWEI:
+        if "region" in t.data:
+            raise t.bad("region", "is a Huawei key; Azure's region is in its endpoint")
+        return None
+    region = t.str_("region")
+    if region is None:
+        return endpoint_region(endpoint) if endpoint else None
+    if region not in HUAWEI_REGIONS:
+        raise t.bad("region", f"must be one of {', '.join(HUAWEI_REGIONS)} (got {region!r})")
+    if endpoint is not None and endpoint_region(endpoint) != region:
+        raise t.bad(
+            "region",
+            f"{region!r} does not match endpoint {endpoint!r}: region {region} is "
+            f"{region_endpoint(region)}; drop one of the two keys or make them agree",
+        )
+    return region
 
 
 def read_provider(t: Table) -> ProviderConfig:
@@ -29,8 +55,12 @@ def read_provider(t: Table) -> ProviderConfig:
     if kind is None:
         raise ConfigError(f"{t.source.where('provider', None)}: [provider] needs key 'kind'")
     # Required: a job file without it used to run on the in-process emulator and record
-    # "succeeded" voices in the ledger that a later real run would then skip.
+    # "succeeded" voices in the ledger that a later real run would then skip. A Huawei
+    # [provider] region names it instead.
     endpoint = t.str_("endpoint")
+    region = _huawei_region(t, kind, endpoint)
+    if endpoint is None and region is not None:
+        endpoint = region_endpoint(region)
     if endpoint is None:
         raise ConfigError(
             f"{t.source.where('provider', None)}: [provider] needs key 'endpoint': "
@@ -54,6 +84,7 @@ def read_provider(t: Table) -> ProviderConfig:
             edition=edition,
             upload_mode=mode,
             app_user_id=app_user_id,
+            region=region,
         )
     api_version: str = t.get("api_version")
     project: str = t.get("project")
@@ -66,12 +97,14 @@ def read_provider(t: Table) -> ProviderConfig:
     )
 
 
-def read_limits(t: Table) -> Limits:
+def read_limits(t: Table, region: str | None = None) -> Limits:
+    """``[limits]``; the Huawei rates default to ``region``'s gateway quotas (reference §10)."""
+    rates = HUAWEI_REGIONS.get(region or "", DEFAULT_RATES)
     limits = Limits(
         uploads=t.get("uploads"),
         cpu_workers=t.get("cpu_workers", max(1, os.cpu_count() or 1)),
-        create_per_second=t.get("create_per_second"),
-        query_per_second=t.get("query_per_second"),
+        create_per_second=t.get("create_per_second", rates.write),
+        query_per_second=t.get("query_per_second", rates.read),
         azure_requests=t.get("azure_requests"),
         azure_window_s=t.get("azure_window_s"),
         max_file_mb=t.get("max_file_mb"),

@@ -9,7 +9,8 @@ and must reconcile (Huawei: list and adopt; Azure: the same deterministic ids).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from pipeline.records import Finding, Phase, PreparedVoice, Severity, VoiceState, VoiceStatus
 
@@ -52,6 +53,26 @@ class Provider(Protocol):
         """One polling round over the batch's submitted voices (bulk list calls, not one GET
         per voice); returns the states that changed. ``voices`` are this run's prepared voices,
         for mapping remote file names back to inbox files."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenantLimits:
+    """What the account allows before anything is created (Huawei: quotas, durations)."""
+
+    quota: int | None  #: trainings left for this run's edition; None = not reported
+    quota_name: str  #: the field it was read from, for messages
+    min_total_s: float | None = None  #: the account's total-duration range per voice
+    max_total_s: float | None = None
+    duration_source: str = ""  #: where the range comes from, for findings
+
+
+@runtime_checkable
+class TenantAware(Protocol):
+    """A provider whose account has limits worth reading once per run, before creating."""
+
+    async def tenant(self) -> TenantLimits:
+        """The account's quota and limits for this run's kind of job."""
         ...
 
 

@@ -13,13 +13,14 @@ from pipeline.config import JobConfig
 from pipeline.errors import (
     AuthenticationFailed,
     CircuitOpen,
+    ProviderError,
     ProviderProtocolError,
     ProviderRejected,
     ProviderUnavailable,
     UploadRejected,
 )
 from pipeline.ledger.base import Ledger
-from pipeline.providers.base import Provider
+from pipeline.providers.base import Provider, TenantLimits
 from pipeline.records import (
     Finding,
     Phase,
@@ -31,6 +32,7 @@ from pipeline.records import (
     same_content,
 )
 from pipeline.stages.stream import Progress, prepare_stream
+from pipeline.stages.tenant import read_tenant, within_tenant
 
 log = structlog.get_logger("pipeline.send")
 
@@ -65,7 +67,19 @@ async def send_all(
     progress: Progress,
 ) -> None:
     breaker = Breaker(config.limits.circuit_breaker)
-    claims = Claims.of(await ledger.all())
+    states = await ledger.all()
+    claims = Claims.of(states)
+    tenant: TenantLimits | None = None
+    unread: ProviderError | None = None  # the tenant could not be read: nothing is created
+    try:
+        tenant = await read_tenant(config, provider, sources, states)  # once, before any create
+    except AuthenticationFailed as exc:
+        raise CircuitOpen(f"the provider rejected our credentials: {exc}") from None
+    except (ProviderUnavailable, ProviderProtocolError) as exc:
+        log.warning("tenant.unread", error=str(exc))
+        unread = exc
+    # The tenant's range judges voices not created yet; a remote job keeps its own verdict.
+    created = {s.key for s in states if s.stage.order >= Phase.CREATED.order}
     # Voices in flight on the network side at once; uploads and API calls have their own limits
     # inside the provider, this only bounds memory and open tasks for very large batches.
     in_flight = anyio.Semaphore(max(config.limits.uploads * 4, 16))
@@ -73,10 +87,25 @@ async def send_all(
         anyio.create_task_group() as tg,
         prepare_stream(config, progress, sources) as voices,
     ):
-        async for voice in voices:
+        async for prepared_voice in voices:
+            voice = prepared_voice
+            if voice.key not in created:
+                voice = within_tenant(voice, tenant, config)
             prepared[voice.key] = voice
             if voice.rejected:
                 log.info("voice.rejected", voice=voice.key, findings=len(voice.findings))
+                continue
+            if unread is not None and voice.key not in created:
+                # Its quota and duration range are unknown: left for the next run (deferred).
+                state = await initial_state(voice, ledger)
+                await ledger.put(
+                    replace(state, attempts=state.attempts + 1, last_error=str(unread))
+                )
+                if breaker.failed():
+                    raise CircuitOpen(
+                        f"the provider kept failing ({breaker.consecutive} voices in a row): "
+                        f"{unread}"
+                    )
                 continue
             await in_flight.acquire()
             tg.start_soon(

@@ -21,6 +21,7 @@ from pipeline.emulator.context import (
     EmulatorOptions,
 )
 from pipeline.emulator.huawei.model import HuaweiSettings
+from pipeline.emulator.huawei.plays import NARROW_LIMITS
 from pipeline.emulator.server import Emulator
 from pipeline.errors import (
     AmbiguousCreate,
@@ -325,3 +326,63 @@ def test_refuses_plain_http_to_a_remote_host() -> None:
             "PREMIUM",
             body("x"),
         )
+
+
+# --- the emulator playing Huawei alternatives (end to end: test_huawei_alternatives) ---
+
+
+def _playing(name: str) -> EmulatorOptions:
+    return EmulatorOptions(huawei_rate_limits=(), plays=frozenset({name}), time_scale=1e6)
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("huawei-batch-name-dropped", None),
+        ("huawei-batch-name-rewritten", "nightly-" + PROJECT[:6]),
+    ],
+)
+@pytest.mark.anyio
+async def test_batch_name_not_kept(start: Start, name: str, kept: str | None) -> None:
+    """show/list answer another (or no) batch_name; a list by ours finds nothing, by voice it does."""
+    _, client = await start(_playing(name))
+    created = await client.create_job("BASIC", body("v1"), app_user_id="vo-marker")
+    job = await client.show_job(created.job_id)
+    assert job.batch_name == kept
+    assert job.app_user_id == "vo-marker"
+    assert [j async for j in client.iter_jobs(batch_name="nightly")] == []
+    assert [j.job_id async for j in client.iter_jobs(voice_name="v1")] == [created.job_id]
+
+
+@pytest.mark.anyio
+async def test_one_segment_url_is_the_current_sentence(start: Start) -> None:
+    """One audio and one txt slot, for the lowest sentence not confirmed yet."""
+    emu, client = await start(_playing("huawei-one-segment-url"))
+    created = await client.create_job("BASIC", body("v1", create_type="SEGMENT"))
+    assert len(created.audio_uploading_url) == 1
+    assert "segments/0.wav" in created.audio_uploading_url[0]
+    again = await client.uploading_address(created.job_id)
+    assert len(again.audio_uploading_url) == len(again.txt_uploading_url) == 1
+    assert emu.huawei.job(created.job_id) is not None
+
+
+@pytest.mark.anyio
+async def test_unknown_job_400_is_still_not_found(start: Start) -> None:
+    """A 400 for an unknown job id becomes NotFound once a list by that id finds nothing."""
+    _, client = await start(_playing("huawei-unknown-job-400"))
+    with pytest.raises(NotFound) as caught:
+        await client.show_job("00000000-0000-0000-0000-000000000000")
+    assert caught.value.status == 400
+    created = await client.create_job("BASIC", body("v1"))
+    assert (await client.show_job(created.job_id)).state == "CREATING"
+
+
+@pytest.mark.anyio
+async def test_zero_quota_and_narrow_durations(start: Start) -> None:
+    """The tenant calls report no resource left, and the narrow duration range."""
+    _, client = await start(_playing("huawei-zero-quota"))
+    assert (await client.quotas()).for_job_type("BASIC") == 0
+    _, narrow = await start(_playing("huawei-narrow-durations"))
+    limit = (await narrow.tenant_duration_cfg()).for_job_type("ADVANCE")
+    assert limit is not None
+    assert (limit.min_s, limit.max_s) == (NARROW_LIMITS.advance_min, NARROW_LIMITS.advance_max)

@@ -20,7 +20,7 @@ import anyio.to_thread
 from aiohttp import web
 
 from pipeline.emulator.context import EmulatorContext
-from pipeline.emulator.huawei import audit, params
+from pipeline.emulator.huawei import audit, params, plays
 from pipeline.emulator.huawei.audit import LETTER_NAME
 from pipeline.emulator.huawei.book import CreateRecord, JobBook
 from pipeline.emulator.huawei.errors import validation
@@ -73,6 +73,8 @@ class Jobs:
             meta, create_type = params.parse_create(data, request.headers.get("X-App-UserId"))
             if create_type is CreateType.SEGMENT and job_type not in SENTENCES:
                 raise validation(f"create_type SEGMENT is not supported for {job_type} jobs")
+            kept = plays.stored_batch_name(self._ctx.options, meta.batch_name, tenant)
+            meta = dataclasses.replace(meta, batch_name=kept)
             job = self._book.create(tenant, job_type, create_type, meta, self._ctx.clock.now())
             lost = self._gateway.answer_lost()
             self._book.creates.append(
@@ -89,7 +91,8 @@ class Jobs:
             )
             # The URLs are minted with the job, as the real service does: an answer held back
             # (create_answer_delay_s) hands out URLs that have aged by then.
-            answer = {"job_id": job.job_id, **self._files.upload_urls(job, "create")}
+            slots = plays.segment_slots(self._ctx.options, job, SENTENCES.get(job_type, 0))
+            answer = {"job_id": job.job_id, **self._files.upload_urls(job, "create", slots)}
             if self._settings.create_answer_delay_s > 0:
                 await anyio.sleep(self._settings.create_answer_delay_s)
             if lost and request.transport is not None:
@@ -115,8 +118,17 @@ class Jobs:
             if forced is JobState.AUDIT_FAILED and not errors:
                 errors = [audit.forced_error(job.job_type)]
             outcome = JobState.AUDIT_FAILED if errors else (forced or JobState.SUCCEED)
+            # Manual review refuses what the system audit let through.
+            admin_rejected = not errors and plays.rejects_in_review(self._ctx.options)
+            if admin_rejected:
+                outcome = JobState.AUDIT_FAILED
             submission = new_submission(
-                job.job_type, now, outcome, tuple(errors), self._settings.durations
+                job.job_type,
+                now,
+                outcome,
+                tuple(errors),
+                self._settings.durations,
+                admin_rejected=admin_rejected,
             )
         finally:
             committed = self._book.finish_commit(job, meta, submission)

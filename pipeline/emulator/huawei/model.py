@@ -11,6 +11,7 @@ ADVANCE/THIRD_PARTY, or when SPLIT_FAILED is forced)::
     CREATING -commit-> SYSTEM_AUDITING -> AUDITING -> [WAITING_SPLIT -> SPLITTING -> ANNOTATING]
       -> WAITING -> PROCESSING -> UPLOADING -> SUCCEED
     failures: SYSTEM_AUDITING -> AUDIT_FAILED (content audit failed, or forced)
+              AUDITING -> AUDIT_FAILED        (manual review refused: huawei-manual-review-reject)
               SPLITTING -> SPLIT_FAILED                       (forced)
               PROCESSING -> FAILED halfway through training    (forced)
               PROCESSING -> USER_RESULT_REVIEW -> USER_REVIEW_REJECT (forced)
@@ -255,6 +256,7 @@ class Submission:
     audit_done_at: float  #: when the system audit ends (emulated)
     asset_id: str  #: revealed on SUCCEED
     outcome: JobState  #: the last state of the timeline
+    admin_rejected: bool = False  #: AUDIT_FAILED in manual review (after the system audit)
 
     def passed(self, t: float) -> tuple[Transition, ...]:
         """The transitions that happened at or before ``t``."""
@@ -297,7 +299,7 @@ class Job:
         return sum(
             1
             for sub in self.submissions
-            if sub.outcome is JobState.AUDIT_FAILED and sub.audit_done_at <= t
+            if sub.outcome is JobState.AUDIT_FAILED and sub.timeline[-1].at <= t
         )
 
 
@@ -306,12 +308,15 @@ def plan(
     committed_at: float,
     outcome: JobState,
     durations: StageDurations,
+    *,
+    admin_rejected: bool = False,
 ) -> tuple[Transition, ...]:
-    """The timeline a commit at ``committed_at`` sets in motion, ending in ``outcome``."""
+    """The timeline a commit at ``committed_at`` sets in motion, ending in ``outcome``
+    (``admin_rejected``: an AUDIT_FAILED decided in manual review, not by the system audit)."""
     t = committed_at
     steps = [Transition(at=t, state=JobState.SYSTEM_AUDITING, actions=(("COMMIT_JOB", "USER"),))]
     t += durations.system_audit
-    if outcome is JobState.AUDIT_FAILED:
+    if outcome is JobState.AUDIT_FAILED and not admin_rejected:
         steps.append(
             Transition(at=t, state=JobState.AUDIT_FAILED, actions=(("AUDIT_NOT_PASS", "SYSTEM"),))
         )
@@ -320,6 +325,11 @@ def plan(
         Transition(at=t, state=JobState.AUDITING, actions=(("SYSTEM_AUDIT_PASS", "SYSTEM"),))
     )
     t += durations.admin_audit
+    if outcome is JobState.AUDIT_FAILED:
+        steps.append(
+            Transition(at=t, state=JobState.AUDIT_FAILED, actions=(("AUDIT_NOT_PASS", "ADMIN"),))
+        )
+        return tuple(steps)
     audit_pass: tuple[tuple[str, str], ...] = (("ADMIN_AUDIT_PASS", "ADMIN"),)
     long_recording = job_type in (JobType.ADVANCE, JobType.THIRD_PARTY)
     if long_recording or outcome is JobState.SPLIT_FAILED:
@@ -377,15 +387,18 @@ def new_submission(
     outcome: JobState,
     audit_errors: tuple[AuditError, ...],
     durations: StageDurations,
+    *,
+    admin_rejected: bool = False,
 ) -> Submission:
     """A commit's record: its planned timeline and the (still hidden) audit verdict."""
     return Submission(
         committed_at=committed_at,
-        timeline=plan(job_type, committed_at, outcome, durations),
+        timeline=plan(job_type, committed_at, outcome, durations, admin_rejected=admin_rejected),
         audit_errors=audit_errors,
         audit_done_at=committed_at + durations.system_audit,
         asset_id=str(uuid.uuid4()),
         outcome=outcome,
+        admin_rejected=admin_rejected,
     )
 
 

@@ -14,10 +14,10 @@ import anyio.to_thread
 from aiohttp import web
 
 from pipeline.emulator.context import EmulatorContext
-from pipeline.emulator.huawei import audit, params
+from pipeline.emulator.huawei import audit, params, plays
 from pipeline.emulator.huawei.book import JobBook
 from pipeline.emulator.huawei.errors import WRONG_STATE, HuaweiError, validation
-from pipeline.emulator.huawei.model import COMMITTABLE, CreateType, Job
+from pipeline.emulator.huawei.model import COMMITTABLE, SENTENCES, CreateType, Job
 from pipeline.emulator.huawei.uploads import JobFiles
 
 
@@ -33,7 +33,8 @@ class Segments:
         self, request: web.Request, tenant: str, body: bytes
     ) -> web.StreamResponse:
         job = self._book.get(tenant, request.match_info["job_id"])
-        return web.json_response(self._files.upload_urls(job, "address"))
+        slots = plays.segment_slots(self._ctx.options, job, SENTENCES.get(job.job_type, 0))
+        return web.json_response(self._files.upload_urls(job, "address", slots))
 
     async def confirm(self, request: web.Request, tenant: str, body: bytes) -> web.StreamResponse:
         query = request.rel_url.query

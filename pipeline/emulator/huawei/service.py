@@ -7,7 +7,7 @@ resource, and each module's docstring lists the choices it makes where the refer
 (create, commit, show, list, delete; lost create answers), ``huawei.uploads`` (object layout
 and URLs), ``huawei.segments`` (sentence confirmation), ``huawei.history`` (audit result,
 op-logs), ``huawei.tenant`` (quotas, duration configuration), ``huawei.errors`` and
-``huawei.params`` (error codes, validation).
+``huawei.params`` (error codes, validation), ``huawei.plays`` (the undocumented alternatives).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from pipeline.emulator.context import EmulatorContext
+from pipeline.emulator.huawei import plays
 from pipeline.emulator.huawei.book import CreateRecord, JobBook
 from pipeline.emulator.huawei.gateway import API_ROOT, CallRecord, Gateway
 from pipeline.emulator.huawei.history import History
@@ -42,7 +43,7 @@ class HuaweiService:
         self._ctx = ctx
         self._owns_store = store is None
         self.store = store if store is not None else ObjectStore(ctx)
-        self.settings = settings or HuaweiSettings()
+        self.settings = plays.settings_for(ctx.options, settings or HuaweiSettings())
         self._book = JobBook(self.settings)
         self._files = JobFiles(self.store)
         self._gateway = Gateway(ctx, self.settings)

@@ -4,7 +4,7 @@ Upload objects live in bucket ``metastudio-voice-training`` under
 ``{project_id}/{job_id}/training_data.zip``, ``…/segments/{i}.wav|txt`` and
 ``…/authorization_letter``; a create or uploading-address call returns only the URLs of the
 job's ``create_type`` (PACKAGE: the zip; SEGMENT: one audio and one txt URL per sentence index
-0..N-1) plus the letter URL, which accepts ``application/pdf``, ``image/jpeg`` or ``image/png``
+0..N-1, or only the current sentence's with ``huawei-one-segment-url``) plus the letter URL, which accepts ``application/pdf``, ``image/jpeg`` or ``image/png``
 (the store records which one arrived; the audit checks the file's magic bytes).
 """
 
@@ -50,8 +50,9 @@ class JobFiles:
         txt = self.get(job, f"segments/{index}.txt")
         return (wav.path if wav else None, txt.path if txt else None)
 
-    def upload_urls(self, job: Job, shape: str) -> dict[str, Any]:
-        """Fresh pre-signed URLs in the create (§4.4) or uploading-address (§6.6) shape."""
+    def upload_urls(self, job: Job, shape: str, slots: range | None = None) -> dict[str, Any]:
+        """Fresh pre-signed URLs in the create (§4.4) or uploading-address (§6.6) shape;
+        ``slots``: the sentence indices a SEGMENT job gets URLs for (default: every one)."""
         put = self.store.presign_put
         out: dict[str, Any] = {}
         if job.create_type is CreateType.PACKAGE:
@@ -61,15 +62,13 @@ class JobFiles:
             else:
                 out["package_url"] = {"training_data_uploading_url": url}
         else:
-            count = SENTENCES[job.job_type]
+            indices = range(SENTENCES[job.job_type]) if slots is None else slots
             segments = {
                 "audio_uploading_url": [
-                    put(BUCKET, self.key(job, f"segments/{i}.wav"), AUDIO_TYPES)
-                    for i in range(count)
+                    put(BUCKET, self.key(job, f"segments/{i}.wav"), AUDIO_TYPES) for i in indices
                 ],
                 "txt_uploading_url": [
-                    put(BUCKET, self.key(job, f"segments/{i}.txt"), TEXT_TYPES)
-                    for i in range(count)
+                    put(BUCKET, self.key(job, f"segments/{i}.txt"), TEXT_TYPES) for i in indices
                 ],
             }
             out["segment_uploading_url" if shape == "create" else "segment_url"] = segments

@@ -22,6 +22,7 @@ from pipeline.emulator.huawei.model import (
     JobState,
     JobType,
 )
+from pipeline.emulator.huawei.plays import ADMIN_ATTACHMENT, ADMIN_MESSAGE, ALGORITHM_REASON
 
 #: How long an allocated training resource stays valid after the job was created (emulated).
 _RESOURCE_LIFETIME_S = 365 * 86400
@@ -94,6 +95,14 @@ def audit_result_json(job: Job, now: float) -> dict[str, Any]:
                 "message": "The training data passed manual review.",
                 "audit_time": int(transition.at),
             }
+        elif ("AUDIT_NOT_PASS", "ADMIN") in transition.actions:
+            out["admin_audit_result"] = {
+                "message": ADMIN_MESSAGE,
+                "attachment_name": ADMIN_ATTACHMENT,
+                "attachment_url": f"https://metastudio-review.obs.example.invalid/{job.job_id}/"
+                f"{ADMIN_ATTACHMENT}",
+                "audit_time": int(transition.at),
+            }
     return out
 
 
@@ -113,6 +122,11 @@ def op_logs(job: Job, now: float) -> list[dict[str, Any]]:
                 if transition.state in FAILURES:
                     entry["external_info"] = {
                         "algorithm_failure_reason": FAILURES[transition.state][1]
+                    }
+                elif submission.admin_rejected and transition.state is JobState.AUDIT_FAILED:
+                    entry["external_info"] = {
+                        "admin_audit_failure_reason": ADMIN_MESSAGE,
+                        "algorithm_failure_reason": ALGORITHM_REASON,
                     }
                 elif transition.state is JobState.AUDIT_FAILED:
                     first = submission.audit_errors[0] if submission.audit_errors else None

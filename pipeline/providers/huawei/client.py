@@ -17,28 +17,39 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Final, Literal
 from urllib.parse import quote
 
 import structlog
 
-from pipeline.errors import AmbiguousCreate, ProviderProtocolError
+from pipeline.errors import (
+    AmbiguousCreate,
+    AuthenticationFailed,
+    NotFound,
+    ProviderProtocolError,
+    ProviderRejected,
+)
 from pipeline.providers.http import (
     Connection,
     ControlApi,
-    KindLimits,
-    RateLimiter,
-    RetryPolicies,
-    RetryPolicy,
-    Service,
     UploadBody,
 )
 from pipeline.providers.http.fields import JsonObject, array, integer, json_object
 from pipeline.providers.http.urls import segment as _seg
 from pipeline.providers.huawei import records
+from pipeline.providers.huawei.api import (
+    CALL_KINDS,
+    CREATE_ROUTES,
+    HUAWEI,
+    HUAWEI_RETRY,
+    THROTTLE_CODES,
+    WRITE_KINDS,
+    CallKind,
+    Edition,
+    RateLimits,
+    RetryKind,
+)
 from pipeline.providers.huawei.auth import AkSkAuth, Auth, TokenAuth, authorized
 from pipeline.providers.huawei.records import (
     JOB_STATES,
@@ -48,6 +59,7 @@ from pipeline.providers.huawei.records import (
     CreateJobBody,
     JobInfo,
     JobPage,
+    OperationLog,
     Quotas,
     SegmentConfirm,
     TenantDurationCfg,
@@ -57,82 +69,8 @@ from pipeline.providers.huawei.signer import encode
 
 log = structlog.get_logger(__name__)
 
-#: Error codes that mean "throttled" whatever the HTTP status (reference §10).
-THROTTLE_CODES: Final = frozenset({"APIGW.0308"})
-
-Edition = Literal["BASIC", "MIDDLE", "ADVANCE", "THIRD_PARTY"]
-#: job_type → the create route's last segment (reference §6.1).
-CREATE_ROUTES: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "BASIC": "basic-jobs",
-        "MIDDLE": "middle-jobs",
-        "ADVANCE": "advance-jobs",
-        "THIRD_PARTY": "third-party-jobs",
-    }
-)
 _PREFIX: Final = "voice-training-manage"
 _JSON: Final = "application/json"
-
-
-# --------------------------------------------------------------------------- configuration
-
-
-#: The API kinds, each with its own quota at the gateway (the kinds of the rate limit).
-CallKind = Literal[
-    "create", "commit", "delete", "show", "list", "audit", "segment", "address", "quota"
-]
-CALL_KINDS: Final[tuple[CallKind, ...]] = (
-    "create", "commit", "delete", "show", "list", "audit", "segment", "address", "quota",
-)  # fmt: skip
-#: The kinds of retry policy (several API kinds share one; see ``HUAWEI_RETRY``).
-RetryKind = Literal["create", "commit", "poll", "upload"]
-#: Kinds whose quota is the write rate (create/commit/delete); the rest are reads.
-WRITE_KINDS: Final[frozenset[CallKind]] = frozenset({"create", "commit", "delete"})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RateLimits:
-    """Client-side calls per second per API kind (defaults: cn-north-4 quotas, reference §10).
-
-    Unlisted kinds (confirm/segment info, upload addresses, quotas) get the query rate.
-    """
-
-    create: float = 10.0
-    commit: float = 10.0  #: commit and confirm-segment
-    delete: float = 10.0
-    show: float = 20.0
-    list: float = 20.0
-    audit: float = 20.0
-    segment: float = 20.0
-    address: float = 20.0
-    quota: float = 20.0
-
-    @classmethod
-    def uniform(cls, *, write: float, read: float) -> RateLimits:
-        """Write calls (create/commit/delete) at ``write``/s, everything else at ``read``/s."""
-        return cls(**{kind: write if kind in WRITE_KINDS else read for kind in CALL_KINDS})
-
-    def limiters(self) -> KindLimits:
-        """One fresh limiter per call kind."""
-        return KindLimits(
-            {kind: RateLimiter.per_second(getattr(self, kind)) for kind in CALL_KINDS}
-        )
-
-
-#: The retry policy of each call kind: ``create`` retries only failures that prove nothing was
-#: created (see the module docstring); ``commit`` covers commit, confirm-segment and delete
-#: (repeating them is harmless: a repeat is refused); ``poll`` the reads (show, list, audit
-#: result, segment info, upload addresses, quotas); ``upload`` the PUTs to pre-signed OBS URLs.
-HUAWEI_RETRY: Final = RetryPolicies(
-    create=RetryPolicy(attempts=6, max_elapsed_s=60.0),
-    commit=RetryPolicy(attempts=6, max_elapsed_s=120.0),
-    poll=RetryPolicy(attempts=8, max_elapsed_s=300.0),
-    upload=RetryPolicy(attempts=4, max_elapsed_s=900.0, base_delay=1.0),
-)
-
-
-#: The Huawei control API, as the shared scaffolding sees it.
-HUAWEI: Final = Service(name="huawei", throttle_codes=THROTTLE_CODES, retry=HUAWEI_RETRY)
 
 
 # --------------------------------------------------------------------------- the client
@@ -179,11 +117,14 @@ class HuaweiClient:
             url += "?" + "&".join(f"{encode(k)}={encode(v)}" for k, v in query)
         return url
 
-    def _headers(self, method: str, url: str, body: bytes, *, app_user: bool) -> dict[str, str]:
+    def _headers(
+        self, method: str, url: str, body: bytes, *, app_user: bool, user: str | None
+    ) -> dict[str, str]:
         # Content-Type on every call, GET and DELETE included, as the SDK does (it is signed).
         headers = {"Content-Type": _JSON}
-        if app_user and self._app_user_id:
-            headers["X-App-UserId"] = self._app_user_id
+        app_user_id = user or self._app_user_id
+        if app_user and app_user_id:
+            headers["X-App-UserId"] = app_user_id
         return authorized(
             self._auth, headers, method=method, url=url, body=body, project_id=self._project_id
         )
@@ -198,6 +139,7 @@ class HuaweiClient:
         query: Sequence[tuple[str, str]] = (),
         body: Mapping[str, object] | None = None,
         app_user: bool = False,
+        user: str | None = None,
         idempotent: bool = True,
         absent_on_retry_is_success: bool = False,
     ) -> object:
@@ -210,7 +152,7 @@ class HuaweiClient:
             url,
             operation=kind,
             policy=policy,
-            headers=lambda: self._headers(method, url, payload, app_user=app_user),
+            headers=lambda: self._headers(method, url, payload, app_user=app_user, user=user),
             body=payload or None,
             idempotent=idempotent,
             absent_on_retry_is_success=absent_on_retry_is_success,
@@ -219,8 +161,11 @@ class HuaweiClient:
 
     # -- jobs ------------------------------------------------------------------------------
 
-    async def create_job(self, edition: str, body: CreateJobBody) -> CreatedJob:
-        """Create a training job of ``edition`` (BASIC, MIDDLE, ADVANCE, THIRD_PARTY).
+    async def create_job(
+        self, edition: str, body: CreateJobBody, *, app_user_id: str | None = None
+    ) -> CreatedJob:
+        """Create a training job of ``edition`` (BASIC, MIDDLE, ADVANCE, THIRD_PARTY);
+        ``app_user_id``: this call's ``X-App-UserId`` instead of the client's.
 
         Raises:
             AmbiguousCreate: the request may have reached the server and we do not know its
@@ -243,6 +188,7 @@ class HuaweiClient:
             policy="create",
             body=body.to_json(),
             app_user=True,
+            user=app_user_id,
             idempotent=False,
         )
         try:
@@ -251,11 +197,31 @@ class HuaweiClient:
             # A 200 we cannot read most likely made a job whose id we do not know.
             raise AmbiguousCreate(f"create answered with an unreadable payload: {exc}") from exc
 
-    async def show_job(self, job_id: str) -> JobInfo:
-        """The job's detail (reference §6.5)."""
-        payload = await self._call(
-            "show", "GET", f"user/jobs/{_seg(job_id)}", policy="poll", app_user=True
-        )
+    async def show_job(self, job_id: str, *, app_user_id: str | None = None) -> JobInfo:
+        """The job's detail (reference §6.5).
+
+        Raises:
+            NotFound: the job does not exist: a 404, or a 400 (some accounts answer an unknown
+                job id with 400 ``MSS.00000003``) that a list filtered by the id confirms.
+        """
+        try:
+            payload = await self._call(
+                "show",
+                "GET",
+                f"user/jobs/{_seg(job_id)}",
+                policy="poll",
+                app_user=True,
+                user=app_user_id,
+            )
+        except ProviderRejected as exc:
+            if exc.status != 400 or isinstance(exc, AuthenticationFailed | NotFound):
+                raise
+            page = await self.list_jobs(job_id=job_id, limit=1, app_user_id=app_user_id)
+            if any(job.job_id == job_id for job in page.jobs):
+                raise
+            raise NotFound(
+                f"job {job_id} does not exist ({exc})", status=400, code=exc.code
+            ) from exc
         return self._job(json_object(payload, "job detail"))
 
     async def list_jobs(
@@ -265,12 +231,15 @@ class HuaweiClient:
         voice_name: str | None = None,
         state: str | Collection[str] | None = None,
         job_type: str | None = None,
+        job_id: str | None = None,
         offset: int = 0,
         limit: int = 100,
         sort_key: str | None = None,
         sort_dir: Literal["asc", "desc"] | None = None,
+        app_user_id: str | None = None,
     ) -> JobPage:
-        """One page of jobs matching the filters (reference §6.8); ``limit`` is 1–100."""
+        """One page of jobs matching the filters (reference §6.8); ``limit`` is 1–100;
+        ``app_user_id``: this call's ``X-App-UserId`` instead of the client's."""
         if not 1 <= limit <= 100:
             raise ValueError("limit must be within 1..100")
         if offset < 0:
@@ -282,13 +251,14 @@ class HuaweiClient:
             ("batch_name", batch_name),
             ("voice_name", voice_name),
             ("job_type", job_type),
+            ("job_id", job_id),
             ("sort_key", sort_key),
             ("sort_dir", sort_dir),
         ):
             if value is not None:
                 query.append((key, value))
         payload = await self._call(
-            "list", "GET", "user/jobs", policy="poll", query=query, app_user=True
+            "list", "GET", "user/jobs", policy="poll", query=query, app_user=True, user=app_user_id
         )
         obj = json_object(payload, "job list")
         jobs = array(obj, "jobs", "job list")
@@ -305,6 +275,7 @@ class HuaweiClient:
         state: str | Collection[str] | None = None,
         job_type: str | None = None,
         page_size: int = 100,
+        app_user_id: str | None = None,
     ) -> AsyncIterator[JobInfo]:
         """Every matching job, page by page (``offset += limit`` until ``offset >= count``).
 
@@ -323,6 +294,7 @@ class HuaweiClient:
                 limit=page_size,
                 sort_key="create_time",
                 sort_dir="asc",
+                app_user_id=app_user_id,
             )
             for job in page.jobs:
                 if job.job_id not in seen:
@@ -332,7 +304,9 @@ class HuaweiClient:
             if offset >= page.count or not page.jobs:
                 return
 
-    async def commit_job(self, job_id: str, body: CommitJobBody | None = None) -> None:
+    async def commit_job(
+        self, job_id: str, body: CommitJobBody | None = None, *, app_user_id: str | None = None
+    ) -> None:
         """Submit the job for review and training (reference §6.2)."""
         await self._call(
             "commit",
@@ -341,6 +315,7 @@ class HuaweiClient:
             policy="commit",
             body=None if body is None else body.to_json(),
             app_user=True,
+            user=app_user_id,
         )
 
     async def delete_job(self, job_id: str) -> None:
@@ -398,6 +373,19 @@ class HuaweiClient:
             "audit", "GET", f"user/jobs/{_seg(job_id)}/audit-result", policy="poll"
         )
         return records.audit_result(payload)
+
+    async def operation_log(self, job_id: str) -> tuple[OperationLog, ...]:
+        """Every op-log entry of the job, oldest first (reference §6.11, ListJobOperationLog)."""
+        entries: list[OperationLog] = []
+        while True:
+            query = [("offset", str(len(entries))), ("limit", "100")]
+            payload = await self._call(
+                "audit", "GET", f"user/jobs/{_seg(job_id)}/op-logs", policy="poll", query=query
+            )
+            count, page = records.operation_log(payload)
+            entries.extend(page)
+            if not page or len(entries) >= count:
+                return tuple(entries)
 
     async def quotas(self) -> Quotas:
         """Remaining training resources per edition (reference §6.9)."""

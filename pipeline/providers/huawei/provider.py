@@ -1,18 +1,26 @@
 """The Huawei MetaStudio voice-training provider: the stage-level adapter over ``HuaweiClient``.
 
-create  list this voice's earlier jobs (batch_name + voice_name) and adopt one; create only when
-        there is none. Huawei has no idempotency key, so this lookup is what keeps a re-run (or a
-        create whose answer was lost) from paying for a second job.
+create  list this voice's earlier jobs (voice_name + job_type, with our marker) and adopt one;
+        create only when there is none. Huawei has no idempotency key, so this lookup is what
+        keeps a re-run (or a create whose answer was lost) from paying for a second job. It never
+        depends on the service keeping ``batch_name`` (SetJobBatchName needs a tenant
+        permission): the marker is ``X-App-UserId`` = ``vo`` + a hash of batch and voice key,
+        which jobs echo as ``app_user_id`` (unless ``[provider] app_user_id`` is set). The job
+        id is in the ledger the moment the answer arrives.
 upload  package: one deterministic zip (or one long WAV in a zip) + the authorization letter;
-        segment: per sentence PUT wav + txt, confirm, resume from ``confirmed_index``.
+        segment: per sentence PUT wav + txt, confirm, resume from ``confirmed_index``; with
+        fewer URLs than sentences, the slot is the current sentence's: asked again per index.
         URLs are fetched just before use and refreshed when the store refuses them.
 submit  commit; a commit whose answer was lost is recognised by the job's state.
-poll    one list call per 100 jobs of the batch, never one GET per job.
+poll    the ledger's job ids: one list call per 100 jobs of the batch, then ``show`` (within
+        the rate limit) for each id the list did not answer (batch_name dropped or rewritten);
+        only a job that show does not know (404, or 400 confirmed by a list by id) is gone.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import mimetypes
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
@@ -24,9 +32,17 @@ import anyio.to_thread
 import structlog
 
 from pipeline.config import JobConfig
-from pipeline.errors import AmbiguousCreate, ProviderRejected, UploadRejected
-from pipeline.providers.base import Save, vanished
+from pipeline.errors import (
+    AmbiguousCreate,
+    NotFound,
+    ProviderProtocolError,
+    ProviderRejected,
+    ProviderUnavailable,
+    UploadRejected,
+)
+from pipeline.providers.base import Save, TenantLimits, vanished
 from pipeline.providers.http import HttpClient
+from pipeline.providers.huawei import outcomes
 from pipeline.providers.huawei.client import HuaweiClient
 from pipeline.providers.huawei.packaging import Package, package_for
 from pipeline.providers.huawei.records import CreateJobBody, JobInfo, UploadAddresses
@@ -34,19 +50,12 @@ from pipeline.records import Finding, Phase, PreparedVoice, Severity, VoiceState
 
 log = structlog.get_logger("pipeline.providers.huawei")
 
-#: Final states and what they mean for the voice (reference §5: SPLIT_FAILED and
-#: USER_REVIEW_REJECT are undocumented; we stop polling and ask a human).
-_FINAL: Final = {
-    "SUCCEED": (VoiceStatus.SUCCEEDED, None),
-    "FAILED": (VoiceStatus.FAILED, "remote.job_failed"),
-    "AUDIT_FAILED": (VoiceStatus.NEEDS_ATTENTION, "remote.audit_failed"),
-    "SPLIT_FAILED": (VoiceStatus.NEEDS_ATTENTION, "remote.split_failed"),
-    "USER_REVIEW_REJECT": (VoiceStatus.NEEDS_ATTENTION, "remote.review_rejected"),
-}
 _URL_REFRESHES: Final = 3
 _CREATE_TRIES: Final = 4
 _PACKAGE: Final = "package"
 _AUTHORIZATION: Final = "authorization"
+#: Concurrent ``show`` calls of one polling round (the client's rate limit paces them).
+_SHOWS: Final = 16
 
 
 def _letter_type(path: Path) -> str:
@@ -73,11 +82,37 @@ class HuaweiProvider:
         self._uploads = uploads
         self._packages = config.state_dir / "packages"
         self._addresses: dict[str, UploadAddresses] = {}  # job_id → URLs; memory only (signed)
+        self._batch_list_answers = True  # False once a batch list answered none of our jobs
         self.bytes_uploaded = 0
 
     def describe(self) -> Mapping[str, str]:
         p = self._config.provider
         return {"kind": p.kind, "edition": p.edition, "upload_mode": p.upload_mode}
+
+    def marker(self, key: str) -> str | None:
+        """The ``X-App-UserId`` this voice's calls carry (None: the job file's own id is sent):
+        a job that echoes it as ``app_user_id`` is this voice's of this batch, whatever the
+        service did with ``batch_name``."""
+        if self._config.provider.app_user_id:
+            return None
+        digest = hashlib.sha256(f"{self._config.batch}\0{key}".encode()).hexdigest()
+        return f"vo{digest[:30]}"
+
+    async def tenant(self) -> TenantLimits:
+        """The account's quota for this edition and its duration range (read once per run)."""
+        job_type = self._config.provider.job_type
+        quotas = await self._client.quotas()
+        cfg = await self._client.tenant_duration_cfg()
+        limit = cfg.for_job_type(job_type) if job_type in ("ADVANCE", "THIRD_PARTY") else None
+        key = {"THIRD_PARTY": "cmww"}.get(job_type, job_type.lower())
+        return TenantLimits(
+            quota=quotas.for_job_type(job_type),
+            quota_name="resource_available_nums."
+            + {"THIRD_PARTY": "third_party_cmww"}.get(job_type, job_type.lower()),
+            min_total_s=None if limit is None else limit.min_s,
+            max_total_s=None if limit is None else limit.max_s,
+            duration_source=f"the tenant's duration config ({key}_min/{key}_max)",
+        )
 
     # -- create ------------------------------------------------------------------------------
 
@@ -85,20 +120,24 @@ class HuaweiProvider:
         self, voice: PreparedVoice, voice_name: str, taken: Collection[str]
     ) -> JobInfo | None:
         """This batch's earlier job for the voice, if the provider has one that can only be
-        ours: the same voice name (exact), not claimed by another voice of the ledger, and the
-        same attributes we send (create type, sex, language, tag) where the service echoes
-        them. A job that fails any of these belongs to another speaker and is never adopted."""
+        ours: the same voice name (exact), not claimed by another voice of the ledger, our
+        marker (``app_user_id``) and the same attributes we send (create type, sex, language,
+        tag) where the service echoes them. ``batch_name`` is not asked for (an account may
+        drop or rewrite it); without a marker a job naming another batch is not ours. A job
+        that fails any of these belongs to another speaker and is never adopted."""
         meta = voice.meta
         create_type = self._create_type()
+        marker = self.marker(voice.key)
         jobs = [
             j
             async for j in self._client.iter_jobs(
-                batch_name=self._config.batch,
                 voice_name=voice_name,
                 job_type=self._config.provider.job_type,
+                app_user_id=marker,
             )
             if j.voice_name == voice_name  # exact, whatever the server's matching rule is
             and j.job_id not in taken
+            and self._carries_marker(j, marker)
             and _echoes(j.create_type, create_type)
             and (meta is None or _echoes(j.sex, meta.sex))
             and (meta is None or _echoes(j.language, meta.language))
@@ -110,6 +149,18 @@ class HuaweiProvider:
             log.warning("create.several_earlier_jobs", voice_name=voice_name, jobs=len(jobs))
         # The newest is the one a previous run of ours made last.
         return max(jobs, key=lambda j: (j.create_time or 0, j.job_id))
+
+    def _carries_marker(self, job: JobInfo, marker: str | None) -> bool:
+        """Whether ``job`` is this batch's by what it echoes: our marker as ``app_user_id``
+        (then its ``batch_name`` does not matter: an account may drop or rewrite it); without
+        an echoed id, a ``batch_name`` that is ours or empty; another id: never."""
+        sent = marker or self._config.provider.app_user_id
+        if job.app_user_id:
+            if not _echoes(job.app_user_id, sent):
+                return False
+            if marker is not None:
+                return True
+        return not job.batch_name or job.batch_name == self._config.batch
 
     def _create_type(self) -> Literal["PACKAGE", "SEGMENT"]:
         return "SEGMENT" if self._config.provider.upload_mode == "segment" else "PACKAGE"
@@ -140,7 +191,9 @@ class HuaweiProvider:
         # either way); the short pause covers a gateway that answered before the job was stored.
         for attempt in range(_CREATE_TRIES):
             try:
-                created = await self._client.create_job(self._config.provider.job_type, body)
+                created = await self._client.create_job(
+                    self._config.provider.job_type, body, app_user_id=self.marker(voice.key)
+                )
                 break
             except AmbiguousCreate:
                 if attempt == _CREATE_TRIES - 1:
@@ -153,11 +206,13 @@ class HuaweiProvider:
                 log.info("create.retrying", attempt=attempt + 1)
         self._addresses[created.job_id] = created.addresses
         log.info("create.created", job_id=created.job_id)
-        return state.advance(
+        state = state.advance(
             Phase.CREATED,
             remote=state.with_remote(job_id=created.job_id, state="CREATING"),
             uploaded=(),
         )
+        await save(state)  # the job id is durable the moment the answer is here
+        return state
 
     def _adopt(self, state: VoiceState, job: JobInfo) -> VoiceState:
         remote = state.with_remote(job_id=job.job_id, state=job.state)
@@ -224,6 +279,7 @@ class HuaweiProvider:
         confirmed = set(await self._client.segment_info(job_id))
         text_dir = self._packages / voice.fingerprint
         text_dir.mkdir(parents=True, exist_ok=True)
+        count = len(voice.clips)
         for clip in voice.clips:
             i = clip.index
             if i in confirmed:
@@ -231,9 +287,15 @@ class HuaweiProvider:
             txt = text_dir / f"{i}.txt"
             if not txt.exists():
                 txt.write_bytes((clip.text or "").encode("utf-8"))
+            addresses = await self._addresses_for(job_id)
+            if min(len(addresses.audio_uploading_url), len(addresses.txt_uploading_url)) < count:
+                # Fewer slots than sentences: they are the current sentence's (the lowest one
+                # not confirmed, which is this one), so ask again for every index.
+                await self._addresses_for(job_id, fresh=True)
+            audio, text = _segment_audio(i, count), _segment_text(i, count)
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._put, job_id, _segment_audio(i), clip.normalized, "audio/wav")
-                tg.start_soon(self._put, job_id, _segment_text(i), txt, "text/plain")
+                tg.start_soon(self._put, job_id, audio, clip.normalized, "audio/wav")
+                tg.start_soon(self._put, job_id, text, txt, "text/plain")
             result = await self._client.confirm_segment(job_id, i)
             if not result.confirm_result:
                 finding = Finding(
@@ -257,18 +319,19 @@ class HuaweiProvider:
 
     async def submit(self, voice: PreparedVoice, state: VoiceState, save: Save) -> VoiceState:
         job_id = state.remote["job_id"]
-        job = await self._client.show_job(job_id)
+        marker = self.marker(state.key)
+        job = await self._client.show_job(job_id, app_user_id=marker)
         if job.state == "CREATING":
             try:
-                await self._client.commit_job(job_id)
+                await self._client.commit_job(job_id, app_user_id=marker)
             except ProviderRejected:
                 # A commit whose answer was lost and was retried is refused as "not CREATING":
                 # the job's state tells whether the first one landed.
-                job = await self._client.show_job(job_id)
+                job = await self._client.show_job(job_id, app_user_id=marker)
                 if job.state == "CREATING":
                     raise
             else:
-                job = await self._client.show_job(job_id)
+                job = await self._client.show_job(job_id, app_user_id=marker)
         log.info("submit.committed", job_id=job_id, remote_state=job.state)
         return state.advance(Phase.SUBMITTED, remote=state.with_remote(state=job.state))
 
@@ -277,110 +340,67 @@ class HuaweiProvider:
     async def poll(
         self, states: Sequence[VoiceState], voices: Mapping[str, PreparedVoice]
     ) -> list[VoiceState]:
-        jobs = {j.job_id: j async for j in self._client.iter_jobs(batch_name=self._config.batch)}
+        wanted = {s.remote["job_id"]: s for s in states if s.remote.get("job_id")}
+        jobs: dict[str, JobInfo] = {}
+        if self._batch_list_answers:
+            async for listed in self._client.iter_jobs(batch_name=self._config.batch):
+                if listed.job_id in wanted:
+                    jobs[listed.job_id] = listed
+            # An account that drops or rewrites batch_name answers none of ours: from now on
+            # only show is asked (a later round would cost the same list for nothing).
+            self._batch_list_answers = bool(jobs) or not wanted
+        gone: set[str] = set()
+        limiter = anyio.CapacityLimiter(_SHOWS)
+
+        async def show(job_id: str) -> None:
+            async with limiter:
+                try:
+                    jobs[job_id] = await self._client.show_job(
+                        job_id, app_user_id=self.marker(wanted[job_id].key)
+                    )
+                except NotFound:
+                    gone.add(job_id)
+                except (ProviderUnavailable, ProviderProtocolError) as exc:
+                    # Unchanged this round; the next round asks again.
+                    log.warning("poll.show_failed", job_id=job_id, error=str(exc))
+
+        async with anyio.create_task_group() as tg:
+            for job_id in wanted.keys() - jobs.keys():
+                tg.start_soon(show, job_id)
         changed: list[VoiceState] = []
         for state in states:
-            job_id = state.remote.get("job_id")
-            job = jobs.get(job_id or "")
-            if job is None:
-                changed.append(
-                    vanished(state, f"job {job_id} no longer exists at the provider (deleted?)")
-                )
+            job_id = state.remote.get("job_id") or ""
+            found = jobs.get(job_id)
+            if found is None:
+                if job_id in gone or not job_id:
+                    message = f"job {job_id} no longer exists at the provider (deleted?)"
+                    changed.append(vanished(state, message))
                 continue
-            final = _FINAL.get(job.state)
-            if job.state == state.remote.get("state") and final is None:
-                continue  # nothing new (a final state is finished below even if already seen)
-            remote = state.with_remote(
-                state=job.state,
-                asset_id=job.asset_id,
-                job_failed_code=job.job_failed_code,
-                job_failed_reason=job.job_failed_reason,
-            )
-            if final is None:
-                changed.append(replace(state, remote=remote))
-                continue
-            status, code = final
-            findings = list(state.findings)
-            last_error = None
-            if code == "remote.audit_failed":
-                findings.extend(await self._audit_findings(job_id or "", voices, state.key))
-                last_error = "audit failed"
-            elif code is not None:
-                reason = " ".join(x for x in (job.job_failed_code, job.job_failed_reason) if x)
-                last_error = reason or job.state
-                findings.append(
-                    Finding(
-                        severity=Severity.ERROR,
-                        code=code,
-                        file=None,
-                        message=reason or f"the provider reports {job.state}",
-                    )
-                )
-            changed.append(
-                state.advance(
-                    Phase.DONE,
-                    status=status,
-                    remote=remote,
-                    findings=tuple(findings),
-                    last_error=last_error,
-                )
-            )
+            new = await outcomes.finish(self._client, state, found, voices)
+            if new is not None:
+                changed.append(new)
         return changed
-
-    async def _audit_findings(
-        self, job_id: str, voices: Mapping[str, PreparedVoice], key: str
-    ) -> list[Finding]:
-        result = await self._client.audit_result(job_id)
-        voice = voices.get(key)
-        sources = {f"{c.index}.wav": c.source for c in voice.clips} if voice else {}
-        texts = {f"{c.index}.txt": c.transcript for c in voice.clips} if voice else {}
-        out: list[Finding] = []
-        for err in result.errors:
-            file = (
-                sources.get(err.audio_name or "")
-                or texts.get(err.text_name or "")
-                or (err.audio_name or err.text_name)
-            )
-            out.append(
-                Finding(
-                    severity=Severity.ERROR,
-                    code="remote.audit_failed",
-                    file=file,
-                    message=f"{err.error_code}: {err.error_message}",
-                )
-            )
-        if not out:
-            out.append(
-                Finding(
-                    severity=Severity.ERROR,
-                    code="remote.audit_failed",
-                    file=None,
-                    message="the provider's review failed (no per-file reason given)",
-                )
-            )
-        return out
 
 
 class _UrlPicker:
     """Picks one URL out of a job's upload addresses."""
 
-    def __init__(self, kind: str, index: int = 0) -> None:
+    def __init__(self, kind: str, index: int = 0, count: int = 0) -> None:
         self.kind = kind
         self.index = index
+        self.count = count  #: sentences of the voice: fewer URLs are the current one's slot
 
     def __call__(self, a: UploadAddresses) -> str:
         if self.kind == "package":
             url = a.training_data_uploading_url
         elif self.kind == "letter":
             url = a.authorization_letter_uploading_url
-        elif self.kind == "audio":
-            url = (
-                a.audio_uploading_url[self.index]
-                if self.index < len(a.audio_uploading_url)
-                else None
-            )
         else:
-            url = a.txt_uploading_url[self.index] if self.index < len(a.txt_uploading_url) else None
+            urls = a.audio_uploading_url if self.kind == "audio" else a.txt_uploading_url
+            # One URL per sentence: by index. Fewer: the first is the current sentence's slot
+            # (the caller asked for fresh addresses for this index).
+            position = self.index if len(urls) >= self.count else 0
+            url = urls[position] if position < len(urls) else None
         if not url:
             raise ProviderRejected(
                 f"the provider gave no {self.kind} upload URL (index {self.index})"
@@ -392,12 +412,12 @@ _package_url = _UrlPicker("package")
 _letter_url = _UrlPicker("letter")
 
 
-def _segment_audio(i: int) -> _UrlPicker:
-    return _UrlPicker("audio", i)
+def _segment_audio(i: int, count: int) -> _UrlPicker:
+    return _UrlPicker("audio", i, count)
 
 
-def _segment_text(i: int) -> _UrlPicker:
-    return _UrlPicker("text", i)
+def _segment_text(i: int, count: int) -> _UrlPicker:
+    return _UrlPicker("text", i, count)
 
 
 def _echoes(echoed: str | None, sent: str | None) -> bool:

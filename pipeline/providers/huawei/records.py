@@ -192,7 +192,19 @@ class AuditResult:
     system_audit_time: int | None = None
     admin_message: str | None = None
     admin_attachment_name: str | None = None
+    admin_attachment_url: str | None = None  #: may be pre-signed: redact before keeping it
     admin_audit_time: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperationLog:
+    """One entry of a job's operation log (reference §6.11)."""
+
+    time: int | None
+    action: str | None
+    operator: str | None  #: USER | ADMIN | SYSTEM
+    admin_audit_failure_reason: str | None = None
+    algorithm_failure_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -286,8 +298,28 @@ def audit_result(payload: object) -> AuditResult:
         system_audit_time=opt_integer(system, "audit_time"),
         admin_message=opt_string(admin, "message"),
         admin_attachment_name=opt_string(admin, "attachment_name"),
+        admin_attachment_url=opt_string(admin, "attachment_url"),
         admin_audit_time=opt_integer(admin, "audit_time"),
     )
+
+
+def operation_log(payload: object) -> tuple[int, tuple[OperationLog, ...]]:
+    """(count, this page's entries) of ListJobOperationLog (reference §6.11)."""
+    obj = json_object(payload, "operation log")
+    entries = []
+    for item in array(obj, "operations", "operation log"):
+        entry = json_object(item, "operation log entry")
+        info = opt_object(entry, "external_info")
+        entries.append(
+            OperationLog(
+                time=opt_integer(entry, "time"),
+                action=opt_string(entry, "action"),
+                operator=opt_string(entry, "operator"),
+                admin_audit_failure_reason=opt_string(info, "admin_audit_failure_reason"),
+                algorithm_failure_reason=opt_string(info, "algorithm_failure_reason"),
+            )
+        )
+    return opt_integer(obj, "count") or len(entries), tuple(entries)
 
 
 def quotas(payload: object) -> Quotas:
