@@ -58,7 +58,7 @@ def read_provider(t: Table) -> ProviderConfig:
             upload_mode=mode,
             app_user_id=app_user_id,
         )
-    api_version = t.choice("api_version", "2024-02-01-preview", AZURE_API_VERSIONS)
+    api_version = t.choice("api_version", AZURE_API_VERSIONS[0], AZURE_API_VERSIONS)
     project = t.str_("project", "onboarding")
     assert project is not None
     if not AZURE_ID.match(project):

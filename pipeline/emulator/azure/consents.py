@@ -101,7 +101,7 @@ class Consents:
     async def list(self, request: web.Request, version: str) -> web.StreamResponse:
         state = self._state
         return page_resources(
-            request, state.base_url(request), version, state.now(), state.consents.values()
+            request, state.link_base(request), version, state.now(), state.consents.values()
         )
 
     async def delete(self, request: web.Request, version: str) -> web.StreamResponse:

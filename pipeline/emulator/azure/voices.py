@@ -110,7 +110,7 @@ class PersonalVoices:
     async def list(self, request: web.Request, version: str) -> web.StreamResponse:
         state = self._state
         return page_resources(
-            request, state.base_url(request), version, state.now(), state.voices.values()
+            request, state.link_base(request), version, state.now(), state.voices.values()
         )
 
     async def delete(self, request: web.Request, version: str) -> web.StreamResponse:
