@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "status",
         help="what the ledger knows, per voice",
-        usage="voice-onboard status JOB [--json] [--status S]... [--voices KEY...] [--events]",
+        usage="voice-onboard status JOB [--json] [--status S]... [--voices KEY...] [--events] "
+        "[--verify]",
     )
     s.add_argument("job", type=Path, help="job file (jobs/*.toml)")
     s.add_argument("--json", action="store_true", help="JSON instead of a table")
@@ -88,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--voices", nargs="+", default=[], metavar="KEY", help="only these (globs ok)")
     s.add_argument("--events", action="store_true", help="each voice's stage changes too")
+    s.add_argument(
+        "--verify",
+        action="store_true",
+        help="first ask the provider (read-only) whether succeeded voices still exist there, "
+        "and record the deleted ones as needs_attention (Azure; holds the batch lock)",
+    )
 
     t = sub.add_parser(
         "retry",
@@ -277,6 +284,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         from pipeline.commands.status import show_status
 
         async def status() -> int:
+            if args.verify:
+                from pipeline.commands.verify import verify_finished
+                from pipeline.providers.factory import open_provider as opener
+
+                credentials = Credentials.from_env(os.environ).for_provider(config)
+                log.REDACTOR.add(credentials.secrets())
+                await verify_finished(config, credentials, opener)
             return await show_status(
                 config, args.json, statuses=args.status, voices=args.voices, events=args.events
             )

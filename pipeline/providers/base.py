@@ -9,7 +9,7 @@ and must reconcile (Huawei: list and adopt; Azure: the same deterministic ids).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pipeline.records import Finding, Phase, PreparedVoice, Severity, VoiceState, VoiceStatus
 
@@ -52,6 +52,17 @@ class Provider(Protocol):
         """One polling round over the batch's submitted voices (bulk list calls, not one GET
         per voice); returns the states that changed. ``voices`` are this run's prepared voices,
         for mapping remote file names back to inbox files."""
+        ...
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """A provider that can tell whether finished voices still exist remotely (Azure: a
+    consent or personal voice can be deleted after it succeeded). Read-only at the provider."""
+
+    async def verify(self, states: Sequence[VoiceState]) -> list[VoiceState]:
+        """The succeeded voices of ``states`` whose remote resources are gone, each as its new
+        state (``needs_attention`` with a ``remote.deleted`` finding); the others are left out."""
         ...
 
 

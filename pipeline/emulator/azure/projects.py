@@ -82,6 +82,7 @@ class Projects:
             ("kind", "locale", "createdDateTime"),
             lambda p: p.to_json(version),
             lambda p: p.fields(),
+            self._state.ctx.options.azure_max_page_size,
         )
 
     async def delete(self, request: web.Request, version: str) -> web.StreamResponse:
