@@ -1170,7 +1170,7 @@ async def test_default_links_stay_on_the_emulators_host(tmp_path: Path) -> None:
     """In the default mode the links name the host the client was configured with."""
     async with azure(tmp_path) as az:
         await az.project()
-        status, headers, _ = await az.consent()
+        _, headers, _ = await az.consent()
         assert headers["Operation-Location"].startswith(f"{az.base}/customvoice/operations/")
         async with az.http.get(headers["Operation-Location"], headers=KEY) as resp:
             assert resp.status == 200
