@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.emulator.context import DEFAULT_AZURE_KEY, EmulatorOptions
 from pipeline.emulator.server import Emulator
+from pipeline.errors import ConfigError
 from pipeline.ledger.sqlite import SqliteLedger
 from pipeline.providers.azure.client import AzureClient
 from pipeline.providers.azure.records import AudioFile
@@ -262,3 +263,15 @@ async def test_deleted_after_success_shows_in_status_and_retry_force_makes_new_o
         consents, voices = per_voice(emu, "del")
         assert consents == {"voice-001": 2, "voice-002": 1, "voice-003": 1}
         assert voices == {"voice-001": 1, "voice-002": 2, "voice-003": 1}
+
+
+async def test_refused_put_of_a_project_of_another_kind_is_a_config_error() -> None:
+    """A refused PUT adopts the existing project only if it is a PersonalVoice project."""
+    async with Emulator(options("azure-project-put-refused")) as emu, HttpClient() as http:
+        client = AzureClient(Connection(http, emu.base_url), key=DEFAULT_AZURE_KEY)
+        await client.put_project("pro", kind="ProfessionalVoice")
+        with pytest.raises(ConfigError, match="ProfessionalVoice project"):
+            await client.put_project("pro")
+        adopted = await client.put_project("personal")
+        assert (await client.put_project("personal")) == adopted
+        assert emu.azure.counters().by_route["GET projects"] == 2
