@@ -23,6 +23,9 @@ backoff when not) and pause the whole window.
 Error bodies ``{"error": {"code", "message", "details"}}`` are read by the HTTP layer: the Azure
 ``code`` lands in ``ProviderError.code`` and the message in the exception text; ``TooManyRequests``
 is treated as throttling whatever the status.
+
+Links: every request carries the key, so absolute URLs the service hands out go through
+:meth:`AzureApi.link` (:mod:`.links`): our endpoint or Azure's own hosts, else rebuilt on ours.
 """
 
 from __future__ import annotations
