@@ -69,6 +69,7 @@ CODES: Final[dict[str, str]] = {
     "remote.job_failed": "The provider reports the job FAILED; code and reason kept.",
     "remote.segment_mismatch": "Huawei segment confirmation found text that does not match the audio.",
     "remote.consent_failed": "Azure consent failed verification.",
+    "remote.deleted": "Azure: the voice's consent or personal voice was deleted after it succeeded (`status --verify`); `retry --force` creates new ones.",
     "remote.upload_failed": "An upload kept failing past the retry budget.",
     "remote.error": "A provider call failed for this voice; the message says which.",
 }

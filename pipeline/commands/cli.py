@@ -174,6 +174,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         from pipeline.commands.status import show_status
 
         async def status() -> int:
+            if args.verify:
+                from pipeline.commands.verify import verify_finished
+                from pipeline.providers.factory import open_provider as opener
+
+                credentials = Credentials.from_env(os.environ).for_provider(config)
+                log.REDACTOR.add(credentials.secrets())
+                await verify_finished(config, credentials, opener)
             return await show_status(
                 config, args.json, statuses=args.status, voices=args.voices, events=args.events
             )

@@ -34,6 +34,7 @@ ALTERNATIVE_HELP: Final = {
     "huawei-narrow-durations": "a narrow tenant audio-duration range",
     "azure-foreign-host-links": "nextLink/Operation-Location on another host",
     "azure-project-put-refused": "PUT of an existing project is refused",
+    "azure-consent-delete-allowed": "a consent in use can be deleted",
 }
 
 EMULATOR_HELP: Final = (

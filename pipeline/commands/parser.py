@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = _add(
         "status",
         help="what the ledger knows, per voice",
-        usage="voice-onboard status JOB [--json] [--status S]... [--voices KEY...] [--events]",
+        usage="voice-onboard status JOB [--json] [--status S]... [--voices KEY...] [--events] "
+        "[--verify]",
     )
     s.add_argument("job", type=Path, help="job file (jobs/*.toml)")
     s.add_argument("--json", action="store_true", help="JSON instead of a table")
@@ -82,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--voices", nargs="+", default=[], metavar="KEY", help="only these (globs ok)")
     s.add_argument("--events", action="store_true", help="each voice's stage changes too")
+    s.add_argument(
+        "--verify",
+        action="store_true",
+        help="first ask the provider (read-only) whether succeeded voices still exist there, "
+        "and record the deleted ones as needs_attention (Azure; holds the batch lock)",
+    )
 
     t = _add(
         "retry",

@@ -4,6 +4,7 @@ A finished voice is never re-sent on its own (a new remote job may cost a traini
 operator fixed a voice's files, ``retry`` puts it back to stage ``prepared`` with its old remote
 job id appended to ``history`` and ``remote`` cleared; the next ``run`` creates a new job (the
 Huawei provider never adopts a job listed in ``history``) and the old one stays on record.
+Every remote id the voice held goes to ``history`` (Azure: its consent and personal voice).
 
 Refused, one line each: voices the ledger does not know, voices that are not ``failed`` or
 ``needs_attention``, voices gone from the inbox, voices whose files now fail the pre-flight, and
@@ -140,7 +141,9 @@ async def _one(
             f"its files did not change since job {old or '(none)'} (same content fingerprint); "
             "fix them first, or pass --force to train again with the same files"
         )
-    history = (*state.history, old) if old and old not in state.history else state.history
+    # Every remote id the voice gives up (Azure: its personal voice and its consent) is kept.
+    given_up = [v for v in state.job_ids if v not in state.history]
+    history = (*state.history, *given_up)
     fingerprint = (
         voice.fingerprint if changed else f"{voice.fingerprint}{FORCED_MARK}{len(history)}"
     )
@@ -157,7 +160,10 @@ async def _one(
     why = "files changed" if changed else "forced, same files"
     await ledger.put(new, detail=f"retry ({why}); replaces job {old or '(none)'}")
     log.info("voice.retry_queued", voice=key, old_job=old, forced=not changed)
-    kept = f"job {old} kept in history" if old else "no earlier job recorded"
+    if len(given_up) > 1:
+        kept = f"{', '.join(given_up)} kept in history"
+    else:
+        kept = f"job {old} kept in history" if old else "no earlier job recorded"
     return RetryOutcome(
         voice=key,
         requeued=True,

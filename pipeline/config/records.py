@@ -67,7 +67,7 @@ EDITION_PROFILE: Final = {
     "third-party": "huawei-advance",
 }
 #: ``[provider] api_version`` (Azure); the first is the default.
-AZURE_API_VERSIONS: Final = ("2024-02-01-preview", "2026-01-01", "2023-12-01-preview")
+AZURE_API_VERSIONS: Final = ("2026-01-01", "2024-02-01-preview", "2023-12-01-preview")
 #: ``[provider] project`` (Azure).
 AZURE_ID: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,62}[a-zA-Z0-9]$")
 
@@ -83,7 +83,7 @@ class ProviderConfig:
     upload_mode: UploadMode = (
         UploadMode.PACKAGE
     )  #: Huawei: package | segment; Azure: multipart | blob-sas
-    api_version: str = "2024-02-01-preview"  #: Azure
+    api_version: str = AZURE_API_VERSIONS[0]  #: Azure (GA; the previews stay accepted)
     project: str = "onboarding"  #: Azure project id
     app_user_id: str | None = None  #: Huawei X-App-UserId
     #: Huawei region id (``[provider] region``, or read from a metastudio.<region> endpoint)

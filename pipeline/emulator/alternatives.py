@@ -22,7 +22,8 @@ ALTERNATIVES: Final[Mapping[str, str]] = {
     "huawei-manual-review-reject": "Huawei: jobs end in manual-review rejection with admin message, attachment and operation log",
     "huawei-zero-quota": "Huawei: no training resource left for any edition",
     "huawei-narrow-durations": "Huawei: the tenant's audio-duration range is narrower than the docs' defaults",
-    "azure-foreign-host-links": "Azure: nextLink and Operation-Location name another (regional) host",
+    "azure-foreign-host-links": "Azure: nextLink and Operation-Location name another host of the same server (localhost for 127.0.0.1); requests sent there are refused 421 and counted",
+    "azure-consent-delete-allowed": "Azure: a consent that a personal voice uses can be deleted; the voice stays",
     "azure-project-put-refused": "Azure: PUT of an existing project is refused, not answered with the project",
 }  # fmt: skip
 

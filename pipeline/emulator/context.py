@@ -71,6 +71,9 @@ class EmulatorOptions:
     #: Azure: requests per window per key
     azure_requests_per_window: int = 50
     azure_window_s: float = 10.0
+    #: Azure: the most items a list page holds, whatever ``maxpagesize`` asks (tests lower it
+    #: so that a handful of voices already spans pages)
+    azure_max_page_size: int = 100
     #: the undocumented behaviours to play instead of the defaults (``alternatives.ALTERNATIVES``)
     plays: frozenset[str] = frozenset()
     #: seconds the emulator's clock is ahead of real time (negative: behind): its ``Date``

@@ -76,6 +76,17 @@ class TenantAware(Protocol):
         ...
 
 
+@runtime_checkable
+class Verifier(Protocol):
+    """A provider that can tell whether finished voices still exist remotely (Azure: a
+    consent or personal voice can be deleted after it succeeded). Read-only at the provider."""
+
+    async def verify(self, states: Sequence[VoiceState]) -> list[VoiceState]:
+        """The succeeded voices of ``states`` whose remote resources are gone, each as its new
+        state (``needs_attention`` with a ``remote.deleted`` finding); the others are left out."""
+        ...
+
+
 def vanished(state: VoiceState, message: str) -> VoiceState:
     """A submitted voice whose remote job no longer exists (deleted by someone): it failed."""
     finding = Finding(severity=Severity.ERROR, code="remote.job_failed", file=None, message=message)

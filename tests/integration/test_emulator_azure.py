@@ -1105,3 +1105,110 @@ async def test_sas_lifetime_follows_url_ttl(tmp_path: Path) -> None:
         async with az.http.put(blob(sas, "b.wav"), data=b"b", headers=put) as resp:
             assert resp.status == 403
             assert resp.headers["x-ms-error-code"] == "AuthenticationFailed"
+
+
+# --- the alternatives the docs leave open ----------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_replayed_operation_id_never_resurrects_a_deleted_resource(tmp_path: Path) -> None:
+    """After a delete the Operation-Id is forgotten: no 201 replay for a resource that is gone,
+    its operation is 404, and the same request again is a new create with a new profile."""
+    async with azure(tmp_path) as az:
+        await az.project()
+        await az.consent()
+        op = {"Operation-Id": "voice1-create-0001"}
+        first = await az.voice(headers=op)
+        assert first[0] == 201
+        assert (await az.call("DELETE", "personalvoices/voice1"))[0] == 204
+        assert (await az.call("GET", "personalvoices/voice1"))[0] == 404
+        assert (await az.call("GET", "operations/voice1-create-0001"))[0] == 404
+        again = await az.voice(headers=op)
+        counters = az.service.counters()
+        assert again[0] == 201
+        assert counters.replays == 0  # answered by a create, not from the forgotten record
+        assert counters.creates["personalvoice"] == 2
+        assert again[2]["speakerProfileId"] != first[2]["speakerProfileId"]
+        (voice,) = az.service.personal_voices()
+        assert voice.speaker_profile_id == again[2]["speakerProfileId"]
+        # a consent deleted (here with its project) forgets its Operation-Id too
+        consent_op = {"Operation-Id": "consent2-op"}
+        assert (await az.consent("consent2", headers=consent_op))[0] == 201
+        assert (await az.call("DELETE", "projects/proj1"))[0] == 204
+        status, headers, body = await az.consent("consent2", headers=consent_op)
+        assert (status, error_code(headers, body)) == (400, "BadRequest")  # no project: no 201
+        assert az.service.consents() == []
+
+
+@pytest.mark.anyio
+async def test_foreign_host_links_name_another_host_and_refuse_requests_there(
+    tmp_path: Path,
+) -> None:
+    """azure-foreign-host-links: nextLink and Operation-Location name localhost for 127.0.0.1;
+    a request that follows one is refused 421 and counted, with the key it carried."""
+    async with azure(tmp_path, plays=frozenset({"azure-foreign-host-links"})) as az:
+        assert az.base.startswith("http://127.0.0.1:")
+        foreign = az.base.replace("127.0.0.1", "localhost")
+        await az.project()
+        status, headers, _ = await az.consent()
+        assert status == 201
+        assert headers["Operation-Location"].startswith(f"{foreign}/customvoice/operations/")
+        await az.consent("consent2")
+        status, _, body = await az.call("GET", "consents", query={"maxpagesize": "1"})
+        assert status == 200
+        assert body["nextLink"].startswith(f"{foreign}/customvoice/consents?skip=1")
+        async with az.http.get(body["nextLink"], headers=KEY) as resp:
+            assert resp.status == 421
+        async with az.http.get(headers["Operation-Location"]) as resp:
+            assert resp.status == 421
+        counters = az.service.counters()
+        assert (counters.misdirected, counters.keys_sent_elsewhere) == (2, 1)
+
+
+@pytest.mark.anyio
+async def test_default_links_stay_on_the_emulators_host(tmp_path: Path) -> None:
+    """In the default mode the links name the host the client was configured with."""
+    async with azure(tmp_path) as az:
+        await az.project()
+        _, headers, _ = await az.consent()
+        assert headers["Operation-Location"].startswith(f"{az.base}/customvoice/operations/")
+        async with az.http.get(headers["Operation-Location"], headers=KEY) as resp:
+            assert resp.status == 200
+
+
+@pytest.mark.anyio
+async def test_project_put_refused_for_an_existing_project(tmp_path: Path) -> None:
+    """azure-project-put-refused: the first PUT creates, a second is 400 "already exists"."""
+    async with azure(tmp_path, plays=frozenset({"azure-project-put-refused"})) as az:
+        await az.project()
+        status, headers, body = await az.call(
+            "PUT", "projects/proj1", json={"kind": "PersonalVoice"}
+        )
+        assert (status, error_code(headers, body)) == (400, "BadRequest")
+        assert "already exists" in body["error"]["details"][0]["message"]
+        assert (await az.call("GET", "projects/proj1"))[0] == 200
+        assert az.service.counters().creates["project"] == 1
+
+
+@pytest.mark.anyio
+async def test_consent_in_use_can_be_deleted_when_played(tmp_path: Path) -> None:
+    """azure-consent-delete-allowed: a consent a voice uses is deleted; the voice stays."""
+    async with azure(tmp_path, plays=frozenset({"azure-consent-delete-allowed"})) as az:
+        await az.project()
+        await az.consent()
+        assert (await az.voice())[0] == 201
+        assert (await az.call("DELETE", "consents/consent1"))[0] == 204
+        assert [v.id for v in az.service.personal_voices()] == ["voice1"]
+        assert az.service.consents() == []
+
+
+@pytest.mark.anyio
+async def test_page_size_cap_is_an_option(tmp_path: Path) -> None:
+    """azure_max_page_size bounds a page whatever maxpagesize asks."""
+    async with azure(tmp_path, azure_max_page_size=1) as az:
+        await az.project("proj1")
+        await az.project("proj2")
+        status, _, body = await az.call("GET", "projects", query={"maxpagesize": "50"})
+        assert status == 200
+        assert len(body["value"]) == 1
+        assert "skip=1" in body["nextLink"]

@@ -4,12 +4,15 @@ PUT takes JSON with an ``audioUrl`` (read once, from loopback only; unreadable �
 multipart form with one ``audiodata`` file. The referenced project must exist (400 otherwise: a
 body field is wrong, the URL is not). Forced outcomes are looked up by ``voiceTalentName``
 (``azure.outcomes``). Status: NotStarted 0.5-1.5 s → Running 1.5-2.5 s → terminal, emulated
-seconds fixed per consent by the seed and its id. Deleting a consent a personal voice uses is 400.
+seconds fixed per consent by the seed and its id. Deleting a consent a personal voice uses is 400
+(undocumented, reference §11.6); under ``azure-consent-delete-allowed`` it is deleted and the
+voice stays.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 import aiohttp
 from aiohttp import web
@@ -28,6 +31,9 @@ from pipeline.emulator.azure.operations import Operations
 from pipeline.emulator.azure.outcomes import parse_forced, timeline
 from pipeline.emulator.azure.records import Consent, check_locale
 from pipeline.emulator.azure.state import AzureState
+
+#: The alternative that lets a consent in use be deleted (``alternatives.ALTERNATIVES``).
+CONSENT_DELETE_ALLOWED: Final = "azure-consent-delete-allowed"
 
 
 class Consents:
@@ -101,14 +107,19 @@ class Consents:
     async def list(self, request: web.Request, version: str) -> web.StreamResponse:
         state = self._state
         return page_resources(
-            request, state.base_url(request), version, state.now(), state.consents.values()
+            request,
+            state.link_base(request),
+            version,
+            state.now(),
+            state.consents.values(),
+            state.ctx.options.azure_max_page_size,
         )
 
     async def delete(self, request: web.Request, version: str) -> web.StreamResponse:
         state = self._state
         consent = state.consent(request.match_info["id"])
         users = sorted(v.id for v in state.voices.values() if v.consent_id == consent.id)
-        if users:
+        if users and not state.ctx.options.playing(CONSENT_DELETE_ALLOWED):
             raise bad_argument(
                 "id", f"The consent is used by personal voice(s) {', '.join(users)}."
             )

@@ -1,6 +1,9 @@
 """The gate every ``/customvoice`` call passes, in the order the real service's layers apply it.
 
-Subscription key (401, gateway-style body) → sliding-window throttle per key (429 +
+Under ``azure-foreign-host-links`` a request that arrives on the foreign host the links name is
+refused first (421, counted in ``misdirected`` and, with a key, ``keys_sent_elsewhere``): the
+proof that a client followed a link it should have rebuilt. Then: subscription key (401,
+gateway-style body) → sliding-window throttle per key (429 +
 ``Retry-After``) → added latency → injected faults (500/503/429) → ``api-version`` (400) → the
 route. A 500 fault on a PUT/POST/DELETE is, on a seeded coin flip, given *after* the call took
 effect (the "lost response" case that ``Operation-Id`` exists for). Half of the injected 429s
@@ -55,6 +58,13 @@ class Gateway:
         tally.by_route[f"{request.method} {name}"] += 1
         options = self._ctx.options
         key = request.headers.get("Ocp-Apim-Subscription-Key")
+        if self._state.misdirected(request):
+            # a client followed a link to a host it was never configured with
+            tally.misdirected += 1
+            tally.keys_sent_elsewhere += key is not None
+            return AzureError(
+                421, f"Misdirected request: {request.url.host} is not this client's endpoint."
+            ).response()
         if key != options.credentials.azure_key:
             tally.unauthorized += 1
             return unauthorized()

@@ -38,9 +38,11 @@ def page(
     filterable: tuple[str, ...],
     render: Callable[[T], dict[str, object]],
     fields: Callable[[T], Mapping[str, str | float]],
+    cap: int = 100,
 ) -> web.Response:
-    """One page of ``items`` as the list answer ``{"value": [...], "nextLink"?}``."""
-    skip, size = page_bounds(request.query)
+    """One page of ``items`` as the list answer ``{"value": [...], "nextLink"?}``; a page holds
+    at most ``cap`` items whatever ``maxpagesize`` asks."""
+    skip, size = page_bounds(request.query, cap)
     text = request.query.get("filter")
     if text:
         predicate = parse_filter(text, filterable)
@@ -58,7 +60,12 @@ def page(
 
 
 def page_resources(
-    request: web.Request, base_url: str, version: str, now: float, items: Iterable[LongRunning]
+    request: web.Request,
+    base_url: str,
+    version: str,
+    now: float,
+    items: Iterable[LongRunning],
+    cap: int = 100,
 ) -> web.Response:
     """One page of consents or personal voices, each shown at emulated ``now``."""
     return page(
@@ -69,6 +76,7 @@ def page_resources(
         RESOURCE_FILTERS,
         lambda r: r.to_json(now, version),
         lambda r: r.fields(),
+        cap,
     )
 
 
@@ -148,9 +156,9 @@ def _clause(prop: str, op: str, value: str, quoted: bool) -> Predicate:
     return lambda fields: prop not in fields or fields[prop] != value
 
 
-def page_bounds(query: Mapping[str, str]) -> tuple[int, int]:
-    """``skip`` and ``maxpagesize`` from the query: defaults 0 and 100; 100 is also the cap
-    (the real maximum is undocumented, so the emulator picks the default)."""
+def page_bounds(query: Mapping[str, str], cap: int = 100) -> tuple[int, int]:
+    """``skip`` and ``maxpagesize`` from the query: defaults 0 and 100; ``cap`` (default 100:
+    the real maximum is undocumented, so the emulator picks the default) bounds the size."""
 
     def number(name: str, default: int, low: int) -> int:
         raw = query.get(name)
@@ -164,4 +172,4 @@ def page_bounds(query: Mapping[str, str]) -> tuple[int, int]:
             raise bad_argument(name, f"{name} must be at least {low}.")
         return value
 
-    return number("skip", 0, 0), min(number("maxpagesize", 100, 1), 100)
+    return number("skip", 0, 0), min(number("maxpagesize", 100, 1), cap)

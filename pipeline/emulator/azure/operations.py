@@ -10,6 +10,11 @@ A consent or personal voice create reads its body into a staging folder, builds 
   so a request that failed validation can be corrected and sent again with the same id.
 * A create whose id exists (not an identical replay) is 400 ``BadRequest`` with a
   ``BadArgument`` detail "already exists"; resources are never replaced.
+* Deleting a resource forgets its operations and their replays (``AzureState``): the same
+  ``Operation-Id`` and request afterwards is a new create, never a 201 replayed for a resource
+  that no longer exists.
+* ``Operation-Location`` names ``AzureState.link_base`` (another host under
+  ``azure-foreign-host-links``).
 * ``upload_fault_rate`` drops multipart creates mid-body.
 """
 
@@ -81,7 +86,7 @@ class Operations:
             final.parent.mkdir(parents=True, exist_ok=True)
             body.staging.rename(final)
             location = (
-                f"{state.base_url(request)}/customvoice/operations/{op_id}?api-version={version}"
+                f"{state.link_base(request)}/customvoice/operations/{op_id}?api-version={version}"
             )
             headers = {"Operation-Id": op_id, "Operation-Location": location}
             # the 201 body shows the resource as created: NotStarted, both timestamps = now

@@ -1,7 +1,10 @@
 """``/customvoice/projects``: created synchronously, no status, no files.
 
 ``PUT /projects/{id}`` is create-or-update: same ``kind`` → 201 with the project
-(``displayName``/``description`` updated), another ``kind`` → 400. Deleting a project removes its
+(``displayName``/``description`` updated), another ``kind`` → 400. Under
+``azure-project-put-refused`` a PUT of an existing project is 400 ``BadRequest`` with a
+``BadArgument`` "already exists" detail, whatever its body (as the consent and personal voice
+creates answer for an existing id). Deleting a project removes its
 consents and personal voices; the emulator has no models or endpoints, so ``forceDelete`` never
 matters (it must still be true or false).
 """
@@ -9,6 +12,7 @@ matters (it must still be true or false).
 from __future__ import annotations
 
 import shutil
+from typing import Final
 
 from aiohttp import web
 
@@ -17,6 +21,9 @@ from pipeline.emulator.azure.errors import bad_argument
 from pipeline.emulator.azure.listing import page
 from pipeline.emulator.azure.records import PROJECT_KINDS, Project, check_id, check_locale
 from pipeline.emulator.azure.state import AzureState
+
+#: The alternative that refuses a PUT of an existing project (``alternatives.ALTERNATIVES``).
+PUT_REFUSED: Final = "azure-project-put-refused"
 
 
 class Projects:
@@ -44,6 +51,8 @@ class Projects:
             check_locale(locale)
         state.forbid_unapproved()
         existing = state.projects.get(pid)
+        if existing is not None and state.ctx.options.playing(PUT_REFUSED):
+            raise bad_argument("id", f"A project with id '{pid}' already exists.")
         if existing is not None:
             if existing.kind != kind:
                 raise bad_argument("kind", f"The kind of project '{pid}' cannot be changed.")
@@ -67,12 +76,13 @@ class Projects:
     async def list(self, request: web.Request, version: str) -> web.StreamResponse:
         return page(
             request,
-            self._state.base_url(request),
+            self._state.link_base(request),
             version,
             list(self._state.projects.values()),
             ("kind", "locale", "createdDateTime"),
             lambda p: p.to_json(version),
             lambda p: p.fields(),
+            self._state.ctx.options.azure_max_page_size,
         )
 
     async def delete(self, request: web.Request, version: str) -> web.StreamResponse:

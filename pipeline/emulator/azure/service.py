@@ -195,5 +195,7 @@ class AzureService:
                 "faults": {str(k): v for k, v in counters.faults.items()},
                 "lostResponses": counters.lost_responses,
                 "uploadResets": counters.upload_resets,
+                "misdirected": counters.misdirected,
+                "keysSentElsewhere": counters.keys_sent_elsewhere,
             },
         }

@@ -14,8 +14,10 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from aiohttp import web
+from yarl import URL
 
 from pipeline.emulator.azure.bodies import Body, required_text
 from pipeline.emulator.azure.errors import AzureError, bad_argument, not_found
@@ -28,6 +30,9 @@ from pipeline.emulator.azure.records import (
     check_id,
 )
 from pipeline.emulator.context import EmulatorContext
+
+#: The alternative that answers links on another host (``alternatives.ALTERNATIVES``).
+FOREIGN_LINKS: Final = "azure-foreign-host-links"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,10 @@ class AzureCounters:
     faults: Mapping[int, int]  #: injected fault answers by status
     lost_responses: int  #: 500s given after the call took effect
     upload_resets: int  #: multipart uploads whose connection was dropped mid-body
+    #: requests that arrived on the foreign host of ``azure-foreign-host-links`` (refused 421)
+    misdirected: int = 0
+    #: of those, the ones that carried a subscription key: a key sent to another host
+    keys_sent_elsewhere: int = 0
 
 
 @dataclass(slots=True)
@@ -67,6 +76,8 @@ class Tally:
     faults: Counter[int] = field(default_factory=Counter)
     lost_responses: int = 0
     upload_resets: int = 0
+    misdirected: int = 0
+    keys_sent_elsewhere: int = 0
 
     def freeze(self) -> AzureCounters:
         return AzureCounters(
@@ -79,6 +90,8 @@ class Tally:
             faults=dict(self.faults),
             lost_responses=self.lost_responses,
             upload_resets=self.upload_resets,
+            misdirected=self.misdirected,
+            keys_sent_elsewhere=self.keys_sent_elsewhere,
         )
 
 
@@ -104,6 +117,22 @@ class AzureState:
 
     def base_url(self, request: web.Request) -> str:
         return self.ctx.base_url.rstrip("/") or f"{request.scheme}://{request.host}"
+
+    def link_base(self, request: web.Request) -> str:
+        """The base of the absolute URLs the answers carry (``nextLink``,
+        ``Operation-Location``): our own, or under ``azure-foreign-host-links`` the same
+        server named by another host (as the real service answers on its regional host)."""
+        base = self.base_url(request)
+        if not self.ctx.options.playing(FOREIGN_LINKS):
+            return base
+        return str(URL(base).with_host(foreign_host(URL(base).host or ""))).rstrip("/")
+
+    def misdirected(self, request: web.Request) -> bool:
+        """Whether ``request`` came in on the foreign host this emulator hands out in links."""
+        if not self.ctx.options.playing(FOREIGN_LINKS):
+            return False
+        ours = URL(self.base_url(request)).host or ""
+        return request.url.host == foreign_host(ours) != ours
 
     def new_id(self) -> str:
         """A seeded UUID4 (operation ids, speaker profile ids)."""
@@ -150,8 +179,25 @@ class AzureState:
 
     def drop_consent(self, consent: Consent) -> None:
         del self.consents[consent.id]
+        self._forget_operations("consent", consent.id)
         shutil.rmtree(self.root / "consents" / consent.id, ignore_errors=True)
 
     def drop_voice(self, voice: PersonalVoice) -> None:
         del self.voices[voice.id]
+        self._forget_operations("personalvoice", voice.id)
         shutil.rmtree(self.root / "personalvoices" / voice.id, ignore_errors=True)
+
+    def _forget_operations(self, kind: str, rid: str) -> None:
+        """A deleted resource's operations and their ``Operation-Id`` replays go with it: a
+        replay must never answer 201 for a resource that no longer exists (an identical retry
+        after the delete is a new create, with a new speaker profile and new timestamps)."""
+        for op in [o for o in self.operations.values() if (o.kind, o.resource_id) == (kind, rid)]:
+            del self.operations[op.id]
+            self.replays.pop(op.id, None)
+
+
+def foreign_host(host: str) -> str:
+    """Another name of a loopback server: ``localhost`` for an address, ``127.0.0.1`` for
+    ``localhost``. A client that follows a link there blindly reaches the emulator under a
+    name it was never configured with, and the emulator sees it."""
+    return "127.0.0.1" if host == "localhost" else "localhost"

@@ -110,7 +110,12 @@ class PersonalVoices:
     async def list(self, request: web.Request, version: str) -> web.StreamResponse:
         state = self._state
         return page_resources(
-            request, state.base_url(request), version, state.now(), state.voices.values()
+            request,
+            state.link_base(request),
+            version,
+            state.now(),
+            state.voices.values(),
+            state.ctx.options.azure_max_page_size,
         )
 
     async def delete(self, request: web.Request, version: str) -> web.StreamResponse:

@@ -1,43 +1,41 @@
 """A typed client for Azure AI Speech personal voice (Custom Voice REST, reference §4–§6).
 
-Each method is one REST call under ``{endpoint}/customvoice``: it takes a slot in the key's
-request window, sends through the shared ``HttpClient`` with ``Ocp-Apim-Subscription-Key`` and
-``api-version``, retries per its call kind (``ControlApi``), and parses the answer at the edge
-into frozen records (:mod:`.records`; anything unexpected is a ``ProviderProtocolError``). Stage
-logic (ids, waiting, adopting) lives in :mod:`.provider`.
+One method per REST call under ``{endpoint}/customvoice``, over :class:`.api.AzureApi` (the key,
+``api-version``, the request window, retries, and where links may go); answers are parsed at
+the edge into frozen records (:mod:`.records`; anything unexpected is a
+``ProviderProtocolError``). Stage logic (ids, waiting, adopting) lives in :mod:`.provider`.
 
-Idempotency: consents and personal voices are created under caller-chosen ids with a
-caller-chosen ``Operation-Id``. Azure replays an identical request that repeats an
-``Operation-Id`` and refuses a different one (reference §2.1), so a create whose answer was lost
-is simply sent again, byte for byte: creates are retried like reads here. Multipart bodies
-(:mod:`.multipart`) use a boundary derived from the ``Operation-Id`` so every attempt, in this
-run or the next, sends the same bytes; they are spooled to a file and streamed from it.
-
-Rate limit: 50 requests per 10 s per Speech resource (reference §8), one quota (``QUOTA``) for
-every request. The window counts a request from the moment it is started until ``window``
-seconds after its answer arrived; that bound holds at the server whatever the network or
-connection-pool delays (``RateLimiter``), so a lone client never meets the service's limiter.
-Others sharing the key can still cause 429s: they are retried (``Retry-After`` when given,
-backoff when not) and pause the whole window.
-
-Error bodies ``{"error": {"code", "message", "details"}}`` are read by the HTTP layer: the Azure
-``code`` lands in ``ProviderError.code`` and the message in the exception text; ``TooManyRequests``
-is treated as throttling whatever the status.
+A project PUT refused for an existing project (some accounts refuse, where the docs are silent:
+reference §11.5) is followed by a GET, and the project is adopted when it is a personal-voice
+project. ``nextLink`` and ``Operation-Location`` go through :meth:`.api.AzureApi.link`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import Final, Literal, TypeVar
-from urllib.parse import quote
+from typing import TypeVar
 
-from pipeline.config import JobConfig
-from pipeline.errors import NotFound, Throttled
-from pipeline.providers.azure import multipart, pages, records
-from pipeline.providers.azure.blob import UPLOAD_RETRY
+import structlog
+
+from pipeline.errors import (
+    AuthenticationFailed,
+    ConfigError,
+    NotFound,
+    ProviderProtocolError,
+    ProviderRejected,
+)
+from pipeline.providers.azure import pages, records
+from pipeline.providers.azure.api import (
+    API_VERSIONS,
+    AZURE,
+    AZURE_RETRY,
+    DEFAULT_API_VERSION,
+    PAGE_SIZE,
+    QUOTA,
+    THROTTLE_CODES,
+    AzureApi,
+)
 from pipeline.providers.azure.records import (
     AudioFile,
     BlobSource,
@@ -48,178 +46,30 @@ from pipeline.providers.azure.records import (
     PersonalVoice,
     Project,
 )
-from pipeline.providers.http import (
-    Connection,
-    ControlApi,
-    HttpResponse,
-    KindLimits,
-    RateLimiter,
-    RetryPolicies,
-    RetryPolicy,
-    Service,
-)
 from pipeline.providers.http.fields import JsonObject, json_object, string
 from pipeline.providers.http.urls import segment as _seg
 
-DEFAULT_API_VERSION: Final = "2024-02-01-preview"
-#: Versions whose routes and fields this client knows (reference §1.2, §10).
-API_VERSIONS: Final = frozenset({"2023-12-01-preview", DEFAULT_API_VERSION, "2026-01-01"})
-#: Azure ``ErrorCode`` meaning "throttled", whatever the HTTP status says.
-THROTTLE_CODES: Final = frozenset({"TooManyRequests"})
-#: The rate-limit kind of every request: a Speech resource has one quota for all of them.
-QUOTA: Final = "requests"
-_PREFIX: Final = "customvoice"
-_JSON: Final = "application/json"
-#: Azure's own cap on list pages is undocumented; 100 is its default (reference §1.6).
-PAGE_SIZE: Final = 100
+__all__ = [
+    "API_VERSIONS",
+    "AZURE",
+    "AZURE_RETRY",
+    "DEFAULT_API_VERSION",
+    "PAGE_SIZE",
+    "QUOTA",
+    "THROTTLE_CODES",
+    "AzureClient",
+]
 
-#: The retry policy of each call kind. ``create`` (PUT project, POST/PUT consent and personal
-#: voice) is safe to repeat with the same Operation-Id; its attempts include 429s, hence
-#: generous, and time is bounded per attempt by waits. ``read``: GETs and lists. ``upload``:
-#: blob PUTs to the customer's container.
-AZURE_RETRY: Final = RetryPolicies(
-    create=RetryPolicy(attempts=10, max_elapsed_s=900.0),
-    read=RetryPolicy(attempts=10, max_elapsed_s=900.0),
-    upload=UPLOAD_RETRY,
-)
-RetryKind = Literal["create", "read", "upload"]
-#: The Custom Voice API, as the shared scaffolding sees it.
-AZURE: Final = Service(name="azure", throttle_codes=THROTTLE_CODES, retry=AZURE_RETRY)
+log = structlog.get_logger("pipeline.providers.azure")
 
 _Identified = TypeVar("_Identified", Consent, PersonalVoice)
 R = TypeVar("R")
+#: The project kind this tool creates and adopts.
+PERSONAL: str = "PersonalVoice"
 
 
-class AzureClient:
+class AzureClient(AzureApi):
     """Typed calls to the Custom Voice API over a shared ``HttpTransport``."""
-
-    def __init__(
-        self,
-        conn: Connection,
-        *,
-        key: str,
-        config: JobConfig | None = None,
-        api_version: str | None = None,
-        requests: int | None = None,
-        window_s: float | None = None,
-        throttle_pause_s: float = 1.0,
-        page_size: int = PAGE_SIZE,
-    ) -> None:
-        """
-        Args:
-            conn: the transport and the Speech resource endpoint, e.g.
-                ``https://eastus.api.cognitive.microsoft.com`` (or the emulator's loopback
-                URL); its ``retry`` changes the policies of ``create``, ``read``, ``upload``.
-            key: the Speech resource key (``AZURE_SPEECH_KEY``).
-            config: the job; gives ``provider.api_version`` and ``limits.azure_requests`` per
-                ``limits.azure_window_s``. The explicit arguments below override it.
-            throttle_pause_s: how long every request is held back after a 429 without
-                ``Retry-After`` (the header is undocumented for this API).
-            page_size: ``maxpagesize`` of list calls.
-        """
-        if not key:
-            raise ValueError("an Azure Speech key is required")
-        limits = config.limits if config else None
-        self.window = RateLimiter(
-            requests or (limits.azure_requests if limits else 50),
-            window_s or (limits.azure_window_s if limits else 10.0),
-        )
-        self._api = ControlApi(
-            conn, AZURE, limit=KindLimits({QUOTA: self.window}), on_throttled=self._pause
-        )
-        version = api_version or (config.provider.api_version if config else DEFAULT_API_VERSION)
-        if version not in API_VERSIONS:
-            raise ValueError(f"unsupported api-version {version!r}; one of {sorted(API_VERSIONS)}")
-        self._key = key
-        self.api_version = version
-        self.retry = self._api.retry
-        self._throttle_pause_s = throttle_pause_s
-        self._page_size = page_size
-        # Multipart bodies are spooled beside the run's other scratch files when we know
-        # where that is; else in the system's temporary folder.
-        self._spool = config.state_dir / "spool" if config else None
-
-    @property
-    def throttled(self) -> int:
-        """429 answers seen (for logs and tests)."""
-        return self._api.throttled
-
-    @property
-    def requests(self) -> int:
-        """Requests sent, retries included."""
-        return self._api.requests
-
-    def _pause(self, kind: str, exc: Throttled) -> None:
-        pause = exc.retry_after
-        self.window.pause(self._throttle_pause_s if pause is None else pause)
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    def url(self, path: str, query: Sequence[tuple[str, str]] = ()) -> str:
-        """The absolute URL of ``/customvoice/{path}`` with ``api-version`` and ``query``."""
-        items = [*query, ("api-version", self.api_version)]
-        qs = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in items)
-        return f"{self._api.base_url}/{_PREFIX}/{path}?{qs}"
-
-    async def _call(
-        self,
-        operation: str,
-        method: str,
-        url: str,
-        *,
-        policy: RetryKind,
-        headers: Mapping[str, str] | None = None,
-        body: bytes | Path | None = None,
-    ) -> HttpResponse:
-        sent = {"Ocp-Apim-Subscription-Key": self._key, **(headers or {})}
-        # idempotent=True for creates too: an identical repeat of an Operation-Id is
-        # replayed by the service, never executed twice.
-        return await self._api.call(
-            QUOTA,
-            method,
-            url,
-            operation=operation,
-            policy=policy,
-            headers=lambda: sent,
-            body=body,
-            idempotent=True,
-        )
-
-    async def _json(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        *,
-        policy: RetryKind,
-        query: Sequence[tuple[str, str]] = (),
-        payload: JsonObject | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> tuple[JsonObject, HttpResponse]:
-        sent = dict(headers or {})
-        body = None
-        if payload is not None:
-            body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
-            sent["Content-Type"] = _JSON
-        response = await self._call(
-            operation, method, self.url(path, query), policy=policy, headers=sent, body=body
-        )
-        return json_object(response.json(), operation), response
-
-    async def _form(
-        self,
-        operation: str,
-        path: str,
-        *,
-        operation_id: str,
-        fields: Sequence[tuple[str, str]],
-        files: Sequence[tuple[str, AudioFile]],
-    ) -> tuple[JsonObject, HttpResponse]:
-        async with multipart.spooled(self._spool, fields, files, operation_id) as (body, headers):
-            response = await self._call(
-                operation, "POST", self.url(path), policy="create", headers=headers, body=body
-            )
-        return json_object(response.json(), operation), response
 
     # -- projects --------------------------------------------------------------------------
 
@@ -227,20 +77,47 @@ class AzureClient:
         self,
         project_id: str,
         *,
-        kind: str = "PersonalVoice",
+        kind: str = PERSONAL,
         display_name: str | None = None,
         description: str | None = None,
     ) -> Project:
-        """Create the project, or confirm it exists (PUT is create-or-update; reference §11.5)."""
+        """Create the project, or confirm it exists: PUT is create-or-update on most accounts
+        (reference §11.5); where a PUT of an existing project is refused, the project is read
+        and adopted if it is of ``kind``. Another kind is a ConfigError (pick another id)."""
         payload: dict[str, object] = {"kind": kind, **dict(_optional(display_name, description))}
+        try:
+            obj, _ = await self._json(
+                "put_project",
+                "PUT",
+                f"projects/{_seg(project_id)}",
+                policy="create",
+                payload=payload,
+            )
+        except ProviderRejected as exc:
+            if isinstance(exc, AuthenticationFailed | NotFound):
+                raise
+            existing = await self.find_project(project_id)
+            if existing is None:
+                raise
+            if existing.kind != kind:
+                raise ConfigError(
+                    f"[provider] project = {project_id!r} exists as a {existing.kind} project; "
+                    f"personal voices need a {kind} project: choose another project id"
+                ) from None
+            log.info("azure.project_adopted", project=project_id, code=exc.code)
+            return existing
+        return records.project(obj)
+
+    async def get_project(self, project_id: str) -> Project:
+        """``GET /projects/{id}``; ``NotFound`` when there is none."""
         obj, _ = await self._json(
-            "put_project",
-            "PUT",
-            f"projects/{_seg(project_id)}",
-            policy="create",
-            payload=payload,
+            "get_project", "GET", f"projects/{_seg(project_id)}", policy="read"
         )
         return records.project(obj)
+
+    async def find_project(self, project_id: str) -> Project | None:
+        """The project, or None when it does not exist."""
+        return await _found(self.get_project, project_id)
 
     # -- consents --------------------------------------------------------------------------
 
@@ -402,7 +279,7 @@ class AzureClient:
         next_link: str | None,
     ) -> Page[R]:
         if next_link is not None:
-            url = pages.same_origin(self._api.base_url, next_link, self.api_version)
+            url = self.link(next_link, "nextLink")
         else:
             url = self.url(
                 collection, pages.first_query(self._page_size, project_id, created_since)
@@ -428,9 +305,22 @@ class AzureClient:
 
     async def get_operation(self, operation_id: str) -> Operation:
         """``GET /operations/{id}``: the status of a create (reference §2.3)."""
-        obj, _ = await self._json(
-            "get_operation", "GET", f"operations/{_seg(operation_id)}", policy="read"
-        )
+        return await self._operation(self.url(f"operations/{_seg(operation_id)}"))
+
+    async def operation_of(self, created: Created[R]) -> Operation:
+        """The status of a create's operation, read at its ``Operation-Location`` (through
+        :meth:`link`: rebuilt on our endpoint unless it is ours or Azure's), else by its id."""
+        if created.operation_location is not None:
+            return await self._operation(
+                self.link(created.operation_location, "Operation-Location")
+            )
+        if created.operation_id is None:
+            raise ProviderProtocolError("the create answered without an operation")
+        return await self.get_operation(created.operation_id)
+
+    async def _operation(self, url: str) -> Operation:
+        response = await self._call("get_operation", "GET", url, policy="read")
+        obj = json_object(response.json(), "get_operation")
         return Operation(id=string(obj, "id"), status=string(obj, "status"))
 
 

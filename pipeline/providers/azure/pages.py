@@ -1,17 +1,14 @@
 """Paging through Azure lists: ``maxpagesize`` and ``filter`` on the first page, ``nextLink``
-followed only to our own endpoint (the key must go nowhere else), an item seen twice yielded
-once (a create between two pages can shift one into the next)."""
+sent where :mod:`.links` says (the key goes only to our endpoint or Azure's own hosts), an item
+seen twice yielded once (a create between two pages can shift one into the next)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
-from urllib.parse import quote, urlsplit, urlunsplit
 
-from pipeline.errors import ProviderProtocolError
 from pipeline.providers.azure.records import Consent, Page, PersonalVoice, format_datetime
-from pipeline.providers.http import redact_url
 from pipeline.providers.http.fields import JsonObject, array, json_object, opt_string
 
 R = TypeVar("R")
@@ -32,19 +29,6 @@ def first_query(
     if clauses:
         query.append(("filter", " and ".join(clauses)))
     return query
-
-
-def same_origin(base_url: str, url: str, api_version: str) -> str:
-    """``url`` (a nextLink) if it points at ``base_url``'s origin, with ``api-version``."""
-    base, link = urlsplit(base_url), urlsplit(url)
-    if (link.scheme, link.netloc.lower()) != (base.scheme, base.netloc.lower()):
-        raise ProviderProtocolError(
-            f"nextLink points at another host ({redact_url(url)}); not following it"
-        )
-    if "api-version=" not in link.query:
-        query = f"{link.query}&api-version={quote(api_version)}".lstrip("&")
-        return urlunsplit((link.scheme, link.netloc, link.path, query, ""))
-    return url
 
 
 def page(payload: object, collection: str, parse: Callable[[JsonObject], R]) -> Page[R]:

@@ -10,6 +10,8 @@ upload  multipart mode: nothing (the audio goes with the personal-voice create).
         ledger so a resumed run uploads nothing twice.
 submit  create the personal voice: multipart POST with the clips, or JSON PUT naming the blobs.
 poll    list the project's personal voices page by page (``nextLink``), never one GET per voice.
+verify  (``voice-onboard status --verify``) succeeded voices whose consent or personal voice was
+        deleted since become ``needs_attention`` (``verify.deleted_since``).
 
 Idempotency: every id and ``Operation-Id`` is derived from the batch, the voice key and the
 voice's content fingerprint (``voice_ids``), so any retry (a lost answer, a crash, a re-run)
@@ -42,6 +44,7 @@ from pipeline.providers.azure.client import AzureClient
 from pipeline.providers.azure.consents import ConsentWatch
 from pipeline.providers.azure.ids import VoiceIds, blob_name, blob_prefix, voice_ids
 from pipeline.providers.azure.records import AudioFile, BlobSource, Consent, PersonalVoice
+from pipeline.providers.azure.verify import deleted_since
 from pipeline.providers.base import Save, vanished
 from pipeline.providers.http import HttpClient
 from pipeline.records import Finding, Phase, PreparedVoice, Severity, VoiceState, VoiceStatus
@@ -352,6 +355,12 @@ class AzureProvider:
             return existing
         log.info("submit.created", personal_voice_id=created.resource.id)
         return created.resource
+
+    # -- verify ------------------------------------------------------------------------------
+
+    async def verify(self, states: Sequence[VoiceState]) -> list[VoiceState]:
+        """Succeeded voices whose consent or personal voice was deleted since (``verify``)."""
+        return await deleted_since(self._client, self._project, states)
 
     # -- await -------------------------------------------------------------------------------
 
