@@ -12,6 +12,7 @@ op-logs), ``huawei.tenant`` (quotas, duration configuration), ``huawei.errors`` 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from aiohttp import web
@@ -43,6 +44,10 @@ class HuaweiService:
         self._owns_store = store is None
         self.store = store if store is not None else ObjectStore(ctx)
         self.settings = settings or HuaweiSettings()
+        if ctx.options.playing("huawei-zero-quota"):
+            # Every tenant starts with no training resource left for any edition: quotas
+            # answers 0 and a commit is refused for want of one.
+            self.settings = dataclasses.replace(self.settings, quota=0)
         self._book = JobBook(self.settings)
         self._files = JobFiles(self.store)
         self._gateway = Gateway(ctx, self.settings)

@@ -242,6 +242,17 @@ class AzureClient:
         )
         return records.project(obj)
 
+    async def get_project(self, project_id: str) -> Project:
+        """``GET /projects/{id}``; ``NotFound`` when there is none."""
+        obj, _ = await self._json(
+            "get_project", "GET", f"projects/{_seg(project_id)}", policy="read"
+        )
+        return records.project(obj)
+
+    async def list_projects(self, *, next_link: str | None = None) -> Page[Project]:
+        """One page of the Speech resource's projects, or the page at ``next_link``."""
+        return await self._list_page("projects", records.project, None, None, next_link)
+
     # -- consents --------------------------------------------------------------------------
 
     async def create_consent(
