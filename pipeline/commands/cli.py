@@ -20,7 +20,7 @@ from typing import Final, NoReturn
 import anyio
 
 from pipeline import log
-from pipeline.commands import emulator
+from pipeline.commands import doctor, emulator
 from pipeline.errors import ConfigError, LedgerError, LockHeld, PipelineError, RunInterrupted
 from pipeline.oneline import one_line
 from pipeline.records import VoiceStatus
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("job", type=Path, help="job file (jobs/*.toml)")
 
+    doctor.add_parser(sub)
     emulator.add_parser(sub)
 
     d = sub.add_parser("sample-data", help="write an inbox of synthetic speech-like voices")
@@ -254,6 +255,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sample_data(args)
     if args.command == "emulator":
         return emulator.run_emulator(args)
+    if args.command == "doctor":
+        return doctor.run_doctor(args, _out)
     from pipeline.config import AwaitMode, Credentials, load_job
     from pipeline.runner import RunReport
 
