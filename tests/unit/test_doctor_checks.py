@@ -135,3 +135,15 @@ def test_span_reads_like_people_say_it() -> None:
         "6 h",
         "3 d",
     ]
+
+
+def test_terminal_table_aligns_and_keeps_each_fix_on_its_row() -> None:
+    """On a terminal: a header, the detail column aligned, one line per check, a summary."""
+    from pipeline.commands.doctor import exit_code, render
+
+    checks = [ok("endpoint", "answered"), fail("alt: list keeps batch_name", "no", "do\nthis")]
+    lines = render(checks, exit_code(checks), terminal=True)
+    assert lines[0].startswith("STATUS")
+    assert len(lines) == 4
+    assert lines[1].index("answered") == lines[2].index("no — fix: do this")
+    assert lines[-1] == "doctor: 1 ok, 0 warn, 1 fail: fix the configuration (exit 2)"
