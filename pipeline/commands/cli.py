@@ -19,7 +19,7 @@ from typing import Final
 import anyio
 
 from pipeline import log
-from pipeline.commands import emulator
+from pipeline.commands import doctor, emulator
 from pipeline.commands.parser import build_parser
 from pipeline.errors import ConfigError, LedgerError, LockHeld, PipelineError, RunInterrupted
 from pipeline.oneline import one_line
@@ -135,6 +135,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sample_data(args)
     if args.command == "emulator":
         return emulator.run_emulator(args)
+    if args.command == "doctor":
+        return doctor.run_doctor(args, _out)
     if args.command == "init":
         from pipeline.commands.init import write_skeleton
 

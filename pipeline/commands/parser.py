@@ -11,7 +11,7 @@ import functools
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
-from pipeline.commands import emulator
+from pipeline.commands import doctor, emulator
 from pipeline.records import VoiceStatus
 
 EXIT_USAGE: Final = 2  #: usage errors (argparse's own code too); cli.EXIT_USAGE is the same
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("job", type=Path, help="job file (jobs/*.toml)")
 
     emulator.add_parser(sub, common)
+    doctor.add_parser(sub, common)
 
     sc = _add(
         "schema",

@@ -93,10 +93,16 @@ class EmulatorOptions:
 
 
 class EmulatedClock:
-    """Emulated time: runs ``time_scale`` times faster than the real clock, from real now."""
+    """Emulated time: runs ``time_scale`` times faster than the real clock, from real now.
 
-    def __init__(self, time_scale: float = 1.0) -> None:
+    ``skew_s`` sets the server's own wall clock that many seconds ahead of real time (negative:
+    behind), as a server whose clock is off would have: :meth:`server_now` is what its ``Date``
+    header says and what its AK/SK signature check compares ``X-Sdk-Date`` with.
+    """
+
+    def __init__(self, time_scale: float = 1.0, *, skew_s: float = 0.0) -> None:
         self._scale = time_scale
+        self._skew = skew_s
         self._real0 = time.monotonic()
         self._wall0 = time.time()
 
@@ -109,8 +115,13 @@ class EmulatedClock:
         return self._wall0 + (time.monotonic() - self._real0) * self._scale
 
     def real_now(self) -> float:
-        """Real Unix time (for URL expiry and signing clock checks, which are never scaled)."""
+        """Real Unix time (for URL expiry, which is never scaled)."""
         return time.time()
+
+    def server_now(self) -> float:
+        """The server's wall clock: real Unix time plus the configured skew (never scaled);
+        its ``Date`` header and the signing clock check read it."""
+        return time.time() + self._skew
 
 
 @dataclass(slots=True)

@@ -11,14 +11,16 @@ import os
 import re
 import signal
 import tempfile
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from email.utils import formatdate
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
 import anyio
 import anyio.to_thread
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from pipeline.emulator.azure.service import AzureService
 from pipeline.emulator.context import (
@@ -56,6 +58,16 @@ def _url_host(host: str) -> str:
     except ValueError:
         return host
     return f"[{host}]" if is_v6 else host
+
+
+def _dated(clock: EmulatedClock) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """A response hook that stamps every answer's ``Date`` with the server's clock (real time
+    plus ``clock_skew_s``); aiohttp keeps a Date that is already set."""
+
+    async def stamp(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers[hdrs.DATE] = formatdate(clock.server_now(), usegmt=True)
+
+    return stamp
 
 
 class Emulator:
@@ -117,11 +129,12 @@ class Emulator:
             storage = Path(temporary.name)
         ctx = EmulatorContext(
             options=options,
-            clock=EmulatedClock(options.time_scale),
+            clock=EmulatedClock(options.time_scale, skew_s=options.clock_skew_s),
             faults=Faults(options),
             storage=storage,
         )
         app = web.Application()
+        app.on_response_prepare.append(_dated(ctx.clock))
         store = ObjectStore(ctx)
         store.install(app)
         huawei = HuaweiService(ctx, store=store, settings=self._huawei_settings)

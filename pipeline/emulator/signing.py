@@ -11,7 +11,8 @@ The verifier rebuilds the canonical request from what arrived on the wire, exact
   ``x-sdk-date`` must be among them;
 - payload: ``e3b0…`` for an empty body (the SDK does that even with ``UNSIGNED-PAYLOAD``), the
   literal ``UNSIGNED-PAYLOAD`` when ``X-Sdk-Content-Sha256`` says so, else the body's SHA-256;
-- ``X-Sdk-Date`` must be within ±15 minutes of the real clock.
+- ``X-Sdk-Date`` must be within ±15 minutes of the server's clock (real time plus the
+  emulator's ``clock_skew_s``).
 
 Nothing here knows aiohttp; ``verify`` returns why a request fails, or None when it passes.
 """

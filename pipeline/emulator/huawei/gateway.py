@@ -163,7 +163,7 @@ class Gateway:
             body=body,
             expected_ak=credentials.huawei_ak,
             sk=credentials.huawei_sk,
-            real_now=self._ctx.clock.real_now(),
+            real_now=self._ctx.clock.server_now(),
         )
         if reason is not None:
             raise HuaweiError(401, UNAUTHORIZED, f"Unauthorized: {reason}")

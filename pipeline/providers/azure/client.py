@@ -119,6 +119,10 @@ class AzureClient(AzureApi):
         """The project, or None when it does not exist."""
         return await _found(self.get_project, project_id)
 
+    async def list_projects(self, *, next_link: str | None = None) -> Page[Project]:
+        """One page of the Speech resource's projects, or the page at ``next_link``."""
+        return await self._list_page("projects", records.project, None, None, next_link)
+
     # -- consents --------------------------------------------------------------------------
 
     async def create_consent(

@@ -55,7 +55,7 @@ class HttpSettings:
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
-    """A successful (2xx) response, read in full."""
+    """A response read in full: a successful (2xx) one, except from ``HttpClient.probe``."""
 
     status: int
     headers: Mapping[str, str]
@@ -165,6 +165,13 @@ class HttpClient:
         call = Call(method.upper(), redact_url(url), "control", idempotent, throttle_codes)
         return await self._send(call, url, headers, body)
 
+    async def probe(self, url: str) -> HttpResponse:
+        """One GET of ``url`` without credentials, answered with whatever status the server
+        gives: proof that the host resolves, connects (for https: completes TLS) and speaks
+        HTTP, with the answer's headers (``Date``). ProviderUnavailable when nothing answered."""
+        call = Call("GET", redact_url(url), "control", True)
+        return await self._send(call, url, _NO_HEADERS, None, any_status=True)
+
     async def put_file(
         self,
         url: str,
@@ -215,6 +222,8 @@ class HttpClient:
         url: str,
         headers: Mapping[str, str],
         data: object,
+        *,
+        any_status: bool = False,
     ) -> HttpResponse:
         target = checked_url(url, call.describe())
         session = self._require_session()
@@ -244,6 +253,6 @@ class HttpClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Reset, disconnect, read timeout, broken response: the server may have acted.
             raise maybe_sent_error(call, f"{call.describe()}: {describe_exc(exc)}") from exc
-        if 200 <= status < 300:
+        if any_status or 200 <= status < 300:
             return HttpResponse(status, response_headers, body, call.url)
         raise status_error(call, status, response_headers, body)
