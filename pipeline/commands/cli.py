@@ -20,8 +20,8 @@ from typing import Any, Final, NoReturn
 
 import anyio
 
-from pipeline import log
 from pipeline.commands import emulator
+from pipeline.commands._lazy import log
 from pipeline.errors import ConfigError, LedgerError, LockHeld, PipelineError, RunInterrupted
 from pipeline.oneline import one_line
 from pipeline.records import VoiceStatus
@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 all good, 1 some voices rejected/failed/need attention, "
         "2 usage or configuration error, 3 cut short, 75 batch locked by another run.",
     )
-    p.add_argument("--version", action="version", version=version_line())
+    p.add_argument(
+        "--version", action=_Version, nargs=0, help="show program's version number and exit"
+    )
     _global_flags(p, False)
     # Every subcommand takes the global flags too (`run job.toml -v`); SUPPRESS keeps a flag
     # given before the command from being reset by the subcommand's default.
@@ -182,6 +184,22 @@ def _subcommand(
 ) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(name, parents=[common], **kwargs)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``, with the line built only when asked for: building it imports the
+    package metadata and the config records (the audio profiles, NumPy), which every other
+    command, ``--help`` included, should not pay for at start-up."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stdout.write(version_line() + "\n")
+        parser.exit()
 
 
 def version_line() -> str:
