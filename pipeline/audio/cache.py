@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from pipeline.audio._sndfile import check_regular_file
-from pipeline.audio.identity import known_sha256
+from pipeline.audio.identity import RACY_MARGIN_NS, known_sha256
 from pipeline.audio.profiles import AudioProfile
 from pipeline.errors import InputError
 from pipeline.records import AudioInfo, Finding, Severity
@@ -64,11 +64,18 @@ class NormalizedAudio:
 
 
 def lookup(
-    src: Path, profile: AudioProfile, cache_dir: Path, *, file: str
+    src: Path,
+    profile: AudioProfile,
+    cache_dir: Path,
+    *,
+    file: str,
+    margin_ns: int = RACY_MARGIN_NS,
 ) -> tuple[str | None, NormalizedAudio | None]:
     """The source's SHA-256 when its stat identity proves it unchanged since it was hashed
     (else None: a worker hashes it), and its cache entry, if complete. Reads no byte of the
-    source: cheap enough for the caller's thread; only a miss needs a worker."""
+    source: cheap enough for the caller's thread; only a miss needs a worker. ``margin_ns``:
+    see :data:`~pipeline.audio.identity.RACY_MARGIN_NS` (tests trust files written just
+    now with a negative one)."""
     check_regular_file(src, file=file, max_bytes=profile.max_file_bytes)
     try:
         st = src.stat()
@@ -76,7 +83,7 @@ def lookup(
         raise InputError(
             code="audio.unreadable", file=file, message=f"cannot stat: {exc.strerror or exc}"
         ) from None
-    source_sha = known_sha256(cache_dir, src, st)
+    source_sha = known_sha256(cache_dir, src, st, margin_ns=margin_ns)
     if source_sha is None:
         return None, None
     return source_sha, cached(cache_dir, source_sha, profile, file=file)
