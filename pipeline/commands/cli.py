@@ -22,6 +22,7 @@ import anyio
 
 from pipeline.commands import emulator
 from pipeline.commands._lazy import log
+from pipeline.commands.version import VersionAction
 from pipeline.errors import ConfigError, LedgerError, LockHeld, PipelineError, RunInterrupted
 from pipeline.oneline import one_line
 from pipeline.records import VoiceStatus
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "2 usage or configuration error, 3 cut short, 75 batch locked by another run.",
     )
     p.add_argument(
-        "--version", action=_Version, nargs=0, help="show program's version number and exit"
+        "--version", action=VersionAction, nargs=0, help="show program's version number and exit"
     )
     _global_flags(p, False)
     # Every subcommand takes the global flags too (`run job.toml -v`); SUPPRESS keeps a flag
@@ -184,38 +185,6 @@ def _subcommand(
 ) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(name, parents=[common], **kwargs)
     return parser
-
-
-class _Version(argparse.Action):
-    """``--version``, with the line built only when asked for: building it imports the
-    package metadata and the config records (the audio profiles, NumPy), which every other
-    command, ``--help`` included, should not pay for at start-up."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: object,
-        option_string: str | None = None,
-    ) -> None:
-        sys.stdout.write(version_line() + "\n")
-        parser.exit()
-
-
-def version_line() -> str:
-    """``voice-onboard X.Y.Z`` and the provider API versions it speaks."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from pipeline.config.records import AZURE_API_VERSIONS
-
-    try:
-        ours = version("voice-onboarding")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        ours = "unknown (not installed)"
-    return (
-        f"voice-onboard {ours} (Huawei MetaStudio voice-training API v1; "
-        f"Azure AI Speech custom voice api-version {AZURE_API_VERSIONS[0]} by default)"
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
