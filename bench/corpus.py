@@ -39,6 +39,16 @@ LONG_SECONDS: Final = 2 * 3600
 LONG_RATE: Final = 48000
 _LONG_SEGMENT_S: Final = 60
 
+#: The whole-command benchmark: 200 clips in mixed real-world formats (10 basic voices of 20),
+#: ~31 minutes of audio. Clip i has format i mod 32 (every rate x sample type x channel count),
+#: and every other round of 32 is written with a WAVE_FORMAT_EXTENSIBLE header.
+MIXED_VOICES: Final = 10
+MIXED_CLIPS_PER_VOICE: Final = 20
+MIXED_RATES: Final = (44100, 48000, 96000, 16000)
+MIXED_SUBTYPES: Final = ("PCM_16", "PCM_24", "PCM_32", "FLOAT")
+MIXED_CHANNELS: Final = (1, 2)
+MIXED_SECONDS: Final = (5.8, 12.8)
+
 #: Benchmark 2: upload payloads, the size of a basic voice's package.
 UPLOAD_FILES: Final = 32
 UPLOAD_BYTES: Final = 16 * 1024 * 1024
@@ -163,6 +173,41 @@ def long_inbox(root: Path) -> Path:
                 out.write(np.roll(segment, int(rng.integers(segment.shape[0])), axis=0) * gain)
 
     return _build(root / "long-inbox", spec, write)
+
+
+def mixed_format(index: int) -> tuple[int, str, int, str]:
+    """(rate, subtype, channels, container) of the mixed batch's clip ``index``."""
+    combo = index % 32
+    rate = MIXED_RATES[combo % 4]
+    subtype = MIXED_SUBTYPES[combo // 4 % 4]
+    channels = MIXED_CHANNELS[combo // 16]
+    return rate, subtype, channels, "WAVEX" if index // 32 % 2 else "WAV"
+
+
+def mixed_inbox(root: Path) -> Path:
+    """The whole-command benchmark's inbox: 10 basic voices of 20 clips in mixed formats."""
+    spec: dict[str, object] = {
+        "voices": MIXED_VOICES,
+        "clips": MIXED_CLIPS_PER_VOICE,
+        "rates": list(MIXED_RATES),
+        "subtypes": list(MIXED_SUBTYPES),
+        "seconds": list(MIXED_SECONDS),
+        "version": 1,
+    }
+
+    def write(folder: Path) -> None:
+        rng = np.random.default_rng(20261202)
+        for v in range(MIXED_VOICES):
+            voice = folder / f"voice-{v:02d}"
+            _voice_files(voice, v)
+            for c in range(MIXED_CLIPS_PER_VOICE):
+                rate, subtype, channels, container = mixed_format(v * MIXED_CLIPS_PER_VOICE + c)
+                x = speechlike(rng, rate, float(rng.uniform(*MIXED_SECONDS)), channels)
+                path = voice / f"clip-{c:02d}.wav"
+                sf.write(path, x, rate, subtype=subtype, format=container)
+                (voice / f"clip-{c:02d}.txt").write_text(f"Sentence {c}.\n", encoding="utf-8")
+
+    return _build(root / "mixed-inbox", spec, write)
 
 
 def upload_files(root: Path) -> list[Path]:

@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bench import end_to_end, long_recording, normalization, polling, startup, upload
+from bench import command, end_to_end, long_recording, normalization, polling, startup, upload
 from bench.common import VAR, Result, machine_info
 
 RESULTS: Final = VAR / "results.json"
 ORDER: Final = (
     "startup",
+    "command",
     "normalization",
     "upload",
     "end_to_end",
@@ -32,8 +33,11 @@ ORDER: Final = (
 )
 
 
-def _runners(rounds: int) -> dict[str, Callable[[], Result]]:
+def _runners(rounds: int) -> dict[str, Callable[[], Result | list[Result]]]:
     return {
+        # The whole command: cold and warm check against sox, --help, and the per-format
+        # table (one row each).
+        "command": lambda: command.run(max(1, rounds)),
         "normalization": lambda: normalization.run(rounds),
         # A round of uploads is about a second each way, so one burst of other work on the
         # shared machine swings a whole round: more of them for a steadier median.
@@ -103,24 +107,29 @@ def main() -> int:
             continue
         print(f"bench: {name} ...", flush=True)
         t0 = time.perf_counter()
+        rows: list[Result]
         try:
-            result = runners[name]()
+            outcome = runners[name]()
+            rows = outcome if isinstance(outcome, list) else [outcome]
         except Exception as exc:  # noqa: BLE001 - one broken benchmark must not stop the rest
             traceback.print_exc()
-            result = Result(
-                name=name,
-                title=name,
-                metric="",
-                ours=None,
-                anchor=None,
-                anchor_name="",
-                ratio=None,
-                target="",
-                passed=False,
-                note=f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-            )
-        result.details["bench_seconds"] = round(time.perf_counter() - t0, 1)
-        results.append(result)
+            rows = [
+                Result(
+                    name=name,
+                    title=name,
+                    metric="",
+                    ours=None,
+                    anchor=None,
+                    anchor_name="",
+                    ratio=None,
+                    target="",
+                    passed=False,
+                    note=f"error: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0] if str(exc) else ''}",
+                )
+            ]
+        rows[0].details["bench_seconds"] = round(time.perf_counter() - t0, 1)
+        results.extend(rows)
     machine = document["machine"]
     assert isinstance(machine, dict)
     machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]

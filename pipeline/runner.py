@@ -45,7 +45,7 @@ from pipeline.stages.results import (
     finish_run,
 )
 from pipeline.stages.send import send_all
-from pipeline.stages.stream import Progress, prepare_stream
+from pipeline.stages.stream import Progress, prepare_stream, workers_started_early
 
 __all__ = ["Progress", "ProviderOpener", "RunReport", "run_batch", "run_check"]
 
@@ -64,15 +64,19 @@ async def run_check(
     started = datetime.now(UTC)
     results: list[VoiceResult] = []
     prepared: dict[str, PreparedVoice] = {}  # for the report's audio charts
-    sources = discover(config.inbox).only(voices)
-    async with prepare_stream(config, progress, sources) as stream:
-        async for voice in stream:
-            prepared[voice.key] = voice
-            status = VoiceStatus.REJECTED if voice.rejected else VoiceStatus.READY
-            results.append(_prepared_result(voice, status))
-            log.info(
-                "voice.checked", voice=voice.key, status=str(status), findings=len(voice.findings)
-            )
+    with workers_started_early(config):
+        sources = discover(config.inbox).only(voices)
+        async with prepare_stream(config, progress, sources) as stream:
+            async for voice in stream:
+                prepared[voice.key] = voice
+                status = VoiceStatus.REJECTED if voice.rejected else VoiceStatus.READY
+                results.append(_prepared_result(voice, status))
+                log.info(
+                    "voice.checked",
+                    voice=voice.key,
+                    status=str(status),
+                    findings=len(voice.findings),
+                )
     facts = RunFacts(clips=clip_figures(prepared))
     return finish_run(
         config, "check", started, results, None, facts=facts, findings=sources.findings
@@ -94,11 +98,13 @@ async def run_batch(
     progress = progress or Progress()
     detach = config.await_.mode is AwaitMode.DETACH if detach is None else detach
     started = datetime.now(UTC)
-    # A missing inbox (or a --voices glob matching nothing) is a ConfigError before anything.
-    sources = discover(config.inbox).only(voices)
     prepared: dict[str, PreparedVoice] = {}
     interrupted: str | None = None
     async with AsyncExitStack() as stack:
+        stack.enter_context(workers_started_early(config))
+        # A missing inbox (or a --voices glob matching nothing) is a ConfigError before
+        # anything.
+        sources = discover(config.inbox).only(voices)
         stack.enter_context(batch_lock(config.state_dir, config.batch))
         ledger = await stack.enter_async_context(open_ledger(config))
         await ensure_binding(ledger, config, rebind=rebind)

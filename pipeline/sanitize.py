@@ -206,9 +206,28 @@ def outside_problem(path: Path, root: Path) -> str | None:
         return None
     if stat.S_ISLNK(mode):
         return "a symlink (it may lead outside the inbox); not followed"
-    real = os.path.realpath(path)
-    if real != os.path.join(os.path.realpath(root), rel):
-        return "reached through a symlinked folder (it may lead outside the inbox); not followed"
+    parts = rel.parts
+    if "." in parts or ".." in parts:  # lexically odd: let realpath resolve it
+        real = os.path.realpath(path)
+        if real != os.path.join(os.path.realpath(root), rel):
+            return (
+                "reached through a symlinked folder (it may lead outside the inbox); not followed"
+            )
+        return None
+    # realpath(path) == realpath(root)/rel exactly when no folder between root and path is a
+    # symlink: lstat those (one or two) instead of resolving every component of both paths,
+    # which cost ~1 ms a file (a dozen lstat calls) for every recording of a batch.
+    folder = root
+    for part in parts[:-1]:
+        folder = folder / part
+        try:
+            if stat.S_ISLNK(os.lstat(folder).st_mode):
+                return (
+                    "reached through a symlinked folder (it may lead outside the inbox); "
+                    "not followed"
+                )
+        except OSError:
+            return None
     return None
 
 

@@ -71,6 +71,11 @@ def check_regular_file(path: Path, *, file: str | None, max_bytes: int | None) -
 
     A FIFO or /dev/zero named like a WAV would make libsndfile block or read forever.
     """
+    return regular_stat(path, file=file, max_bytes=max_bytes).st_size
+
+
+def regular_stat(path: Path, *, file: str | None, max_bytes: int | None) -> os.stat_result:
+    """:func:`check_regular_file`, returning the whole stat."""
     try:
         st = path.stat()
     except OSError as exc:
@@ -85,17 +90,29 @@ def check_regular_file(path: Path, *, file: str | None, max_bytes: int | None) -
             file=file,
             message=f"{st.st_size} bytes > {max_bytes} bytes limit",
         )
-    return st.st_size
+    return st
 
 
 class Reader:
-    """A WAV file open for block-wise reading, with its header as typed attributes."""
+    """A WAV file open for block-wise reading, with its header as typed attributes.
 
-    def __init__(self, path: Path, *, file: str | None, max_bytes: int | None = None) -> None:
-        check_regular_file(path, file=file, max_bytes=max_bytes)
+    ``data``: the file's bytes, already read (and hashed) by the caller: decoded from memory,
+    so the file is read once (``path`` then only names it)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        file: str | None,
+        max_bytes: int | None = None,
+        data: bytes | None = None,
+    ) -> None:
+        if data is None:
+            check_regular_file(path, file=file, max_bytes=max_bytes)
         self._file = file
         try:
-            self._sf = sf.SoundFile(str(path), mode="r")
+            source: str | io.BytesIO = str(path) if data is None else io.BytesIO(data)
+            self._sf = sf.SoundFile(source, mode="r")
         except _READ_ERRORS as exc:
             raise unreadable(file, f"libsndfile cannot read it: {_short(exc)}") from None
         try:
@@ -113,7 +130,7 @@ class Reader:
                 raise unreadable(file, f"{self.channels} channels: not a usable recording")
             if not MIN_RATE <= self.rate <= MAX_RATE:
                 raise unreadable(file, f"sample rate {self.rate} Hz: not a usable recording")
-            self._direct = _DirectPcm.open(path, self)
+            self._direct = _DirectPcm.open(path, self, data)
         except BaseException:
             self.close()
             raise
@@ -201,7 +218,7 @@ class _DirectPcm:
     """The sample data of a plain little-endian WAV, decoded with NumPy (module docstring)."""
 
     def __init__(
-        self, handle: io.BufferedReader, remaining: int, channels: int, subtype: str
+        self, handle: io.BufferedIOBase, remaining: int, channels: int, subtype: str
     ) -> None:
         self._handle = handle
         self._remaining = remaining  # bytes of whole frames left to read
@@ -211,13 +228,14 @@ class _DirectPcm:
         self._buffer = np.zeros(0, np.uint8)
 
     @classmethod
-    def open(cls, path: Path, reader: Reader) -> _DirectPcm | None:
-        """The direct decoder for ``reader``'s file, or None when libsndfile must read it."""
+    def open(cls, path: Path, reader: Reader, data: bytes | None = None) -> _DirectPcm | None:
+        """The direct decoder for ``reader``'s file (or its bytes), or None when libsndfile
+        must read it."""
         width = _DIRECT_WIDTH.get(reader.subtype)
         if width is None or reader.format not in {"WAV", "WAVEX"}:
             return None
         try:
-            handle = path.open("rb")
+            handle: io.BufferedIOBase = path.open("rb") if data is None else io.BytesIO(data)
         except OSError:
             return None
         try:
@@ -270,13 +288,13 @@ class _DirectPcm:
         self._handle.close()
 
 
-def _data_chunk(handle: io.BufferedReader, channels: int, width: int) -> tuple[int, int] | None:
+def _data_chunk(handle: io.BufferedIOBase, channels: int, width: int) -> tuple[int, int] | None:
     """(offset, bytes present) of a RIFF/WAVE file's data chunk when its ``fmt `` chunk says
     ``channels`` interleaved samples of ``width`` bytes; None for anything else."""
     head = handle.read(12)
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         return None
-    size = os.fstat(handle.fileno()).st_size
+    size = handle.seek(0, io.SEEK_END)
     position, fmt_ok = 12, False
     for _ in range(_MAX_CHUNKS):
         handle.seek(position)

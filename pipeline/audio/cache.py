@@ -2,8 +2,11 @@
 
 Results are content-addressed: the key is the SHA-256 of the source bytes plus the profile's
 fingerprint, the WAV lives at ``cache_dir/<key[:2]>/<key>.wav`` and a JSON sidecar beside it
-holds the measurements, findings and edits. A re-run over unchanged input hashes the file,
-finds the sidecar and returns ``cached=True`` without decoding any audio (:func:`lookup`).
+holds the measurements, findings and edits. A re-run over unchanged input knows each source's
+hash from its stat identity (:mod:`.identity`: no byte of it is read), finds the sidecar and
+returns ``cached=True`` without decoding any audio (:func:`lookup`); a source it cannot vouch
+for is hashed by the worker that decodes it, in the same read (:func:`cached` then answers
+for content seen before under another name or stat).
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from pathlib import Path
 from typing import Final
 
 from pipeline.audio._sndfile import check_regular_file
+from pipeline.audio.identity import RACY_MARGIN_NS, known_sha256
 from pipeline.audio.profiles import AudioProfile
-from pipeline.checksums import file_sha256
 from pipeline.errors import InputError
 from pipeline.records import AudioInfo, Finding, Severity
 
-__all__ = ["SIDECAR_VERSION", "NormalizedAudio", "cache_path", "lookup", "store"]
+__all__ = ["SIDECAR_VERSION", "NormalizedAudio", "cache_path", "cached", "lookup", "store"]
 
 #: Bump when the sidecar's layout changes; older sidecars then count as cache misses.
 #: 2: the normalized file's CRC-32.
@@ -61,29 +64,42 @@ class NormalizedAudio:
 
 
 def lookup(
-    src: Path, profile: AudioProfile, cache_dir: Path, *, file: str
-) -> tuple[str, NormalizedAudio | None]:
-    """The source's SHA-256 and its cache entry, if complete: all a re-run needs, with no
-    audio decoded (cheap enough for the caller's thread; only a miss needs a worker)."""
+    src: Path,
+    profile: AudioProfile,
+    cache_dir: Path,
+    *,
+    file: str,
+    margin_ns: int = RACY_MARGIN_NS,
+) -> tuple[str | None, NormalizedAudio | None]:
+    """The source's SHA-256 when its stat identity proves it unchanged since it was hashed
+    (else None: a worker hashes it), and its cache entry, if complete. Reads no byte of the
+    source: cheap enough for the caller's thread; only a miss needs a worker. ``margin_ns``:
+    see :data:`~pipeline.audio.identity.RACY_MARGIN_NS` (tests trust files written just
+    now with a negative one)."""
     check_regular_file(src, file=file, max_bytes=profile.max_file_bytes)
-    source_sha = _sha256(src, file)
+    try:
+        st = src.stat()
+    except OSError as exc:
+        raise InputError(
+            code="audio.unreadable", file=file, message=f"cannot stat: {exc.strerror or exc}"
+        ) from None
+    source_sha = known_sha256(cache_dir, src, st, margin_ns=margin_ns)
+    if source_sha is None:
+        return None, None
+    return source_sha, cached(cache_dir, source_sha, profile, file=file)
+
+
+def cached(
+    cache_dir: Path, source_sha: str, profile: AudioProfile, *, file: str
+) -> NormalizedAudio | None:
+    """The complete cache entry of the source with hash ``source_sha``, or None."""
     wav = cache_path(cache_dir, source_sha, profile)
-    hit = _load(wav.with_suffix(".json"), wav, source_sha=source_sha, profile=profile, file=file)
-    return source_sha, hit
+    return _load(wav.with_suffix(".json"), wav, source_sha=source_sha, profile=profile, file=file)
 
 
 def cache_path(cache_dir: Path, source_sha: str, profile: AudioProfile) -> Path:
     key = f"{source_sha}-{profile.fingerprint}"
     return cache_dir / key[:2] / f"{key}.wav"
-
-
-def _sha256(path: Path, file: str) -> str:
-    try:
-        return file_sha256(path)
-    except OSError as exc:
-        raise InputError(
-            code="audio.unreadable", file=file, message=f"cannot read: {exc.strerror or exc}"
-        ) from None
 
 
 # --- the sidecar: a cache entry's measurements, findings and edits --------------------------

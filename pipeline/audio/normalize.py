@@ -7,7 +7,9 @@ or pads the edge silences, applies the peak gain, resamples and writes integer P
 the output on the way. A source of up to :data:`IN_MEMORY_FRAMES` frames (minutes of audio:
 every clip of a sentence profile) is decoded only once: the first pass keeps the mono downmix
 it computes anyway, and the second pass works from it. The result goes to the content-addressed
-cache (:mod:`.cache`, :func:`lookup`); joining clips is :mod:`.joining` (:func:`join`,
+cache (:mod:`.cache`, :func:`lookup`). A source whose hash the caller does not know (its stat
+identity did not vouch for it, :mod:`.identity`) is read once: hashed, looked up under that
+hash, and decoded from the same bytes; joining clips is :mod:`.joining` (:func:`join`,
 :func:`write_joined`). This module's names are the ones the rest of the pipeline imports.
 """
 
@@ -16,10 +18,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from pipeline.audio._sndfile import Reader, check_regular_file
+from pipeline.audio._sndfile import Reader, check_regular_file, unreadable
 from pipeline.audio.analyze import measure_reader
-from pipeline.audio.cache import SIDECAR_VERSION, NormalizedAudio, cache_path, lookup, store
+from pipeline.audio.cache import (
+    SIDECAR_VERSION,
+    NormalizedAudio,
+    cache_path,
+    cached,
+    lookup,
+    store,
+)
 from pipeline.audio.edits import edit_findings, plan_edits
+from pipeline.audio.identity import Source, read_source
 from pipeline.audio.joining import join, write_joined
 from pipeline.audio.profiles import AudioProfile
 from pipeline.audio.render import render
@@ -51,22 +61,32 @@ def normalize(
 ) -> NormalizedAudio:
     """Convert ``src`` to ``profile``'s format in the cache (or find it there).
 
-    ``source_sha256``: the source's hash when the caller has just computed it (a
-    :func:`lookup` that missed), so the file is not hashed twice.
+    ``source_sha256``: the source's hash when the caller knows it (its stat identity vouched
+    for it, :func:`lookup`); without it the file is read once, hashed, looked up under that
+    hash (content seen before, under another name or stat) and decoded from the same bytes,
+    and its identity is recorded for the next look-up.
 
     Raises InputError: ``audio.unreadable`` (as analyze), ``audio.file_too_large`` and
     ``audio.low_sample_rate`` (a source below the profile's minimum is never upsampled).
     """
+    check_regular_file(src, file=file, max_bytes=profile.max_file_bytes)
+    read: Source | None = None
     if source_sha256 is None:
-        source_sha, hit = lookup(src, profile, cache_dir, file=file)
+        try:
+            read = read_source(src)
+        except OSError as exc:
+            raise unreadable(file, f"cannot read: {exc.strerror or exc}") from None
+        source_sha = read.sha256
+        hit = cached(cache_dir, source_sha, profile, file=file)
         if hit is not None:
+            read.remember(cache_dir, src)
             return hit
     else:
-        check_regular_file(src, file=file, max_bytes=profile.max_file_bytes)
         source_sha = source_sha256
     wav = cache_path(cache_dir, source_sha, profile)
     sidecar = wav.with_suffix(".json")
-    with Reader(src, file=file, max_bytes=profile.max_file_bytes) as reader:
+    data = read.data if read is not None else None
+    with Reader(src, file=file, max_bytes=profile.max_file_bytes, data=data) as reader:
         if reader.rate < profile.min_input_rate:
             raise InputError(
                 code="audio.low_sample_rate",
@@ -91,4 +111,6 @@ def normalize(
         gain_db=plan.gain_db,
     )
     store(sidecar, result, profile)
+    if read is not None:
+        read.remember(cache_dir, src)
     return result

@@ -92,6 +92,30 @@ class _Pool:
 _POOL = _Pool()
 
 
+def start_early(workers: int) -> threading.Thread:
+    """Start the pool's worker processes now, in a thread of their own, for a run that will
+    surely need them (a fresh cache): the fork server's imports and the workers' start-up
+    then overlap discovery and the first look-ups, and the event loop never waits for them
+    (the first ``submit`` would otherwise start them on the loop's thread). Best effort:
+    a failure here leaves the pool to be made on first use, as without this call. The
+    caller joins the returned thread before it ends (a process that exits while a worker is
+    still being started leaves that worker without its semaphores)."""
+
+    def start() -> None:
+        with contextlib.suppress(Exception):
+            pool = _POOL.get(workers)
+            for _ in range(workers):
+                pool.submit(_ready)
+
+    thread = threading.Thread(target=start, name="audio-workers-start", daemon=True)
+    thread.start()
+    return thread
+
+
+def _ready() -> None:
+    """The job that makes a worker start: nothing."""
+
+
 def _context() -> multiprocessing.context.BaseContext:
     """``forkserver`` where there is one, else ``spawn``.
 
@@ -223,7 +247,7 @@ class Refused:
 
 def lookup_job(
     src: Path, profile: AudioProfile, cache_dir: Path, file: str
-) -> tuple[str, NormalizedAudio | None] | Refused:
+) -> tuple[str | None, NormalizedAudio | None] | Refused:
     """:func:`~pipeline.audio.normalize.lookup`, with input errors returned as values."""
     try:
         return lookup(src, profile, cache_dir, file=file)

@@ -18,8 +18,8 @@ from typing import Final
 
 import anyio
 
-from pipeline import log
 from pipeline.commands import doctor, emulator
+from pipeline.commands._lazy import log
 from pipeline.commands.parser import build_parser
 from pipeline.errors import ConfigError, LedgerError, LockHeld, PipelineError, RunInterrupted
 from pipeline.oneline import one_line

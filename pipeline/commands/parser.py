@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from pipeline.commands import doctor, emulator
+from pipeline.commands.version import VersionAction
 from pipeline.records import VoiceStatus
 
 EXIT_USAGE: Final = 2  #: usage errors (argparse's own code too); cli.EXIT_USAGE is the same
@@ -34,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 all good, 1 some voices rejected/failed/need attention, "
         "2 usage or configuration error, 3 cut short, 75 batch locked by another run.",
     )
-    p.add_argument("--version", action=_Version, help="the version and provider API versions")
+    p.add_argument(
+        "--version", action=VersionAction, nargs=0, help="the version and provider API versions"
+    )
     _global_flags(p, False)
     # Every subcommand takes the global flags too (`run job.toml -v`); SUPPRESS keeps a flag
     # given before the command from being reset by the subcommand's default.
@@ -187,30 +190,3 @@ def _subcommand(
 ) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(name, parents=[common], **kwargs)
     return parser
-
-
-class _Version(argparse.Action):
-    """``--version``, worked out only when asked for: the package metadata and the config's
-    API versions cost imports every other command would pay for at start-up."""
-
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
-
-    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
-        parser.exit(0, version_line() + "\n")
-
-
-def version_line() -> str:
-    """``voice-onboard X.Y.Z`` and the provider API versions it speaks."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from pipeline.config.records import AZURE_API_VERSIONS
-
-    try:
-        ours = version("voice-onboarding")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        ours = "unknown (not installed)"
-    return (
-        f"voice-onboard {ours} (Huawei MetaStudio voice-training API v1; "
-        f"Azure AI Speech custom voice api-version {AZURE_API_VERSIONS[0]} by default)"
-    )

@@ -4,9 +4,9 @@ Audio work runs on the shared pool of audio worker processes, ``cpu_workers`` of
 with ``executor="thread"``, in threads under the CPU limiter): see
 :mod:`pipeline.audio.workers` for why processes. The clips of a voice are normalized
 concurrently, so every core stays busy within one voice, and the event loop stays free for the
-network stages of other voices meanwhile. Normalized audio is content-addressed: each source is
-hashed in a thread here first, so a re-run over unchanged input does no audio work and starts
-no worker. Never touches the network; never raises for bad input — every problem is a finding
+network stages of other voices meanwhile. Normalized audio is content-addressed: a source
+whose stat identity is unchanged since it was hashed is known without reading it, so a re-run
+over unchanged input reads no audio, does no audio work and starts no worker. Never touches the network; never raises for bad input — every problem is a finding
 on the returned voice.
 
 Nothing outside the inbox is read: before anything of a voice is opened, the voice folder and
@@ -280,15 +280,17 @@ async def normalize_clips(
     """Recordings (path, inbox-relative name) from the cache, or normalized on the workers
     concurrently; input errors as values, in the order given.
 
-    The cache look-ups (hashing the sources) run in one thread of this process, beside the
-    workers, for all the clips at once: a hit never occupies a worker, the hashing overlaps
-    the workers' start-up, and a voice costs one thread hop, not one per clip.
+    The cache look-ups run in one thread of this process, for all the clips at once: a source
+    whose stat identity vouches for its recorded hash is answered without reading a byte of
+    it, and a hit never occupies a worker; any other source goes to a worker, which hashes it
+    in the same read as its decode (:func:`pipeline.audio.normalize`). A voice costs one
+    thread hop, not one per clip.
     """
     found = await anyio.to_thread.run_sync(
         _lookup_all, clips, ctx.profile, ctx.cache_dir, limiter=ctx.lookups
     )
     results: list[audio.NormalizedAudio | InputError | None] = []
-    misses: list[tuple[int, Path, str, str]] = []
+    misses: list[tuple[int, Path, str, str | None]] = []
     for index, ((path, rel), one) in enumerate(zip(clips, found, strict=True)):
         if isinstance(one, workers.Refused):
             results.append(one.error(rel))
@@ -298,7 +300,7 @@ async def normalize_clips(
         if hit is None:
             misses.append((index, path, rel, sha))
 
-    async def normalize_one(index: int, path: Path, rel: str, sha: str) -> None:
+    async def normalize_one(index: int, path: Path, rel: str, sha: str | None) -> None:
         result = await _run_guarded(
             ctx, rel, workers.normalize_job, path, ctx.profile, ctx.cache_dir, rel, sha
         )
@@ -317,7 +319,7 @@ async def normalize_clips(
 
 def _lookup_all(
     clips: Sequence[tuple[Path, str]], profile: AudioProfile, cache_dir: Path
-) -> list[tuple[str, audio.NormalizedAudio | None] | workers.Refused]:
+) -> list[tuple[str | None, audio.NormalizedAudio | None] | workers.Refused]:
     return [workers.lookup_job(path, profile, cache_dir, rel) for path, rel in clips]
 
 

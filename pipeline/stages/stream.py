@@ -3,12 +3,14 @@ and the counters the terminal progress display reads."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from pipeline.audio import workers
+from pipeline.audio.identity import index_dir
 from pipeline.config import JobConfig
 from pipeline.records import (
     PreparedVoice,
@@ -26,6 +28,22 @@ class Progress:
         self.voices_submitted = 0
         self.voices_done = 0
         self.bytes_uploaded = 0
+
+
+@contextmanager
+def workers_started_early(config: JobConfig) -> Iterator[None]:
+    """Start the audio workers while discovery runs when the run will surely need them: its
+    cache holds no stat identity yet (a first run, or a fresh cache), so every recording is
+    normalized. Otherwise they start at the first recording the cache cannot answer for, and
+    a re-run over unchanged input starts none. The start is complete when the block ends."""
+    starting = None
+    if not index_dir(config.cache_dir).is_dir():
+        starting = workers.start_early(config.limits.cpu_workers)
+    try:
+        yield
+    finally:
+        if starting is not None:
+            starting.join()
 
 
 @asynccontextmanager
