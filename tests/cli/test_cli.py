@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.commands.cli import build_parser
+from pipeline.commands.parser import build_parser
 from pipeline.commands.emulator import EMULATOR_HELP
 from pipeline.commands.sample_data import write_inbox
 from pipeline.lock import batch_lock
@@ -62,7 +62,7 @@ def test_help_imports_no_emulator() -> None:
     heavy = "('pipeline.emulator', 'pipeline.config', 'pipeline.audio', 'aiohttp.web', 'numpy')"
     code = (
         "import sys\n"
-        "from pipeline.commands.cli import build_parser\n"
+        "from pipeline.commands.parser import build_parser\n"
         "build_parser()\n"
         f"print([m for m in sys.modules if m.startswith({heavy})])"
     )
