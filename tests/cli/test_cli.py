@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.commands.parser import build_parser
 from pipeline.commands.emulator import EMULATOR_HELP
+from pipeline.commands.parser import build_parser
 from pipeline.commands.sample_data import write_inbox
 from pipeline.lock import batch_lock
 
