@@ -1056,7 +1056,8 @@ async def test_serve_forever_prints_its_url(capsys: pytest.CaptureFixture[str]) 
             if "listening" in out:
                 break
             await anyio.sleep(0.01)
-        url = out.strip().rsplit(" ", 1)[-1]
+        listening = next(ln for ln in out.splitlines() if "listening" in ln)
+        url = listening.rsplit(" ", 1)[-1]
         assert url.startswith("http://127.0.0.1:")
         async with aiohttp.ClientSession() as session, session.get(f"{url}/_emulator/state") as r:
             assert r.status == 200
