@@ -64,9 +64,15 @@ $(AZURITE):
 
 test-deps: $(AZURITE)
 
+## The suite mostly waits (emulated time, subprocess batches, servers), so it runs on
+## TEST_WORKERS processes (pytest-xdist); tests marked `exclusive` restart a shared service
+## (PostgreSQL) and run alone afterwards. Exit 5 is pytest's "no test selected".
+TEST_WORKERS ?= 3
+
 test: $(STAMP) test-deps
 	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1 || echo "note: chromium not installed; the report's browser tests will skip"; }
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m 'not exclusive'
+	$(BIN)/pytest -q -m exclusive || test $$? -eq 5
 
 ## make soak: the reliability soaks at the issue's sizes (200 voices under faults, 50 voices
 ## killed 20 times) and the fuzzers with many more examples; figures land in var/soak.log.
