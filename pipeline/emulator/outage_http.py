@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 import anyio
-import anyio.abc
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
@@ -64,37 +63,44 @@ def unavailable(path: str) -> web.Response:
 POLL_S: Final = 0.05
 
 
-async def refuse_windows(
-    schedule: OutageSchedule,
-    runner: web.AppRunner,
-    site: web.TCPSite,
-    address: tuple[str, int],
-    *,
-    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    """Close the listening socket while a ``refuse`` window is open and reopen it on the same
-    port when the window ends; returns once no refuse window is left to come. Started with
-    ``TaskGroup.start``: a window open from the start is closed before the URL is announced."""
-    host, port = address
-    current: web.TCPSite | None = site
-    started = False
-    while True:
-        elapsed = schedule.elapsed()
-        refusing = schedule.refusing(elapsed) is not None
-        if refusing and current is not None:
-            await current.stop()
+class RefuseSwitch:
+    """Closes the listening socket while a ``refuse`` window is open and reopens it on the
+    same port when the window ends."""
+
+    def __init__(
+        self,
+        schedule: OutageSchedule,
+        runner: web.AppRunner,
+        site: web.TCPSite,
+        address: tuple[str, int],
+    ) -> None:
+        self._schedule = schedule
+        self._runner = runner
+        self._site: web.TCPSite | None = site
+        self._address = address
+
+    async def check(self) -> bool:
+        """Close or reopen as the schedule says now; False once no refuse window is left."""
+        elapsed = self._schedule.elapsed()
+        refusing = self._schedule.refusing(elapsed) is not None
+        if refusing and self._site is not None:
+            await self._site.stop()
             # Idle keep-alive connections would otherwise still reach the server: close them,
             # so the next request of a pooled client opens a connection and is refused.
-            if runner.server is not None:
-                for connection in list(runner.server.connections):
+            if self._runner.server is not None:
+                for connection in list(self._runner.server.connections):
                     connection.close()
-            current = None
-        elif not refusing and current is None:
-            current = web.TCPSite(runner, host, port, reuse_address=True)
-            await current.start()
-        if not started:
-            task_status.started()
-            started = True
-        if current is not None and schedule.next_refuse_after(elapsed) is None:
-            return
-        await anyio.sleep(POLL_S)
+            self._site = None
+        elif not refusing and self._site is None:
+            host, port = self._address
+            self._site = web.TCPSite(self._runner, host, port, reuse_address=True)
+            await self._site.start()
+        return self._site is None or self._schedule.next_refuse_after(elapsed) is not None
+
+    async def run(self) -> None:
+        """Check every POLL_S until no refuse window is left."""
+        # Polled, not scheduled: a window's edges are a handful of checks a second at most.
+        while True:
+            if not await self.check():
+                return
+            await anyio.sleep(POLL_S)

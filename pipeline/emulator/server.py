@@ -6,18 +6,20 @@ the demo and ``endpoint = "emulator"``; ``serve_forever`` is ``voice-onboard emu
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import os
 import re
 import signal
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from email.utils import formatdate
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import Any, Final, Self
 
 import anyio
 import anyio.to_thread
@@ -178,15 +180,14 @@ class Emulator:
             ) from None
         port = runner.addresses[0][1]
         ctx.base_url = f"http://{_url_host(options.host)}:{port}"
-        tasks = await stack.enter_async_context(anyio.create_task_group())
-        stack.callback(tasks.cancel_scope.cancel)
         if journal is not None:
             await _lease(journal, clock)
-            tasks.start_soon(_tick, journal, clock)
+            _background(stack, _tick(journal, clock))
         if any(outage.kind == "refuse" for outage in options.outages):
-            await tasks.start(
-                outage_http.refuse_windows, schedule, runner, site, (options.host, port)
-            )
+            switch = outage_http.RefuseSwitch(schedule, runner, site, (options.host, port))
+            # A window open from the start is closed before the URL is announced.
+            if await switch.check():
+                _background(stack, switch.run())
         self._context, self._huawei, self._azure = ctx, huawei, azure
 
     async def _storage(self, stack: AsyncExitStack) -> Path:
@@ -250,6 +251,20 @@ def _journaled(journal: Journal) -> Middleware:
                 await journal.commit()
 
     return journaled
+
+
+def _background(stack: AsyncExitStack, work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` beside the server until it stops. A plain asyncio task, not an anyio task
+    group: the emulator is entered and left by ``async with`` across the caller's own cancel
+    scopes (``__aexit__`` shields), which a task group held open between them may not span."""
+    task = asyncio.ensure_future(work)
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)
 
 
 async def _lease(journal: Journal, clock: EmulatedClock) -> None:
