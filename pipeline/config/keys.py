@@ -216,6 +216,13 @@ LIMITS: Final = (
         meaning="consecutive voices failing on provider errors before the run stops",
     ),
     Key(
+        name="outage_window",
+        type="duration",
+        default=300.0,
+        meaning="how long a provider that stopped answering (refused, reset, 5xx) is waited "
+        "for; the circuit breaker never opens on a shorter outage",
+    ),
+    Key(
         name="retry_attempts",
         type="integer",
         minimum=1,

@@ -111,6 +111,7 @@ def read_limits(t: Table, region: str | None = None) -> Limits:
         max_clips=t.get("max_clips"),
         max_voice_duration_s=t.get("max_voice_duration"),
         circuit_breaker=t.get("circuit_breaker"),
+        outage_window_s=t.get("outage_window"),
         retry_attempts=t.get("retry_attempts"),
         retry_budget_s=t.get("retry_budget"),
     )
