@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ from tests.integration.standalone import (
     HUAWEI_ENV,
     StandaloneEmulator,
     azure_per_talent,
+    free_port,
     huawei_jobs,
     huawei_jobs_per_voice,
     job_file,
@@ -52,14 +52,6 @@ SLOW_SCALE = "1000"
 AZURE_SLOW_SCALE = "1"
 AZURE_LONG = "after=5s,for=1h"
 FAST_SCALE = "100000"
-
-
-def free_port() -> int:
-    """A port nothing listens on now (the emulator binds it next)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def limits(extra: str = "") -> str:
