@@ -312,6 +312,12 @@ EMULATOR: Final = (
         minimum=-1e9,
         meaning="seconds the emulator's clock runs ahead of real time (negative: behind)",
     ),
+    Key(
+        name="outages",
+        type="strings",
+        meaning='outage windows ["after=30s,for=120s,kind=refuse|reset|503", …]: real seconds '
+        "from the emulator's start during which every call fails that way",
+    ),
 )
 
 #: Every table but [audio] (whose keys are the audio profile's fields, see AUDIO).

@@ -156,6 +156,9 @@ class EmulatorSettings:
     #: emulator's list: ``voice-onboard emulator --help``)
     plays: frozenset[str] = frozenset()
     clock_skew_s: float = 0.0  #: seconds the emulator's clock runs ahead (negative: behind)
+    #: outage window specs, checked by the command layer against the emulator's parser
+    #: (``voice-onboard emulator --help``)
+    outages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
