@@ -97,4 +97,5 @@ def unreachable_line(breaker: Breaker, service: str, results: Sequence[VoiceResu
     if unsent:
         return f"{head}; {unsent} of {len(results)} voices could not be sent; run again to resume"
     pending = sum(1 for r in results if r.status is VoiceStatus.PENDING)
-    return f"{head}; {pending} voices pending with the provider; run again to collect them"
+    voices = "voice" if pending == 1 else "voices"
+    return f"{head}; {pending} {voices} pending with the provider; run again to collect them"
