@@ -2,7 +2,8 @@
 call while `voice-onboard run` is sending. An outage shorter than `[limits] outage_window` is
 ridden out (exit 0, the circuit breaker shut even at 1); a longer one ends the run with exit 3,
 one `cut short: huawei unreachable since …` line, a true manifest (sent voices `pending` with
-their job ids, the others `deferred`), and the next run finishes without a second remote job."""
+their job ids, the others `deferred`), and the next run finishes without a second remote job
+(Huawei jobs; Azure consents and personal voices)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ import pytest
 
 from pipeline.commands.sample_data import write_inbox
 from tests.integration.standalone import (
+    AZURE_ENV,
     HUAWEI_ENV,
     StandaloneEmulator,
+    azure_per_talent,
     huawei_jobs,
     huawei_jobs_per_voice,
     job_file,
@@ -65,14 +68,14 @@ def emulator(tmp_path: Path) -> Iterator[StandaloneEmulator]:
         yield emu
 
 
-def start_run(job: Path) -> subprocess.Popen[str]:
+def start_run(job: Path, env: dict[str, str] = HUAWEI_ENV) -> subprocess.Popen[str]:
     """`python -m pipeline run JOB` as cron would start it (no terminal), in the background."""
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "run", str(job)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **HUAWEI_ENV},
+        env={**os.environ, **env},
     )
 
 
@@ -82,9 +85,9 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
-def run(job: Path) -> tuple[int, str, str]:
+def run(job: Path, env: dict[str, str] = HUAWEI_ENV) -> tuple[int, str, str]:
     """One whole run in the foreground."""
-    return finish(start_run(job))
+    return finish(start_run(job, env))
 
 
 def wait_for_jobs(emu: StandaloneEmulator, proc: subprocess.Popen[str], count: int) -> None:
@@ -210,3 +213,48 @@ def test_provider_never_reached_is_not_waited_for(root: Path, tmp_path: Path) ->
     since = datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert since >= started
     assert "voice.waiting_out_outage" not in events(err)
+
+
+def test_azure_outage_longer_than_the_window_exits_3_and_resumes(
+    tmp_path: Path, emulator: StandaloneEmulator
+) -> None:
+    """Azure, down for good after the first consent: exit 3 with `azure unreachable since`,
+    no voice pending without its personal voice; back from its state file, the next run
+    ends with one consent and one personal voice per speaker."""
+    write_inbox(tmp_path / "inbox", voices=3, profile="azure-personal", seed=17)
+    # Two requests a second: the batch's sends spread over seconds for the outage to land in.
+    slow = 'azure_requests = 2\nazure_window_s = 1.0\noutage_window = "3s"\n'
+    job = job_file(tmp_path, "azure", emulator.base_url, QUICK + slow)
+    proc = start_run(job, AZURE_ENV)
+    deadline = time.monotonic() + 180
+    while not emulator.state()["azure"]["consents"]:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the run created no consent in 3 minutes"
+        time.sleep(0.1)
+    emulator.stop(signal.SIGKILL)
+    code, out, err = finish(proc)
+
+    assert code == 3, out + err[-3000:]
+    assert told(err) == []
+    cut = [ln for ln in out.splitlines() if ln.startswith("cut short: ")]
+    assert len(cut) == 1, out
+    assert cut[0].startswith("cut short: azure unreachable since "), cut[0]
+    assert "(cannot connect: connection refused)" in cut[0]
+    doc = manifest_of(out)
+    assert doc["interrupted"] == cut[0].removeprefix("cut short: ")
+    assert doc["summary"]["deferred"] >= 1
+    for v in doc["voices"]:
+        if v["status"] == "pending":
+            assert v["remote"].get("personal_voice_id"), v
+
+    emulator.start()
+    again, out2, err2 = run(job, AZURE_ENV)
+    assert again == 0, out2 + err2[-3000:]
+    assert manifest_of(out2)["summary"]["succeeded"] == 3
+    state = emulator.state()
+    consents = azure_per_talent(state, "consents")
+    voices = azure_per_talent(state, "personalVoices")
+    assert len(consents) == 3
+    assert set(consents.values()) == {1}
+    assert len(voices) == 3
+    assert set(voices.values()) == {1}
