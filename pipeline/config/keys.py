@@ -227,13 +227,13 @@ LIMITS: Final = (
         type="integer",
         minimum=1,
         default_doc="per call kind: create 6, commit 6, poll 8, upload 4",
-        meaning="tries per provider call",
+        meaning="tries per provider call (the call ends when its tries or its time run out)",
     ),
     Key(
         name="retry_budget",
         type="duration",
         default_doc="per call kind: create 60 s, commit 120 s, poll 300 s, upload 900 s",
-        meaning="time per provider call, retries included",
+        meaning="time per provider call, retries included; an outage is waited out longer (outage_window)",
     ),
 )
 
