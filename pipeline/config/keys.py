@@ -219,7 +219,7 @@ LIMITS: Final = (
         name="outage_window",
         type="duration",
         default=300.0,
-        meaning="how long a provider that stopped answering (refused, reset, 5xx) is waited "
+        meaning="how long a provider (or the workers' database) that stopped answering is waited "
         "for; the circuit breaker never opens on a shorter outage",
     ),
     Key(

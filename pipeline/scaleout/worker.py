@@ -15,8 +15,9 @@ Beside procrastinate's own loop it runs:
   them; the ledger keeps them resumable). The worker then exits 0, as a service should;
 - a lost database (PostgreSQL restarted, a failover): procrastinate stops its worker when its
   heartbeat or listener meets the error; the running jobs are cancelled at once (the ledger
-  keeps them resumable), and once the database answers again a fresh procrastinate worker
-  takes over in the same process; the old one's jobs come back as stalled jobs.
+  keeps them resumable), and once the database answers again (within ``[limits]
+  outage_window``; else exit 3) a fresh procrastinate worker takes over in the same process;
+  the old one's jobs come back as stalled jobs.
 """
 
 from __future__ import annotations
@@ -60,9 +61,8 @@ log = structlog.get_logger("pipeline.scaleout.worker")
 
 EXIT_OK: Final = 0
 EXIT_STUCK: Final = 1  #: --until-done: some voices stopped before submission; enqueue again
-#: How long a worker that lost its database waits for it to answer again before it gives up.
-_DATABASE_WAIT_S: Final = 300.0
-#: Losses of the database one worker process rides out (each waits up to _DATABASE_WAIT_S).
+#: Losses of the database one worker process rides out (each waited for up to the job file's
+#: [limits] outage_window, the same patience as with the provider).
 _MAX_RESTARTS: Final = 20
 
 
@@ -183,7 +183,7 @@ async def run_worker(config: JobConfig, credentials: Credentials, options: Worke
             tg.start_soon(_recover_stalled, app, queue, options)
             if options.until_done:
                 tg.start_soon(_until_done, workers, stop, resources, app, queue, options)
-            await _supervise(workers, stop, url)
+            await _supervise(workers, stop, url, config.limits.outage_window_s)
             tg.cancel_scope.cancel()
     log.info("worker.stopped", worker=name, reason=stop.reason)
     if stop.reason == "until-done" and stop.stuck:
@@ -211,7 +211,7 @@ class _Workers:
         self.current.stop()  # type: ignore[no-untyped-call]
 
 
-async def _supervise(workers: _Workers, stop: _Stop, url: str) -> None:
+async def _supervise(workers: _Workers, stop: _Stop, url: str, patience_s: float) -> None:
     """Run procrastinate's worker until we stop it; when it stops on its own (the database
     went away: a restart, a failover), wait for the database and start a fresh one. The jobs
     the old one was running are cancelled, recorded by nobody, and come back as stalled jobs
@@ -230,14 +230,14 @@ async def _supervise(workers: _Workers, stop: _Stop, url: str) -> None:
                 f"{error or 'procrastinate stopped'}; see the log"
             )
         log.warning("worker.database_lost", error=error, restarts=workers.restarts)
-        await _wait_for_database(url)
+        await _wait_for_database(url, patience_s)
         workers.renew()
         log.info("worker.reconnected", restarts=workers.restarts)
 
 
-async def _wait_for_database(url: str) -> None:
-    """Until the database answers a query; RunInterrupted after ``_DATABASE_WAIT_S``."""
-    deadline = anyio.current_time() + _DATABASE_WAIT_S
+async def _wait_for_database(url: str, patience_s: float) -> None:
+    """Until the database answers a query; RunInterrupted after ``patience_s``."""
+    deadline = anyio.current_time() + patience_s
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(
@@ -249,7 +249,8 @@ async def _wait_for_database(url: str) -> None:
             if anyio.current_time() > deadline:
                 raise RunInterrupted(
                     f"{describe_url(url)}: the database did not come back within "
-                    f"{_DATABASE_WAIT_S:g} s ({error_reason(exc)})"
+                    f"{patience_s:g} s ({error_reason(exc)}); the ledger is true up to the loss: "
+                    "start the worker again once it is back"
                 ) from None
         await anyio.sleep(1.0)
 

@@ -13,9 +13,12 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -27,7 +30,7 @@ from pipeline.commands.sample_data import write_inbox
 from pipeline.emulator.context import EmulatorOptions
 from pipeline.emulator.server import Emulator
 from pipeline.scaleout.testing import database_url_for_tests
-from tests.integration.e2e import PROJECT_ID
+from tests.integration.e2e import PROJECT_ID, link_tree
 from tests.integration.test_scaleout import (
     FAST,
     _cli,
@@ -167,3 +170,70 @@ async def test_three_workers_ride_out_a_postgres_restart(
         f"{failed} voice tasks failed and were retried; "
         f"{VOICES} succeeded, one remote job each"
     )
+
+
+@pytest.fixture
+def private_cluster() -> Iterator[tuple[str, str, str]]:
+    """A throwaway PostgreSQL cluster of this test alone (so it may stay down): (version,
+    name, URL); dropped afterwards."""
+    version, _ = _cluster()
+    if shutil.which("pg_createcluster") is None:
+        pytest.skip("a private cluster needs pg_createcluster")
+    name = f"vo_gone_{uuid.uuid4().hex[:8]}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subprocess.run(
+        ["pg_createcluster", version, name, "-p", str(port), "--start", "--", "-A", "trust"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    try:
+        yield version, name, f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            ["pg_dropcluster", version, name, "--stop"],
+            check=False,  # a failed drop must not hide the test's own outcome
+            capture_output=True,
+            timeout=120,
+        )
+
+
+async def test_a_database_gone_for_good_ends_the_worker_with_exit_3(
+    inbox: Path, tmp_path: Path, private_cluster: tuple[str, str, str]
+) -> None:
+    """The workers' database stops and stays down past outage_window: the worker gives up
+    with exit 3 and one line that names the database and says what to do."""
+    version, name, url = private_cluster
+    voices = link_tree(inbox, tmp_path / "inbox", ["r000"])
+    # Training takes an emulated day at this pace: the worker is still waiting when it stops.
+    async with Emulator(EmulatorOptions(time_scale=10.0, seed=47)) as emu:
+        job, batch = _job(
+            tmp_path,
+            inbox=voices,
+            state_dir=tmp_path / "var",
+            db=url,
+            endpoint=emu.base_url,
+            extra='[limits]\noutage_window = "2s"',
+        )
+        assert (await _cli("enqueue", str(job))).returncode == 0
+        procs = _start_workers(job, 1, concurrency=1)
+        try:
+            with anyio.fail_after(120):
+                while not any(c.batch_name == batch for c in emu.huawei.creates):
+                    assert procs[0].poll() is None, _tail(tmp_path / "worker0.log")
+                    await anyio.sleep(0.05)
+            stop = ["pg_ctlcluster", version, name, "stop"]
+            await anyio.run_process(stop, check=True)
+        finally:
+            codes = await _wait_all(procs, within_s=120)
+    log = (tmp_path / "worker0.log").read_text(encoding="utf-8", errors="replace")
+    assert codes == [3], log[-3000:]
+    # procrastinate logs its own plain-text lines; ours are JSON, and one told line.
+    told = [ln for ln in log.splitlines() if ln.startswith("voice-onboard:")]
+    assert len(told) == 1, told
+    assert told[0].startswith("voice-onboard: run cut short: postgresql://")
+    assert f"@127.0.0.1:{url.rpartition(':')[2]}" in told[0]  # names the database, no secret
+    assert "the database did not come back within 2 s" in told[0]
+    assert "start the worker again once it is back" in told[0]
