@@ -32,6 +32,7 @@ def middleware(
         kind = schedule.active()
         if kind is None or request.path.startswith(_EXEMPT_PREFIX):
             return await handler(request)
+        schedule.failed[kind] += 1
         if kind == "503":
             return unavailable(request.path)
         # refuse (a request on a connection opened before the socket closed) and reset: drop
@@ -85,11 +86,14 @@ class RefuseSwitch:
         refusing = self._schedule.refusing(elapsed) is not None
         if refusing and self._site is not None:
             await self._site.stop()
-            # Idle keep-alive connections would otherwise still reach the server: close them,
-            # so the next request of a pooled client opens a connection and is refused.
+            # Open connections would otherwise still reach the server: close them all now, as
+            # a host that goes away does (an in-flight call loses its answer), so the next
+            # request of a pooled client opens a connection and is refused. A graceful
+            # ``close()`` is not enough: a keep-alive connection then swallows the next request
+            # unanswered and the client waits for its read timeout.
             if self._runner.server is not None:
                 for connection in list(self._runner.server.connections):
-                    connection.close()
+                    connection.force_close()
             self._site = None
         elif not refusing and self._site is None:
             host, port = self._address

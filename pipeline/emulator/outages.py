@@ -19,6 +19,7 @@ This module is the spec and the schedule (no aiohttp: the options load early);
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -100,6 +101,10 @@ class OutageSchedule:
         self.outages = outages
         self._clock = clock
         self._start = clock()
+        #: calls failed by a window, by kind (``refuse`` counts only calls that came in on a
+        #: connection opened before the socket closed: refused connects never reach us).
+        #: Per process, like the windows themselves.
+        self.failed: Counter[str] = Counter()
 
     def elapsed(self) -> float:
         """Real seconds since the emulator started listening."""
@@ -112,6 +117,17 @@ class OutageSchedule:
             if outage.covers(elapsed):
                 return outage.kind
         return None
+
+    def snapshot(self) -> dict[str, object]:
+        """A JSON-able view for ``GET /_emulator/state``."""
+        return {
+            "elapsed_s": round(self.elapsed(), 3),
+            "windows": [
+                {"after_s": o.after_s, "for_s": o.for_s, "kind": o.kind} for o in self.outages
+            ],
+            "active": self.active(),
+            "failed": dict(self.failed),
+        }
 
     def refusing(self, elapsed_s: float) -> Outage | None:
         """The ``refuse`` window open at ``elapsed_s``, if any (the longest-lasting one)."""

@@ -89,6 +89,7 @@ class Emulator:
         self._context: EmulatorContext | None = None
         self._huawei: HuaweiService | None = None
         self._azure: AzureService | None = None
+        self._schedule: OutageSchedule | None = None
 
     @property
     def context(self) -> EmulatorContext:
@@ -189,6 +190,7 @@ class Emulator:
             if await switch.check():
                 _background(stack, switch.run())
         self._context, self._huawei, self._azure = ctx, huawei, azure
+        self._schedule = schedule
 
     async def _storage(self, stack: AsyncExitStack) -> Path:
         """Where uploaded objects live: ``--storage``; beside a state file (they must outlive
@@ -227,6 +229,7 @@ class Emulator:
                 "emulated_now": ctx.clock.now(),
                 "huawei": self.huawei.snapshot(),
                 "azure": self.azure.snapshot(),
+                "outages": None if self._schedule is None else self._schedule.snapshot(),
             }
         )
 
