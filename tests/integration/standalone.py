@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -84,6 +85,14 @@ class StandaloneEmulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop(signal.SIGTERM)
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the emulator binds it next)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 def huawei_jobs(state: dict[str, Any]) -> list[dict[str, Any]]:

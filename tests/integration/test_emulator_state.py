@@ -6,7 +6,11 @@ The emulator runs as a process and the CLI as another, as an operator runs them;
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,7 +27,9 @@ from tests.integration.standalone import (
     HUAWEI_ENV,
     StandaloneEmulator,
     azure_per_talent,
+    free_port,
     huawei_jobs,
+    huawei_jobs_per_voice,
     job_file,
 )
 
@@ -132,3 +138,42 @@ async def test_without_a_state_file_a_new_emulator_starts_empty(tmp_path: Path) 
             url, data=b"x", method="PUT", headers={"Content-Type": "text/plain"}
         )
         assert await anyio.to_thread.run_sync(put, request) == 403
+
+
+def test_emulator_sigkilled_mid_run_forgets_nothing_it_answered(tmp_path: Path) -> None:
+    """SIGKILL the emulator while a run is creating and uploading, restart it from its state
+    file on the same port: the run rides out the gap and ends with every voice succeeded,
+    one remote job and one create per voice — nothing answered before the kill was lost
+    (a lost create would show as a second job, a lost upload as a failed commit)."""
+    n = 6
+    write_inbox(tmp_path / "inbox", voices=n, profile="huawei-basic", seed=9)
+    with StandaloneEmulator(tmp_path / "emu.sqlite3") as emu:
+        emu.port = free_port()
+        job = job_file(tmp_path, "huawei", f"http://127.0.0.1:{emu.port}")
+        assert cli("check", str(job)).returncode == 0  # audio prepared before the clock starts
+        # Slow enough that nothing finishes training before the kill.
+        emu.start("--time-scale", "1000")
+        run = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "run", str(job)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **HUAWEI_ENV},
+        )  # fmt: skip
+        try:
+            for _ in range(600):  # until the run is part-way through its creates
+                if len(emu.state()["huawei"]["creates"]) >= 2:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the run never created a job")
+            emu.restart(signal.SIGKILL, "--time-scale", "100000")
+            out, err = run.communicate(timeout=280)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
+        assert run.returncode == 0, err[-3000:]
+        final = emu.state()
+        assert set(huawei_jobs_per_voice(final).values()) == {1}
+        assert len(huawei_jobs_per_voice(final)) == n
+        assert len(final["huawei"]["creates"]) == n
+        assert "6 voices: 6 succeeded" in out

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ from tests.integration.standalone import (
     HUAWEI_ENV,
     StandaloneEmulator,
     azure_per_talent,
+    free_port,
     huawei_jobs,
     huawei_jobs_per_voice,
     job_file,
@@ -52,14 +52,6 @@ SLOW_SCALE = "1000"
 AZURE_SLOW_SCALE = "1"
 AZURE_LONG = "after=5s,for=1h"
 FAST_SCALE = "100000"
-
-
-def free_port() -> int:
-    """A port nothing listens on now (the emulator binds it next)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def limits(extra: str = "") -> str:
@@ -170,11 +162,11 @@ def run_within(job: Path, env: dict[str, str], timeout: float) -> subprocess.Com
 
 
 @pytest.mark.xfail(
-    strict=True,
-    raises=subprocess.TimeoutExpired,
+    strict=False,  # it ends in time on some runs: the wait is not bounded, only sometimes long
+    raises=subprocess.TimeoutExpired,  # any other failure is a failure
     reason="runner (issue20-ops): an outage during the Azure consent wait is retried round "
-    "after round (consent_watch.round_failed) past [limits] outage_window and retry_budget, "
-    "so the run never ends with exit 3",
+    "after round (consent_watch.round_failed) past [limits] outage_window and retry_budget: "
+    "the first run sometimes does not end within 90 s",
 )
 def test_azure_batch_rides_out_a_short_outage_stops_on_a_long_one_and_resumes(
     tmp_path: Path,
@@ -223,10 +215,10 @@ def test_detached_batch_is_collected_by_later_runs_across_two_restarts(tmp_path:
     create, upload or commit is ever repeated (emulator request counts)."""
     n = 20 if SOAK else 4
     write_inbox(tmp_path / "inbox", voices=n, profile="huawei-basic", seed=22)
-    with StandaloneEmulator(tmp_path / "emu.sqlite3") as emu:
-        # Training takes an emulated day: ~9 s of real time at this scale, so the first two
-        # later runs (detached) find voices still training.
-        endpoint = emu.start("--time-scale", "10000")
+    # Training takes an emulated day: ~9 s of real time at this scale (kept across restarts),
+    # so the first two later runs (detached) find voices still training.
+    with StandaloneEmulator(tmp_path / "emu.sqlite3", "--time-scale", "10000") as emu:
+        endpoint = emu.start()
         job = job_file(tmp_path, "huawei", endpoint)
         submit = cli("run", str(job), "--detach", env=HUAWEI_ENV)
         assert submit.returncode == 0, submit.stderr[-3000:]

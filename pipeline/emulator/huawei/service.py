@@ -135,10 +135,11 @@ class HuaweiService:
         return self._tenant.quota(tenant)
 
     def durable_parts(self) -> dict[str, Part]:
-        """The tables a state file keeps (``durable``): jobs, creates, the call log, counts."""
+        """The tables a state file keeps (``durable``): jobs, creates, per-API call counts."""
         parts = {
             "huawei.book": Part(self._book, ("_tenants", "creates")),
-            "huawei.gateway": Part(self._gateway, ("_calls", "_counts")),
+            # Not the call log: up to CALL_LOG_SIZE records, pickled on every commit.
+            "huawei.gateway": Part(self._gateway, ("_counts",)),
         }
         if self._owns_store:
             parts["obs"] = self.store.durable_part()
