@@ -219,7 +219,7 @@ LIMITS: Final = (
         name="outage_window",
         type="duration",
         default=300.0,
-        meaning="how long a provider that stopped answering (refused, reset, 5xx) is waited "
+        meaning="how long a provider (or the workers' database) that stopped answering is waited "
         "for; the circuit breaker never opens on a shorter outage",
     ),
     Key(
@@ -227,13 +227,13 @@ LIMITS: Final = (
         type="integer",
         minimum=1,
         default_doc="per call kind: create 6, commit 6, poll 8, upload 4",
-        meaning="tries per provider call",
+        meaning="tries per provider call (the call ends when its tries or its time run out)",
     ),
     Key(
         name="retry_budget",
         type="duration",
         default_doc="per call kind: create 60 s, commit 120 s, poll 300 s, upload 900 s",
-        meaning="time per provider call, retries included",
+        meaning="time per provider call, retries included; an outage is waited out longer (outage_window)",
     ),
 )
 

@@ -54,13 +54,15 @@ class Breaker:
     def wait_for(self, failing_since: float, tries: int) -> float | None:
         """Seconds a voice whose call just failed (failing since ``failing_since`` on the
         reachability clock) waits before trying again, riding out an outage; None when this
-        is no outage to wait for: the provider answers, never answered this run, or the
-        outage (or this voice's own failing) is older than the window."""
+        is no outage to wait for: the provider never answered this run, or answered anything
+        since this voice began failing (its trouble is its own, or a 429 says the service is
+        there), or the outage is older than the window."""
         reach = self.reach
         if reach is None or reach.streak is None or reach.answers == 0:
             return None
-        now = reach.now()
-        left = self.window_s - max(now - reach.streak.started, now - failing_since)
+        if reach.streak.started > failing_since:
+            return None
+        left = self.window_s - (reach.now() - reach.streak.started)
         if left <= 0:
             return None
         return min(_OUTAGE_PAUSE_S, 2.0 * tries, left)
@@ -97,4 +99,5 @@ def unreachable_line(breaker: Breaker, service: str, results: Sequence[VoiceResu
     if unsent:
         return f"{head}; {unsent} of {len(results)} voices could not be sent; run again to resume"
     pending = sum(1 for r in results if r.status is VoiceStatus.PENDING)
-    return f"{head}; {pending} voices pending with the provider; run again to collect them"
+    voices = "voice" if pending == 1 else "voices"
+    return f"{head}; {pending} {voices} pending with the provider; run again to collect them"

@@ -36,6 +36,9 @@ from pipeline.stages.outage import Breaker
 from pipeline.stages.stream import Progress, prepare_stream
 from pipeline.stages.tenant import read_tenant, within_tenant
 
+# Breaker lived here before the outage rules moved to .outage; callers may still import it here.
+__all__ = ["Breaker", "Claims", "drive_voice", "initial_state", "send_all"]
+
 log = structlog.get_logger("pipeline.send")
 
 #: A voice whose provider calls keep failing (after each call's own retries) is tried this many

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import socket
 from collections.abc import Collection, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -274,7 +275,9 @@ def _short(exc: BaseException) -> str:
     os_error = getattr(exc, "os_error", None) or exc
     code = getattr(os_error, "errno", None)
     if isinstance(code, int) and code in errno.errorcode:
-        return os.strerror(code).lower()
+        return os.strerror(code).lower()  # not the OSError's text: it names the address
+    if isinstance(os_error, socket.gaierror) and os_error.strerror:
+        return os_error.strerror.lower()  # "name or service not known"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "server disconnected"
     if isinstance(exc, TimeoutError | aiohttp.ConnectionTimeoutError):

@@ -4,20 +4,21 @@ Every request of the run's ``HttpClient`` reports here: an answer below 500 (eve
 429: the service is there and speaking) ends a streak; a refused or reset connection, a timeout,
 a 5xx or 408 starts one or extends it. The runner reads it to ride out an outage shorter than
 ``[limits] outage_window`` and, when one lasts longer, to say since when and why the provider was
-unreachable (the UTC time of the streak's first failed request, not of the last one).
+unreachable: since the UTC time of the streak's first failed request, and what the latest one
+met (a restart's refused connections turning into 503s says 503: what is failing now).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 
 @dataclass(frozen=True, slots=True)
 class Streak:
-    """An unbroken run of failed requests: when it began and what the first one met."""
+    """An unbroken run of failed requests: when it began and what the latest one met."""
 
     since: datetime  #: UTC, the first failed request of the streak
     started: float  #: the same moment on the monotonic clock
@@ -49,10 +50,12 @@ class Reachability:
         self.streak = None
 
     def failed(self, reason: str) -> None:
-        """A request met no usable answer; the first of a streak sets its start and reason."""
+        """A request met no usable answer; the first of a streak sets its start."""
         self.failures += 1
         if self.streak is None:
             self.streak = Streak(since=self._now(), started=self._clock(), reason=reason)
+        elif self.streak.reason != reason:
+            self.streak = replace(self.streak, reason=reason)
 
     def down_for(self) -> float:
         """Seconds since the current streak began; 0.0 while the service answers."""
