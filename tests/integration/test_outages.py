@@ -18,8 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from pipeline.commands.sample_data import write_inbox
 from tests.cli.test_honest_outcomes import cli, manifest_of, said
 from tests.integration.standalone import (
@@ -152,8 +150,8 @@ def test_huawei_batch_rides_out_a_short_outage_stops_on_a_long_one_and_resumes(
 
 
 def run_within(job: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    """`voice-onboard run JOB` that must end within ``timeout`` real seconds (it should end on
-    its own within the outage window and retry budget; TimeoutExpired says it did not)."""
+    """`voice-onboard run JOB` that must end within ``timeout`` real seconds: it ends on its
+    own within the outage window and retry budget (TimeoutExpired fails the test)."""
     return subprocess.run(
         [sys.executable, "-m", "pipeline", "run", str(job)],
         capture_output=True,
@@ -164,13 +162,6 @@ def run_within(job: Path, env: dict[str, str], timeout: float) -> subprocess.Com
     )
 
 
-@pytest.mark.xfail(
-    strict=False,  # it ends in time on some runs: the wait is not bounded, only sometimes long
-    raises=subprocess.TimeoutExpired,  # any other failure is a failure
-    reason="runner (issue20-ops): an outage during the Azure consent wait is retried round "
-    "after round (consent_watch.round_failed) past [limits] outage_window and retry_budget: "
-    "the first run often does not end within 60 s",
-)
 def test_azure_batch_rides_out_a_short_outage_stops_on_a_long_one_and_resumes(
     tmp_path: Path,
 ) -> None:
