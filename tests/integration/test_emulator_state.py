@@ -60,7 +60,8 @@ def test_huawei_jobs_survive_a_restart_and_are_collected_without_a_second_create
         job = job_file(tmp_path, "huawei", emu.start())
         first = cli("run", str(job), "--detach", env=HUAWEI_ENV)
         assert first.returncode == 0, first.stderr
-        assert statuses(first) == {"pending"}
+        # An emulated day is under a second here: a loaded machine may see some finish.
+        assert statuses(first) <= {"pending", "succeeded"}
         before = emu.state()
         emu.restart(sig)
         after = emu.state()
