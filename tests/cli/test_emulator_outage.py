@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.commands.sample_data import write_inbox
-from tests.cli.test_honest_outcomes import cli, one_line, standalone_emulator
+from tests.cli.test_honest_outcomes import cli, manifest_of, one_line, standalone_emulator
 
 HUAWEI_PATH = "/v1/p1/voice-training-manage/user/jobs"
 AZURE_PATH = "/customvoice/projects?api-version=2026-01-01"
@@ -147,3 +147,24 @@ def test_help_says_outage_times_are_wall_clock_seconds() -> None:
     text = " ".join(proc.stdout.split())
     assert "after/for are real (wall-clock) seconds whatever --time-scale is" in text
     assert "--state FILE" in text
+
+
+def test_outages_key_reaches_the_in_process_emulator(tmp_path: Path) -> None:
+    """`[emulator] outages` with `endpoint = "emulator"`: a 503 window open for the whole run
+    makes it end cut short (exit 3) with nothing pending, saying the provider was unreachable."""
+    write_inbox(tmp_path / "inbox", voices=1, profile="huawei-basic", seed=1)
+    job = tmp_path / "job.toml"
+    job.write_text(
+        '[batch]\nname = "b"\ninbox = "inbox"\nstate_dir = "var"\n\n'
+        '[provider]\nkind = "huawei-metastudio"\nendpoint = "emulator"\nproject_id = "p"\n\n'
+        '[limits]\nretry_budget = "2s"\n\n'
+        '[emulator]\noutages = ["after=0s,for=1h,kind=503"]\n'
+    )
+    run = cli("run", str(job))
+    assert run.returncode == 3, run.stdout + run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    assert "unreachable since" in run.stdout + run.stderr
+    assert "HTTP 503" in run.stdout + run.stderr
+    summary = manifest_of(run)["summary"]
+    assert summary["pending"] == 0
+    assert summary["deferred"] == 1
