@@ -75,11 +75,16 @@ test: $(STAMP) test-deps
 	$(BIN)/pytest -q -m exclusive || test $$? -eq 5
 
 ## make soak: the reliability soaks at the issue's sizes (200 voices under faults, 50 voices
-## killed 20 times) and the fuzzers with many more examples; figures land in var/soak.log.
+## killed 20 times; 50 Huawei / 30 Azure voices through two provider outages and an emulator
+## restart, a detached batch collected across restarts; PostgreSQL restarted under 3 workers
+## and 60 voices — this one restarts the local server, so run it on a machine of your own) and
+## the fuzzers with many more examples; figures land in var/soak.log.
+SOAKS := tests/integration/test_crash_soak.py $(wildcard tests/integration/test_outages.py) \
+	tests/integration/test_scaleout_pg_restart.py $(wildcard tests/fuzz)
 soak: $(STAMP)
 	mkdir -p var
 	VOICE_ONBOARD_SOAK=1 VOICE_ONBOARD_FUZZ_EXAMPLES=5000 $(BIN)/pytest -q -s -p no:cacheprovider \
-		tests/integration/test_crash_soak.py $(wildcard tests/fuzz) > var/soak.log 2>&1; \
+		$(SOAKS) > var/soak.log 2>&1; \
 	status=$$?; grep -vE '^\{|^20[0-9][0-9]-' var/soak.log | tail -40; exit $$status
 
 lint: $(STAMP)

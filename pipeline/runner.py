@@ -19,6 +19,7 @@ import structlog
 
 from pipeline.config import AwaitMode, Credentials, JobConfig
 from pipeline.errors import (
+    CircuitOpen,
     LedgerError,
     ProviderError,
     RunInterrupted,
@@ -37,6 +38,7 @@ from pipeline.report import RunFacts, clip_figures, gather_facts
 from pipeline.stages.await_ import await_batch
 from pipeline.stages.discover import discover
 from pipeline.stages.manifest import VoiceResult
+from pipeline.stages.outage import Breaker, unreachable_line
 from pipeline.stages.results import (
     RunReport,
     _deferred_reason,
@@ -100,6 +102,8 @@ async def run_batch(
     started = datetime.now(UTC)
     prepared: dict[str, PreparedVoice] = {}
     interrupted: str | None = None
+    # Whether an unreachable provider is the run's story (not a signal, deadline or disk).
+    outage_told = True
     async with AsyncExitStack() as stack:
         stack.enter_context(workers_started_early(config))
         # A missing inbox (or a --voices glob matching nothing) is a ConfigError before
@@ -114,23 +118,34 @@ async def run_batch(
         provider = await stack.enter_async_context(
             open_provider(config, credentials, config.provider.endpoint)
         )
+        limits = config.limits
+        breaker = Breaker.for_provider(limits.circuit_breaker, provider, limits.outage_window_s)
         try:
             with anyio.CancelScope() as scope:
                 async with anyio.create_task_group() as tg:
                     await tg.start(_watch_signals, scope, len(sources))
                     try:
-                        await send_all(config, ledger, provider, sources, prepared, progress)
+                        await send_all(
+                            config, ledger, provider, sources, prepared, progress, breaker=breaker
+                        )
                         # Detached runs still collect what finished since the last run (one
                         # polling round), so a detach-only cron setup sees its results.
                         await await_batch(
-                            config, ledger, provider, prepared, progress, once=bool(detach)
+                            config,
+                            ledger,
+                            provider,
+                            prepared,
+                            progress,
+                            once=bool(detach),
+                            breaker=breaker,
                         )
                     finally:
                         tg.cancel_scope.cancel()
             if scope.cancelled_caught:
-                interrupted = "signal"
+                interrupted, outage_told = "signal", False
         except* RunInterrupted as group:
-            interrupted = str(_first_leaf(group))
+            leaf = _first_leaf(group)
+            interrupted, outage_told = str(leaf), isinstance(leaf, CircuitOpen)
         except* ProviderError as group:
             # Errors of single calls end in drive_voice; one that escapes (e.g. the Azure
             # project ensured before the first create) means no voice can be sent.
@@ -138,10 +153,15 @@ async def run_batch(
         except* (LedgerError, OSError) as group:
             # The disk filled up (or the ledger's database went away) under the run. What the
             # ledger holds is true up to the failed write; the manifest below says the rest.
-            interrupted = _environment_fault(_first_leaf(group), config)
+            interrupted, outage_told = _environment_fault(_first_leaf(group), config), False
         results = await _results_or_ledger_fault(ledger, prepared, sources, config)
         if interrupted is None:
             interrupted = _deferred_reason(results)
+        if interrupted is not None and outage_told:
+            # Said as since when and why, for every way the run ended on it (the breaker,
+            # the await stage giving up, voices deferred); None when the provider answers.
+            service = config.provider.kind.value.partition("-")[0]
+            interrupted = unreachable_line(breaker, service, results) or interrupted
         facts = await gather_facts(ledger, prepared, bytes_uploaded=provider.bytes_uploaded)
     try:
         return finish_run(

@@ -17,6 +17,7 @@ from pipeline.config import Credentials, EmulatorSettings, JobConfig
 from pipeline.emulator.alternatives import checked
 from pipeline.emulator.context import Credentials as EmulatorCredentials
 from pipeline.emulator.context import EmulatorOptions
+from pipeline.emulator.outages import parse_outages
 from pipeline.emulator.server import Emulator
 from pipeline.providers.base import Provider
 from pipeline.runner import ProviderOpener
@@ -27,9 +28,11 @@ log = structlog.get_logger("pipeline.emulated")
 def emulator_options(settings: EmulatorSettings, env: Mapping[str, str]) -> EmulatorOptions:
     """The job file's ``[emulator]`` table as the emulator's options; it accepts the
     credentials of ``env`` where set, its fixed test values otherwise. An unknown name in
-    ``plays`` is a ConfigError naming the key and the known ones."""
+    ``plays`` is a ConfigError naming the key and the known ones, a malformed window of
+    ``outages`` one naming the key and the expected form."""
     fields = asdict(settings)
     fields["plays"] = checked(settings.plays, "[emulator] plays")
+    fields["outages"] = parse_outages(settings.outages, "[emulator] outages")
     return EmulatorOptions(**fields, credentials=EmulatorCredentials.from_env(env))
 
 

@@ -64,6 +64,16 @@ blob: it prints a container SAS URL (container "voices", rights racwl, valid 7 d
 upload_mode = "blob-sas": export it as AZURE_BLOB_CONTAINER_SAS_URL (--sas-file writes it).
 outcomes: --outcome 'GLOB=STATE' forces the final state of voices whose name matches GLOB
 (Huawei: SUCCEED, FAILED, AUDIT_FAILED, SPLIT_FAILED, USER_REVIEW_REJECT); first match wins.
+outages: --outage 'after=30s,for=120s,kind=refuse|reset|503' (repeatable; [emulator]
+outages = [...]) makes every call of both services, uploads included, fail from 30 s to 150 s
+after the emulator started: refuse closes the port (connection refused), reset drops each
+connection mid-request, 503 answers each service's own 503 error body. after/for are real
+(wall-clock) seconds whatever --time-scale is, counted from this process's start; units ms,
+s, m, h, d (plain numbers are seconds).
+state: --state FILE keeps every job, consent, voice, uploaded object, Operation-Id and
+counter in FILE (SQLite; objects in FILE.objects/ unless --storage), written before each
+answer is sent: an emulator stopped (even SIGKILLed) and restarted with the same --state and
+--port carries on, emulated time continuing where it stopped (it stands still while down).
 clock: --clock-skew S sets the emulator's clock S seconds ahead of real time (negative:
 behind), in its Date header and its signature check.
 
@@ -108,6 +118,19 @@ def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPa
     e.add_argument(
         "--clock-skew", type=float, default=0.0, metavar="S", help="seconds the clock runs ahead"
     )
+    e.add_argument(
+        "--outage",
+        action="append",
+        default=[],
+        metavar="after=D,for=D,kind=K",
+        help="an outage window of real time, kind refuse|reset|503 (repeatable)",
+    )
+    e.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE",
+        help="keep the emulator's state in FILE (SQLite) across restarts",
+    )
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--storage", type=Path, help="keep uploaded objects here (default: temp dir)")
     e.add_argument(
@@ -124,6 +147,7 @@ def run_emulator(args: argparse.Namespace) -> int:
     from pipeline.emulator.alternatives import checked
     from pipeline.emulator.context import Credentials as EmuCredentials
     from pipeline.emulator.context import EmulatorOptions
+    from pipeline.emulator.outages import parse_outages
     from pipeline.emulator.server import parse_outcome, serve_forever
 
     for name in ("fault_rate", "upload_fault_rate"):
@@ -152,6 +176,8 @@ def run_emulator(args: argparse.Namespace) -> int:
         storage=args.storage,
         plays=checked(args.play, "--play"),
         clock_skew_s=args.clock_skew,
+        outages=parse_outages(args.outage, "--outage"),
+        state=args.state,
         credentials=EmuCredentials.from_env(os.environ),
     )
     with contextlib.suppress(KeyboardInterrupt):

@@ -216,17 +216,24 @@ LIMITS: Final = (
         meaning="consecutive voices failing on provider errors before the run stops",
     ),
     Key(
+        name="outage_window",
+        type="duration",
+        default=300.0,
+        meaning="how long a provider (or the workers' database) that stopped answering is waited "
+        "for; the circuit breaker never opens on a shorter outage",
+    ),
+    Key(
         name="retry_attempts",
         type="integer",
         minimum=1,
         default_doc="per call kind: create 6, commit 6, poll 8, upload 4",
-        meaning="tries per provider call",
+        meaning="tries per provider call (the call ends when its tries or its time run out)",
     ),
     Key(
         name="retry_budget",
         type="duration",
         default_doc="per call kind: create 60 s, commit 120 s, poll 300 s, upload 900 s",
-        meaning="time per provider call, retries included",
+        meaning="time per provider call, retries included; an outage is waited out longer (outage_window)",
     ),
 )
 
@@ -304,6 +311,12 @@ EMULATOR: Final = (
         default=0.0,
         minimum=-1e9,
         meaning="seconds the emulator's clock runs ahead of real time (negative: behind)",
+    ),
+    Key(
+        name="outages",
+        type="strings",
+        meaning='outage windows ["after=30s,for=120s,kind=refuse|reset|503", …]: real seconds '
+        "from the emulator's start during which every call fails that way",
     ),
 )
 

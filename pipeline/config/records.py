@@ -113,6 +113,8 @@ class Limits:
     max_clips: int = 2000  #: per voice
     max_voice_duration_s: float = 4 * 3600.0
     circuit_breaker: int = 20  #: consecutive voices failing on provider errors before the run stops
+    #: seconds a provider that answered earlier in the run and then stopped is waited for
+    outage_window_s: float = 300.0
     #: per-call retry budgets (None = each call kind's default: create 6 tries / 60 s, commit
     #: 6 / 120 s, poll 8 / 300 s, upload 4 / 900 s)
     retry_attempts: int | None = None
@@ -154,6 +156,9 @@ class EmulatorSettings:
     #: emulator's list: ``voice-onboard emulator --help``)
     plays: frozenset[str] = frozenset()
     clock_skew_s: float = 0.0  #: seconds the emulator's clock runs ahead (negative: behind)
+    #: outage window specs, checked by the command layer against the emulator's parser
+    #: (``voice-onboard emulator --help``)
+    outages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -52,7 +52,7 @@ def _property(k: Key, plays: Sequence[str]) -> Schema:
             }
         case "strings":
             items: Schema = {"type": "string"}
-            if plays:
+            if plays and k.name == "plays":  # not [emulator] outages, a list of its own
                 items["enum"] = list(plays)
             prop = {"type": "array", "items": items}
         case "outcomes":

@@ -111,6 +111,7 @@ def read_limits(t: Table, region: str | None = None) -> Limits:
         max_clips=t.get("max_clips"),
         max_voice_duration_s=t.get("max_voice_duration"),
         circuit_breaker=t.get("circuit_breaker"),
+        outage_window_s=t.get("outage_window"),
         retry_attempts=t.get("retry_attempts"),
         retry_budget_s=t.get("retry_budget"),
     )
@@ -159,6 +160,11 @@ def read_emulator(t: Table, base: Path) -> EmulatorSettings:
         raise t.bad(
             "plays", "must be a list of alternative names (`voice-onboard emulator --help`)"
         )
+    outages_raw = t.raw("outages")
+    if outages_raw is None:
+        outages_raw = []
+    if not isinstance(outages_raw, list) or not all(isinstance(o, str) for o in outages_raw):
+        raise t.bad("outages", "must be a list of 'after=30s,for=120s,kind=refuse|reset|503'")
     options = EmulatorSettings(
         time_scale=t.get("time_scale"),
         fault_rate=t.get("fault_rate"),
@@ -170,6 +176,7 @@ def read_emulator(t: Table, base: Path) -> EmulatorSettings:
         storage=(base / storage).resolve() if storage else None,
         plays=frozenset(plays_raw),
         clock_skew_s=t.get("clock_skew"),
+        outages=tuple(outages_raw),
     )
     t.finish()
     return options

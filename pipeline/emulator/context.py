@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from pipeline.emulator.faults import Faults
+from pipeline.emulator.outages import Outage
 
 #: Fixed test credentials, used when the matching environment variable is not set.
 DEFAULT_HUAWEI_AK: Final = "EMULATORAK0000000000"
@@ -79,6 +80,10 @@ class EmulatorOptions:
     #: seconds the emulator's clock is ahead of real time (negative: behind): its ``Date``
     #: header and the signing check use it, as a server with a skewed clock would
     clock_skew_s: float = 0.0
+    #: windows of real time during which every call fails (``outages.Outage``)
+    outages: tuple[Outage, ...] = ()
+    #: the durable state file (``durable.StateFile``); None = state lives in memory only
+    state: Path | None = None
 
     def playing(self, name: str) -> bool:
         """Whether the emulator plays the alternative ``name`` (a key of ALTERNATIVES)."""
@@ -95,16 +100,22 @@ class EmulatorOptions:
 class EmulatedClock:
     """Emulated time: runs ``time_scale`` times faster than the real clock, from real now.
 
+    ``start`` is the emulated time to begin at (a restart from a state file resumes there);
+    while ``horizon`` is set, :meth:`now` never reads past it (``durable`` leases time ahead).
+
     ``skew_s`` sets the server's own wall clock that many seconds ahead of real time (negative:
     behind), as a server whose clock is off would have: :meth:`server_now` is what its ``Date``
     header says and what its AK/SK signature check compares ``X-Sdk-Date`` with.
     """
 
-    def __init__(self, time_scale: float = 1.0, *, skew_s: float = 0.0) -> None:
+    def __init__(
+        self, time_scale: float = 1.0, *, skew_s: float = 0.0, start: float | None = None
+    ) -> None:
         self._scale = time_scale
         self._skew = skew_s
         self._real0 = time.monotonic()
-        self._wall0 = time.time()
+        self._wall0 = time.time() if start is None else start
+        self.horizon: float | None = None
 
     @property
     def scale(self) -> float:
@@ -112,6 +123,11 @@ class EmulatedClock:
 
     def now(self) -> float:
         """Emulated Unix time in seconds."""
+        now = self.running_now()
+        return now if self.horizon is None else min(now, self.horizon)
+
+    def running_now(self) -> float:
+        """Emulated time as it runs, ignoring the horizon (what the lease is measured from)."""
         return self._wall0 + (time.monotonic() - self._real0) * self._scale
 
     def real_now(self) -> float:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Final
 
+from pipeline.emulator.durable import Part
+
 if TYPE_CHECKING:  # no aiohttp at import time: the options (and so this module) load early
     from aiohttp import web
 
@@ -24,6 +26,10 @@ class Faults:
     def __init__(self, options: EmulatorOptions) -> None:
         self._options = options
         self._rng = random.Random(options.seed)
+
+    def durable_part(self) -> Part:
+        """What a state file keeps: the RNG, so a restart continues the seeded sequence."""
+        return Part(self, ("_rng",))
 
     def control_fault(self) -> int | None:
         """An HTTP status to answer a control call with instead of serving it, or None."""

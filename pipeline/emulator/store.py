@@ -44,6 +44,7 @@ import anyio.to_thread
 from aiohttp import web
 
 from pipeline.emulator.context import EmulatorContext
+from pipeline.emulator.durable import Part
 from pipeline.emulator.errors import ServiceError
 from pipeline.emulator.faults import reset_midway
 
@@ -69,7 +70,7 @@ class StoredObject:
     stored_at: float  #: real Unix time
 
 
-class _StoreError(ServiceError):
+class StoreError(ServiceError):
     """An OBS-style error answer."""
 
     def response(self) -> web.Response:
@@ -111,6 +112,11 @@ class ObjectStore:
         """Add ``PUT``/``GET {PREFIX}/{bucket}/{key}`` to ``app``."""
         app.router.add_route("PUT", PREFIX + "/{bucket}/{key:.+}", self._put)
         app.router.add_route("GET", PREFIX + "/{bucket}/{key:.+}", self._get)
+
+    def durable_part(self) -> Part:
+        """What a state file keeps (``durable``): the signing secret (so URLs minted before a
+        restart stay valid), the grants, the object index and the PUT outcomes."""
+        return Part(self, ("_secret", "_grants", "_objects", "_outcomes"))
 
     # -- minting ---------------------------------------------------------------------------
 
@@ -174,14 +180,14 @@ class ObjectStore:
     async def _put(self, request: web.Request) -> web.StreamResponse:
         try:
             return await self._serve_put(request)
-        except _StoreError as error:
+        except StoreError as error:
             return error.response()
 
     async def _serve_put(self, request: web.Request) -> web.StreamResponse:
         bucket, key = request.match_info["bucket"], request.match_info["key"]
         if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
             self._outcomes["chunked"] += 1
-            raise _StoreError(
+            raise StoreError(
                 501,
                 "NotImplemented",
                 "A header you provided implies functionality that is not implemented",
@@ -189,16 +195,16 @@ class ObjectStore:
         length = request.content_length
         if length is None:
             self._outcomes["no_length"] += 1
-            raise _StoreError(411, "MissingContentLength", "You must provide the Content-Length")
+            raise StoreError(411, "MissingContentLength", "You must provide the Content-Length")
         allowed = self._grants.get((bucket, key))
         self._check_query(request, "PUT", bucket, key, "|".join(allowed or ()))
         if allowed is None:
             self._outcomes["bad_signature"] += 1
-            raise _StoreError(*_BAD_SIGNATURE)
+            raise StoreError(*_BAD_SIGNATURE)
         content_type = request.headers.get("Content-Type", "").strip()
         if content_type not in allowed:
             self._outcomes["wrong_content_type"] += 1
-            raise _StoreError(
+            raise StoreError(
                 403,
                 "SignatureDoesNotMatch",
                 f"{_BAD_SIGNATURE[2]} This URL was signed for Content-Type "
@@ -212,7 +218,7 @@ class ObjectStore:
         stored = await self._receive(request, final, length)
         if stored is None:
             self._outcomes["interrupted"] += 1
-            raise _StoreError(400, "IncompleteBody", "The body is shorter than Content-Length")
+            raise StoreError(400, "IncompleteBody", "The body is shorter than Content-Length")
         obj = StoredObject(
             bucket=bucket,
             key=key,
@@ -236,18 +242,18 @@ class ObjectStore:
             access_key = query["AccessKeyId"]
         except (KeyError, ValueError):
             self._outcomes["bad_signature"] += 1
-            raise _StoreError(
+            raise StoreError(
                 403,
                 "AccessDenied",
                 "Query-string authentication requires AccessKeyId, Expires and Signature",
             ) from None
         if expires < self._ctx.clock.real_now():
             self._outcomes["expired"] += 1
-            raise _StoreError(*_EXPIRED)
+            raise StoreError(*_EXPIRED)
         expected = self._sign(method, content_type, expires, bucket, key)
         if access_key != ACCESS_KEY_ID or not hmac.compare_digest(expected, signature):
             self._outcomes["bad_signature"] += 1
-            raise _StoreError(*_BAD_SIGNATURE)
+            raise StoreError(*_BAD_SIGNATURE)
 
     async def _receive(self, request: web.Request, final: Path, length: int) -> str | None:
         """Stream the body to a part file and rename it over ``final``; the new ETag, or None
@@ -290,8 +296,8 @@ class ObjectStore:
             self._check_query(request, "GET", bucket, key, "")
             obj = self._objects.get((bucket, key))
             if obj is None:
-                raise _StoreError(404, "NoSuchKey", "The specified key does not exist.")
-        except _StoreError as error:
+                raise StoreError(404, "NoSuchKey", "The specified key does not exist.")
+        except StoreError as error:
             return error.response()
         return web.FileResponse(obj.path, headers={"Content-Type": obj.content_type})
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pipeline.records import Finding, Phase, PreparedVoice, Severity, VoiceState, VoiceStatus
+
+if TYPE_CHECKING:  # the HTTP layer (aiohttp) loads only when a provider is opened
+    from pipeline.providers.http.reachability import Reachability
 
 #: Writes a state to the ledger (durably) before the provider goes on; used for progress
 #: inside a stage, e.g. after each uploaded object.
@@ -74,6 +77,13 @@ class TenantAware(Protocol):
     async def tenant(self) -> TenantLimits:
         """The account's quota and limits for this run's kind of job."""
         ...
+
+
+@runtime_checkable
+class Watched(Protocol):
+    """A provider over HTTP, whose requests tell whether the service answers at all."""
+
+    reachability: Reachability
 
 
 @runtime_checkable

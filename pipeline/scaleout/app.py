@@ -30,6 +30,7 @@ CONTEXT_KEY: Final = "voice_onboard"
 #: Waits between attempts: 2 + 2**(n+1) s → 6, 10, 18, 34 s … about 17 min over 10 attempts,
 #: long enough to ride out a provider outage that the HTTP layer's own retries could not.
 DRIVE_RETRY: Final = procrastinate.RetryStrategy(max_attempts=10, wait=2, exponential_wait=2)
+_POOL_TIMEOUT_S: Final = 10.0
 
 
 def queue_of(batch: str) -> str:
@@ -75,7 +76,14 @@ def resources_of(context: procrastinate.JobContext) -> WorkerResources:
 def build_app(config: JobConfig, url: str) -> procrastinate.App:
     """The app of ``config``'s batch on the database at ``url`` (not opened yet)."""
     connector = procrastinate.PsycopgConnector(
-        conninfo=url, min_size=1, max_size=4, name="voice-onboard-procrastinate"
+        conninfo=url,
+        min_size=1,
+        max_size=4,
+        name="voice-onboard-procrastinate",
+        # Seconds a query waits for a connection (psycopg's default is 30): a worker that lost
+        # its database learns it sooner, so it starts over (or gives up) sooner; a restart
+        # is back well within it.
+        timeout=_POOL_TIMEOUT_S,
     )
     app = procrastinate.App(connector=connector)
     queue = queue_of(config.batch)

@@ -24,8 +24,9 @@ from pipeline.providers.base import Provider
 from pipeline.records import Phase, PreparedVoice, Severity, VoiceSource, VoiceState, VoiceStatus
 from pipeline.scaleout.locks import VoiceLocks
 from pipeline.stages.discover import discover
+from pipeline.stages.outage import Breaker
 from pipeline.stages.prepare import PrepareContext, prepare
-from pipeline.stages.send import Breaker, drive_voice
+from pipeline.stages.send import drive_voice
 
 log = structlog.get_logger("pipeline.scaleout.tasks")
 

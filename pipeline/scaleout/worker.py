@@ -12,7 +12,12 @@ Beside procrastinate's own loop it runs:
   or running, or any voice waiting for the provider; when not, the worker stops (exit 0, or
   1 when some voices were left before submission because their jobs failed for good);
 - SIGTERM/SIGINT: stop taking jobs and let the running ones finish (a second signal aborts
-  them; the ledger keeps them resumable). The worker then exits 0, as a service should.
+  them; the ledger keeps them resumable). The worker then exits 0, as a service should;
+- a lost database (PostgreSQL restarted, a failover): procrastinate stops its worker when its
+  heartbeat or listener meets the error; the running jobs are cancelled at once (the ledger
+  keeps them resumable), and once the database answers again (within ``[limits]
+  outage_window``; else exit 3) a fresh procrastinate worker takes over in the same process;
+  the old one's jobs come back as stalled jobs.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, Final
@@ -34,7 +40,7 @@ from psycopg_pool import AsyncConnectionPool
 from pipeline.config import Credentials, JobConfig
 from pipeline.errors import ConfigError, LedgerError, RunInterrupted
 from pipeline.ledger.binding import ensure_binding
-from pipeline.ledger.postgres import PostgresLedger, describe_url
+from pipeline.ledger.postgres import PostgresLedger, describe_url, error_reason
 from pipeline.records import Phase
 from pipeline.scaleout.app import (
     CONTEXT_KEY,
@@ -48,13 +54,16 @@ from pipeline.scaleout.locks import VoiceLocks
 from pipeline.scaleout.provider import open_worker_provider
 from pipeline.scaleout.ratelimit import provider_windows
 from pipeline.scaleout.tasks import SourceCache, WorkerResources
+from pipeline.stages.outage import Breaker
 from pipeline.stages.prepare import PrepareContext
-from pipeline.stages.send import Breaker
 
 log = structlog.get_logger("pipeline.scaleout.worker")
 
 EXIT_OK: Final = 0
 EXIT_STUCK: Final = 1  #: --until-done: some voices stopped before submission; enqueue again
+#: Losses of the database one worker process rides out (each waited for up to the job file's
+#: [limits] outage_window, the same patience as with the provider).
+_MAX_RESTARTS: Final = 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,23 +143,32 @@ async def run_worker(config: JobConfig, credentials: Credentials, options: Worke
             locks=locks,
             prepare=PrepareContext.from_config(config),
             sources=SourceCache(config.inbox),
-            breaker=Breaker(config.limits.circuit_breaker),
+            breaker=Breaker.for_provider(
+                config.limits.circuit_breaker, provider, config.limits.outage_window_s
+            ),
             worker=name,
         )
-        worker = Worker(
-            app=app,
-            queues=[queue],
-            name=name,
-            concurrency=options.concurrency,
-            additional_context={CONTEXT_KEY: resources},
-            install_signal_handlers=False,  # ours below: stop gracefully, then abort
-            update_heartbeat_interval=options.heartbeat_s,
-            stalled_worker_timeout=options.stalled_after_s,
-            # Finished jobs would pile up (a poll job every interval); the ledger is the record.
-            delete_jobs="successful",
-            shutdown_graceful_timeout=options.shutdown_grace_s,
-            fetch_job_polling_interval=min(5.0, options.heartbeat_s),
-        )
+
+        def make_worker() -> Worker:
+            return Worker(
+                app=app,
+                queues=[queue],
+                name=name,
+                concurrency=options.concurrency,
+                additional_context={CONTEXT_KEY: resources},
+                install_signal_handlers=False,  # ours below: stop gracefully, then abort
+                update_heartbeat_interval=options.heartbeat_s,
+                stalled_worker_timeout=options.stalled_after_s,
+                # Finished jobs would pile up (a poll job every interval); the ledger is the record.
+                delete_jobs="successful",
+                # No grace when procrastinate stops on its own (it lost the database): its
+                # running jobs are cancelled at once, so none goes on driving a voice that a
+                # stalled-job retry hands to another worker. A signal grants the grace (_stop).
+                shutdown_graceful_timeout=0.0,
+                fetch_job_polling_interval=min(5.0, options.heartbeat_s),
+            )
+
+        workers = _Workers(make_worker, options.shutdown_grace_s)
         log.info(
             "worker.started",
             worker=name,
@@ -160,31 +178,90 @@ async def run_worker(config: JobConfig, credentials: Credentials, options: Worke
             endpoint=endpoint,
             concurrency=options.concurrency,
         )
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_on_signals, worker, stop, tg.cancel_scope)
-                tg.start_soon(_recover_stalled, app, queue, options)
-                if options.until_done:
-                    tg.start_soon(_until_done, worker, stop, resources, app, queue, options)
-                await worker.run()  # type: ignore[no-untyped-call]
-                tg.cancel_scope.cancel()
-        except procrastinate.exceptions.ProcrastinateException as exc:
-            raise RunInterrupted(f"the worker stopped: {exc}") from None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_on_signals, workers, stop, tg.cancel_scope)
+            tg.start_soon(_recover_stalled, app, queue, options)
+            if options.until_done:
+                tg.start_soon(_until_done, workers, stop, resources, app, queue, options)
+            await _supervise(workers, stop, url, config.limits.outage_window_s)
+            tg.cancel_scope.cancel()
     log.info("worker.stopped", worker=name, reason=stop.reason)
-    if stop.reason is None:
-        raise RunInterrupted("the worker stopped on its own (lost its database?); see the log")
     if stop.reason == "until-done" and stop.stuck:
         return EXIT_STUCK
     return EXIT_OK
 
 
-async def _on_signals(worker: Worker, stop: _Stop, scope: anyio.CancelScope) -> None:
+class _Workers:
+    """This process's procrastinate worker: the current one, made anew after the database was
+    lost (procrastinate stops a worker whose heartbeat or listener meets a database error)."""
+
+    def __init__(self, make: Callable[[], Worker], grace_s: float) -> None:
+        self._make = make
+        self._grace_s = grace_s
+        self.current = make()
+        self.restarts = 0
+
+    def renew(self) -> None:
+        self.current = self._make()
+        self.restarts += 1
+
+    def stop(self) -> None:
+        """Stop taking jobs; the running ones get the grace period to finish."""
+        self.current.shutdown_graceful_timeout = self._grace_s
+        self.current.stop()  # type: ignore[no-untyped-call]
+
+
+async def _supervise(workers: _Workers, stop: _Stop, url: str, patience_s: float) -> None:
+    """Run procrastinate's worker until we stop it; when it stops on its own (the database
+    went away: a restart, a failover), wait for the database and start a fresh one. The jobs
+    the old one was running are cancelled, recorded by nobody, and come back as stalled jobs
+    (``_recover_stalled``); the ledger resumes them where they stopped."""
+    while True:
+        error: str | None = None
+        try:
+            await workers.current.run()  # type: ignore[no-untyped-call]
+        except procrastinate.exceptions.ProcrastinateException as exc:
+            error = str(exc).strip() or type(exc).__name__
+        if stop.reason is not None:
+            return
+        if workers.restarts >= _MAX_RESTARTS:
+            raise RunInterrupted(
+                f"the worker lost its database {workers.restarts + 1} times: "
+                f"{error or 'procrastinate stopped'}; see the log"
+            )
+        log.warning("worker.database_lost", error=error, restarts=workers.restarts)
+        await _wait_for_database(url, patience_s)
+        workers.renew()
+        log.info("worker.reconnected", restarts=workers.restarts)
+
+
+async def _wait_for_database(url: str, patience_s: float) -> None:
+    """Until the database answers a query; RunInterrupted after ``patience_s``."""
+    deadline = anyio.current_time() + patience_s
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                url, autocommit=True, connect_timeout=5
+            ) as conn:
+                await conn.execute("SELECT 1")
+            return
+        except psycopg.Error as exc:
+            if anyio.current_time() > deadline:
+                raise RunInterrupted(
+                    f"{describe_url(url)}: the database did not come back within "
+                    f"{patience_s:g} s ({error_reason(exc)}); the ledger is true up to the loss: "
+                    "start the worker again once it is back"
+                ) from None
+        await anyio.sleep(1.0)
+
+
+async def _on_signals(workers: _Workers, stop: _Stop, scope: anyio.CancelScope) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
             if stop.reason is None or stop.reason == "until-done":
                 stop.reason = "signal"
                 log.warning("worker.stopping", signal=signal.Signals(signum).name)
-                worker.stop()  # type: ignore[no-untyped-call]
+                workers.stop()
                 continue
             # A second signal: do not wait for the running jobs (they resume elsewhere).
             log.warning("worker.aborting", signal=signal.Signals(signum).name)
@@ -218,7 +295,7 @@ async def _recover_stalled(app: procrastinate.App, queue: str, options: WorkerOp
 
 
 async def _until_done(
-    worker: Worker,
+    workers: _Workers,
     stop: _Stop,
     res: WorkerResources,
     app: procrastinate.App,
@@ -236,7 +313,11 @@ async def _until_done(
         queued = sum(int(s["todo"]) + int(s["doing"]) for s in stats)
         if queued:
             continue
-        states = await res.ledger.all()
+        try:
+            states = await res.ledger.all()
+        except LedgerError as exc:  # the database restarting: ask again next round
+            log.warning("worker.progress_check_failed", error=str(exc))
+            continue
         if any(s.stage is Phase.SUBMITTED for s in states):
             continue  # the provider is still working; the periodic poll will finish them
         stuck = [s.key for s in states if s.stage.order < Phase.SUBMITTED.order]
@@ -244,5 +325,5 @@ async def _until_done(
             stop.reason = "until-done"
             stop.stuck = len(stuck)
             log.info("worker.batch_finished", voices=len(states), stuck=stuck[:20])
-            worker.stop()  # type: ignore[no-untyped-call]
+            workers.stop()
         return

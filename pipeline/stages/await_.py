@@ -10,6 +10,7 @@ import structlog
 
 from pipeline.config import JobConfig
 from pipeline.errors import (
+    CircuitOpen,
     DeadlineExceeded,
     ProviderProtocolError,
     ProviderUnavailable,
@@ -20,6 +21,7 @@ from pipeline.records import (
     Phase,
     PreparedVoice,
 )
+from pipeline.stages.outage import Breaker
 from pipeline.stages.stream import Progress
 
 log = structlog.get_logger("pipeline.await")
@@ -33,9 +35,11 @@ async def await_batch(
     progress: Progress,
     *,
     once: bool = False,
+    breaker: Breaker | None = None,
 ) -> None:
     """Poll every submitted voice of the batch together until all are terminal (``once``: a
-    single round, for detached runs)."""
+    single round, for detached runs). ``breaker``: the run's; an outage it gives up on ends
+    the wait (CircuitOpen: exit 3, the voices stay ``pending`` for the next run)."""
     deadline = anyio.current_time() + config.await_.deadline_s
     interval = config.await_.poll_interval_s
     while True:
@@ -60,6 +64,10 @@ async def await_batch(
         still = len(pending) - sum(1 for s in changed if s.stage is Phase.DONE)
         if still == 0 or once:
             return
+        if breaker is not None and breaker.gave_up():
+            # Polls fail quietly per job (the next round asks again); the reachability seen
+            # by every request says whether a next round can answer in time.
+            raise CircuitOpen(f"the provider stopped answering with {still} voices pending")
         if anyio.current_time() + interval > deadline:
             raise DeadlineExceeded(
                 f"deadline of {config.await_.deadline_s:g} s passed with {still} voices pending"

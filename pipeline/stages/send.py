@@ -1,5 +1,6 @@
 """The send stage, per voice: create → upload → submit, the ledger checkpointed around each
-remote side effect, provider faults retried a few times per voice, a circuit breaker per run."""
+remote side effect, provider faults retried a few times per voice (an outage waited out, see
+:mod:`.outage`), a circuit breaker per run."""
 
 from __future__ import annotations
 
@@ -31,8 +32,12 @@ from pipeline.records import (
     VoiceStatus,
     same_content,
 )
+from pipeline.stages.outage import Breaker
 from pipeline.stages.stream import Progress, prepare_stream
 from pipeline.stages.tenant import read_tenant, within_tenant
+
+# Breaker lived here before the outage rules moved to .outage; callers may still import it here.
+__all__ = ["Breaker", "Claims", "drive_voice", "initial_state", "send_all"]
 
 log = structlog.get_logger("pipeline.send")
 
@@ -43,21 +48,6 @@ _VOICE_TRIES = 3
 _VOICE_PAUSE_S = 2.0
 
 
-class Breaker:
-    """Counts consecutive voices that failed on an unreachable provider; opens past a limit."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.consecutive = 0
-
-    def ok(self) -> None:
-        self.consecutive = 0
-
-    def failed(self) -> bool:
-        self.consecutive += 1
-        return self.consecutive >= self.limit
-
-
 async def send_all(
     config: JobConfig,
     ledger: Ledger,
@@ -65,8 +55,12 @@ async def send_all(
     sources: Sequence[VoiceSource],
     prepared: dict[str, PreparedVoice],
     progress: Progress,
+    *,
+    breaker: Breaker | None = None,
 ) -> None:
-    breaker = Breaker(config.limits.circuit_breaker)
+    """Send every voice that passes the pre-flight, streaming; ``breaker``: the run's (one
+    counting alone when not given)."""
+    breaker = breaker or Breaker(config.limits.circuit_breaker)
     states = await ledger.all()
     claims = Claims.of(states)
     tenant: TenantLimits | None = None
@@ -102,10 +96,7 @@ async def send_all(
                     replace(state, attempts=state.attempts + 1, last_error=str(unread))
                 )
                 if breaker.failed():
-                    raise CircuitOpen(
-                        f"the provider kept failing ({breaker.consecutive} voices in a row): "
-                        f"{unread}"
-                    )
+                    raise CircuitOpen(breaker.open_message(unread))
                 continue
             await in_flight.acquire()
             tg.start_soon(
@@ -222,6 +213,7 @@ async def drive_voice(
         await ledger.put(s)
 
     tries = 0
+    failing_since: float | None = None  # this voice's failing streak (breaker's clock)
     while state.stage.order < Phase.SUBMITTED.order:
         try:
             if state.stage in (Phase.PREPARED, Phase.CREATING):
@@ -273,16 +265,23 @@ async def drive_voice(
             state = replace(state, attempts=state.attempts + 1, last_error=str(exc))
             await ledger.put(state, detail="provider unavailable")
             tries += 1
+            failing_since = breaker.now() if failing_since is None else failing_since
+            pause = breaker.wait_for(failing_since, tries)
+            if pause is not None:
+                # The provider answered earlier in this run and stopped: an outage, waited
+                # out while it is younger than [limits] outage_window.
+                log.warning("voice.waiting_out_outage", stage=str(state.stage), error=str(exc))
+                await anyio.sleep(pause)
+                continue
             if tries < _VOICE_TRIES:
                 log.warning("voice.retrying", stage=str(state.stage), error=str(exc), tries=tries)
                 await anyio.sleep(_VOICE_PAUSE_S * tries)
                 continue
             log.warning("voice.deferred", stage=str(state.stage), error=str(exc))
             if breaker.failed():
-                raise CircuitOpen(
-                    f"the provider kept failing ({breaker.consecutive} voices in a row): {exc}"
-                ) from None
+                raise CircuitOpen(breaker.open_message(exc)) from None
             return
+        tries, failing_since = 0, None  # the step went through: a new failure starts afresh
         if state.last_error is not None:
             # The step went through: an error of an earlier try no longer describes the voice.
             state = replace(state, last_error=None)

@@ -64,7 +64,7 @@ class _Target:
     blobs: dict[str, BlobRecord]
 
 
-class _StorageError(ServiceError):
+class StorageError(ServiceError):
     """An Azure Storage error answer (XML ``<Error>``)."""
 
     def response(self) -> web.Response:
@@ -136,12 +136,12 @@ class BlobStore:
         query = request.query
         sp, se, sv, sig = (query.get(k, "") for k in ("sp", "se", "sv", "sig"))
         if not sig or not se:
-            raise _StorageError(
+            raise StorageError(
                 403, "NoAuthenticationInformation", "Server failed to authenticate the request."
             )
         expected = self._sign(sp, se, account, container, sv)
         if not hmac.compare_digest(expected, sig):
-            raise _StorageError(
+            raise StorageError(
                 403,
                 "AuthenticationFailed",
                 "Server failed to authenticate the request. Make sure the value of the "
@@ -150,13 +150,13 @@ class BlobStore:
         try:
             expiry = datetime.fromisoformat(se).timestamp()
         except ValueError:
-            raise _StorageError(403, "AuthenticationFailed", "Bad signed expiry.") from None
+            raise StorageError(403, "AuthenticationFailed", "Bad signed expiry.") from None
         if expiry < self._ctx.clock.real_now():
-            raise _StorageError(
+            raise StorageError(
                 403, "AuthenticationFailed", "Signature not valid in the specified time frame."
             )
         if need not in sp:
-            raise _StorageError(
+            raise StorageError(
                 403,
                 "AuthorizationPermissionMismatch",
                 "This request is not authorized to perform this operation using this permission.",
@@ -165,7 +165,7 @@ class BlobStore:
     def _blobs(self, account: str, container: str) -> dict[str, BlobRecord]:
         blobs = self._containers.get((account, container))
         if blobs is None:
-            raise _StorageError(404, "ContainerNotFound", "The specified container does not exist.")
+            raise StorageError(404, "ContainerNotFound", "The specified container does not exist.")
         return blobs
 
     # --- routes -----------------------------------------------------------------------------
@@ -181,11 +181,11 @@ class BlobStore:
                 or query.get("restype") != "container"
                 or (query.get("comp") != "list")
             ):
-                raise _StorageError(
+                raise StorageError(
                     400, "UnsupportedHttpVerb", "Only List Blobs is supported on a container."
                 )
             return self._list(request, account, container, blobs)
-        except _StorageError as exc:
+        except StorageError as exc:
             return exc.response()
 
     async def _blob_route(self, request: web.Request) -> web.StreamResponse:
@@ -205,7 +205,7 @@ class BlobStore:
                 self._authorize(request, account, container, "r")
                 record = self._blobs(account, container).get(name)
                 if record is None:
-                    raise _StorageError(404, "BlobNotFound", "The specified blob does not exist.")
+                    raise StorageError(404, "BlobNotFound", "The specified blob does not exist.")
                 headers = {
                     "ETag": record.etag,
                     "Content-MD5": record.md5,
@@ -219,36 +219,36 @@ class BlobStore:
                 blobs = self._blobs(account, container)
                 record = blobs.pop(name, None)
                 if record is None:
-                    raise _StorageError(404, "BlobNotFound", "The specified blob does not exist.")
+                    raise StorageError(404, "BlobNotFound", "The specified blob does not exist.")
                 record.path.unlink(missing_ok=True)
                 return web.Response(status=202)
-            raise _StorageError(405, "UnsupportedHttpVerb", f"{request.method} is not supported.")
-        except _StorageError as exc:
+            raise StorageError(405, "UnsupportedHttpVerb", f"{request.method} is not supported.")
+        except StorageError as exc:
             return exc.response()
 
     async def _put_blob(self, request: web.Request, target: _Target) -> web.StreamResponse:
         blob_type = request.headers.get("x-ms-blob-type")
         if blob_type is None:
-            raise _StorageError(
+            raise StorageError(
                 400,
                 "MissingRequiredHeader",
                 "An HTTP header that's mandatory is missing: x-ms-blob-type.",
             )
         if blob_type != "BlockBlob":
-            raise _StorageError(400, "InvalidHeaderValue", "Only BlockBlob is supported.")
+            raise StorageError(400, "InvalidHeaderValue", "Only BlockBlob is supported.")
         if await self._reset_by_fault(request):
             return web.Response()  # never sent: the connection is gone
         tmp = self._scratch(target) / uuid.uuid4().hex
         size, md5 = await _receive(request, tmp)
         if request.content_length is not None and size != request.content_length:
             tmp.unlink(missing_ok=True)
-            raise _StorageError(400, "InvalidInput", "The body is shorter than Content-Length.")
+            raise StorageError(400, "InvalidInput", "The body is shorter than Content-Length.")
         return self._commit(request, target, tmp, size, md5)
 
     async def _put_block(self, request: web.Request, target: _Target) -> web.StreamResponse:
         block_id = request.query.get("blockid", "")
         if not block_id:
-            raise _StorageError(400, "InvalidQueryParameterValue", "blockid is required.")
+            raise StorageError(400, "InvalidQueryParameterValue", "blockid is required.")
         if await self._reset_by_fault(request):
             return web.Response()
         path = self._block_path(target, block_id)
@@ -260,17 +260,17 @@ class BlobStore:
 
     async def _put_block_list(self, request: web.Request, target: _Target) -> web.StreamResponse:
         if (request.content_length or 0) > _MAX_BLOCK_LIST_BYTES:
-            raise _StorageError(413, "RequestBodyTooLarge", "The block list is too large.")
+            raise StorageError(413, "RequestBodyTooLarge", "The block list is too large.")
         try:
             root = ET.fromstring(await request.read())
         except ET.ParseError:
-            raise _StorageError(400, "InvalidXmlDocument", "The block list is not XML.") from None
+            raise StorageError(400, "InvalidXmlDocument", "The block list is not XML.") from None
         if root.tag != "BlockList":
-            raise _StorageError(400, "InvalidXmlDocument", "Expected <BlockList>.")
+            raise StorageError(400, "InvalidXmlDocument", "Expected <BlockList>.")
         ids = [el.text or "" for el in root if el.tag in ("Latest", "Uncommitted", "Committed")]
         parts = [self._block_path(target, block_id) for block_id in ids]
         if not all(part.is_file() for part in parts):
-            raise _StorageError(400, "InvalidBlockList", "The specified block list is invalid.")
+            raise StorageError(400, "InvalidBlockList", "The specified block list is invalid.")
         tmp = self._scratch(target) / uuid.uuid4().hex
         digest = hashlib.md5(usedforsecurity=False)
         size = 0
@@ -319,7 +319,7 @@ class BlobStore:
         try:
             max_results = max(1, min(5000, int(request.query.get("maxresults", "5000"))))
         except ValueError:
-            raise _StorageError(400, "InvalidQueryParameterValue", "Bad maxresults.") from None
+            raise StorageError(400, "InvalidQueryParameterValue", "Bad maxresults.") from None
         # blob names list in lexicographic order; the marker is the last name already given
         names = sorted(n for n in blobs if n.startswith(prefix) and n > marker)
         page, rest = names[:max_results], names[max_results:]

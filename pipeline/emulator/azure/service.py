@@ -41,6 +41,7 @@ from pipeline.emulator.azure.records import (
 from pipeline.emulator.azure.state import AzureCounters, AzureState, ResourceState
 from pipeline.emulator.azure.voices import PersonalVoices
 from pipeline.emulator.context import EmulatorContext
+from pipeline.emulator.durable import Part
 
 
 class AzureService:
@@ -65,6 +66,25 @@ class AzureService:
     @approved.setter
     def approved(self, value: bool) -> None:
         self._state.approved = value
+
+    def durable_parts(self) -> dict[str, Part]:
+        """The tables a state file keeps (``durable``): resources, replays, counts, blobs."""
+        return {
+            "azure.state": Part(
+                self._state,
+                (
+                    "_ids",
+                    "projects",
+                    "consents",
+                    "voices",
+                    "operations",
+                    "replays",
+                    "tally",
+                    "approved",
+                ),
+            ),
+            "azure.blob": Part(self.blob_store, ("_containers", "resets")),
+        }
 
     # --- wiring -----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from pipeline.emulator.context import EmulatorContext
+from pipeline.emulator.durable import Part
 from pipeline.emulator.huawei import plays
 from pipeline.emulator.huawei.book import CreateRecord, JobBook
 from pipeline.emulator.huawei.gateway import API_ROOT, CallRecord, Gateway
@@ -132,6 +133,23 @@ class HuaweiService:
     def quota(self, tenant: str) -> dict[str, int]:
         """Remaining training resources per edition (resource_available_nums field names)."""
         return self._tenant.quota(tenant)
+
+    def durable_parts(self) -> dict[str, Part]:
+        """The tables a state file keeps (``durable``): jobs, creates, per-API call counts."""
+        parts = {
+            "huawei.book": Part(self._book, ("_tenants", "creates")),
+            # Not the call log: up to CALL_LOG_SIZE records, pickled on every commit.
+            "huawei.gateway": Part(self._gateway, ("_counts",)),
+        }
+        if self._owns_store:
+            parts["obs"] = self.store.durable_part()
+        return parts
+
+    def restored(self) -> None:
+        """After a restart from a state file: commits that were in flight died with the old
+        process (their answers were never sent), so none is in flight now."""
+        for tenant in self._book.tenants():
+            tenant.committing.clear()
 
     def snapshot(self) -> dict[str, Any]:
         """A JSON-able view of everything above, for ``GET /_emulator/state``."""

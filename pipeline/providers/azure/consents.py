@@ -36,26 +36,36 @@ class ConsentWatch:
         self._round: tuple[float, anyio.Event] | None = None  #: (started, done) in progress
         self._last_round_started = -math.inf  #: of the last round that ended
         self._by_get = False
+        #: why the last round failed, when the service was unreachable (None: it answered)
+        self._round_failed: ProviderUnavailable | None = None
         self.rounds = 0
 
     async def wait(self, consent: Consent, bound: float) -> Consent:
         """``consent`` once it is terminal; ProviderUnavailable after ``bound`` seconds."""
         created = parse_datetime(consent.created)
-        waited = 0.0
+        # The bound is real time: a round's list call may retry for a long while on its own.
+        began = anyio.current_time()
         if not consent.terminal and created is not None:
             self._waiting[consent.id] = created
         try:
             while not consent.terminal:
+                waited = anyio.current_time() - began
                 if waited >= bound:
                     raise ProviderUnavailable(
                         f"consent {consent.id} still {consent.status} after {waited:.0f} s"
                     )
                 await anyio.sleep(self._interval)
-                waited += self._interval
                 if self._by_get or consent.id not in self._waiting:
                     consent = await self._client.get_consent(consent.id)
                     continue
                 await self._round_after(anyio.current_time())
+                failed = self._round_failed
+                if failed is not None:
+                    # The service is unreachable (the list's own retries are spent): the voice's
+                    # driver decides whether to wait the outage out or leave it for next run.
+                    raise ProviderUnavailable(
+                        str(failed), status=failed.status, code=failed.code
+                    ) from failed
                 seen = self._latest.get(consent.id)
                 if seen is None:
                     # Not listed (a lagging list, or the filter refused meanwhile): ask directly.
@@ -93,10 +103,15 @@ class ConsentWatch:
                 log.warning("consent_watch.list_refused", error=str(exc))
                 self._by_get = True
                 return
+            except ProviderUnavailable as exc:
+                log.warning("consent_watch.round_failed", error=str(exc))
+                self._round_failed = exc
+                return
             except ProviderError as exc:
                 # Waiters keep their last view and try again next interval (within the bound).
                 log.warning("consent_watch.round_failed", error=str(exc))
                 return
+            self._round_failed = None
             self._latest = listed
             self.rounds += 1
         finally:

@@ -119,6 +119,7 @@ class AzureProvider:
         self._project_ready = False
         #: audio bytes sent (multipart creates and blob PUTs), for the runner's progress
         self.bytes_uploaded = 0
+        self.reachability = http.reachability  #: the run's view of the service (Watched)
 
     def describe(self) -> Mapping[str, str]:
         p = self._config.provider

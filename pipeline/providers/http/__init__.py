@@ -10,6 +10,7 @@ urls          redaction of URLs and foreign text, the https/loopback rule, path 
 retry         ``RetryPolicy``, ``RetryPolicies`` (per call kind), ``retry_call``
 limits        ``RateLimit`` (the seam), ``RateLimiter``, ``KindLimits``, ``stacked``
 control       ``ControlApi``: one control call per attempt under the limit, retried per policy
+reachability  ``Reachability``: whether the service answers at all, failing since when
 fields        typed readers of JSON answers (the only place JSON values become Python types)
 bodies        upload bodies and how their bytes are streamed; ``pagecache`` beneath them
 ============  =================================================================================
@@ -22,6 +23,7 @@ from pipeline.providers.http.client import HttpClient, HttpResponse, HttpSetting
 from pipeline.providers.http.control import Connection, ControlApi, Service
 from pipeline.providers.http.errors import parse_retry_after
 from pipeline.providers.http.limits import KindLimits, RateLimit, RateLimiter, WindowSpec, stacked
+from pipeline.providers.http.reachability import Reachability, Streak
 from pipeline.providers.http.retry import (
     NO_RETRY,
     RetryPolicies,
@@ -53,9 +55,11 @@ __all__ = [
     "KindLimits",
     "RateLimit",
     "RateLimiter",
+    "Reachability",
     "RetryPolicies",
     "RetryPolicy",
     "Service",
+    "Streak",
     "UploadBody",
     "WindowSpec",
     "check_url",

@@ -8,7 +8,10 @@ It never retries a control request itself (the provider clients do, through
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import socket
 from collections.abc import Collection, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ from pipeline.providers.http.errors import (
     request_id_of,
     status_error,
 )
+from pipeline.providers.http.reachability import Reachability
 from pipeline.providers.http.retry import RetryPolicy, retry_call
 from pipeline.providers.http.urls import checked_url, redact_url
 
@@ -106,6 +110,8 @@ class HttpClient:
         self.settings = settings or HttpSettings()
         self._stack = AsyncExitStack()
         self._session: aiohttp.ClientSession | None = None
+        #: every request's outcome, for riding out (and reporting) an outage
+        self.reachability = Reachability()
 
     async def __aenter__(self) -> Self:
         s = self.settings
@@ -247,12 +253,33 @@ class HttpClient:
         except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
             # Connecting failed: the request never left this host, so it is safe to repeat,
             # even a create.
+            self.reachability.failed(f"cannot connect: {_short(exc)}")
             raise ProviderUnavailable(
                 f"{call.describe()}: cannot connect ({describe_exc(exc)})"
             ) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Reset, disconnect, read timeout, broken response: the server may have acted.
+            self.reachability.failed(_short(exc))
             raise maybe_sent_error(call, f"{call.describe()}: {describe_exc(exc)}") from exc
+        if status >= 500 or status == 408:
+            self.reachability.failed(f"HTTP {status}")
+        else:
+            self.reachability.answered()
         if any_status or 200 <= status < 300:
             return HttpResponse(status, response_headers, body, call.url)
         raise status_error(call, status, response_headers, body)
+
+
+def _short(exc: BaseException) -> str:
+    """A few words for what a failed connection met (no URL, so nothing to redact)."""
+    os_error = getattr(exc, "os_error", None) or exc
+    code = getattr(os_error, "errno", None)
+    if isinstance(code, int) and code in errno.errorcode:
+        return os.strerror(code).lower()  # not the OSError's text: it names the address
+    if isinstance(os_error, socket.gaierror) and os_error.strerror:
+        return os_error.strerror.lower()  # "name or service not known"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server disconnected"
+    if isinstance(exc, TimeoutError | aiohttp.ConnectionTimeoutError):
+        return "timed out"
+    return type(exc).__name__

@@ -84,6 +84,7 @@ class HuaweiProvider:
         self._addresses: dict[str, UploadAddresses] = {}  # job_id → URLs; memory only (signed)
         self._batch_list_answers = True  # False once a batch list answered none of our jobs
         self.bytes_uploaded = 0
+        self.reachability = http.reachability  #: the run's view of the service (Watched)
 
     def describe(self) -> Mapping[str, str]:
         p = self._config.provider
