@@ -73,12 +73,40 @@ def _noises(rate: int, seconds: float) -> dict[str, np.ndarray]:
             np.sin(2 * np.pi * f0 * h * tt) / h for h in range(1, 6)
         ) * np.exp(-tt * 4)
     melody *= 0.5 / np.abs(melody).max()
-    return {"white": white, "pink": pink, "tone": tone, "chord": chord, "melody": melody}
+    # Non-stationary noise (loud over a quiet floor, so not audio.silent): bursts of hiss,
+    # hand claps, pink noise modulated at the syllable rate.
+    bursts = np.zeros(n)
+    pos = rate // 2
+    while pos < n - rate:
+        length = round(rate * rng.uniform(0.2, 0.6))
+        bursts[pos : pos + length] = rng.standard_normal(length) * 0.2 * np.hanning(length)
+        pos += length + round(rate * rng.uniform(0.2, 0.8))
+    claps = np.zeros(n)
+    clap = round(rate * 0.08)
+    for start in range(rate // 2, n - clap, rate // 2):
+        claps[start : start + clap] = (
+            rng.standard_normal(clap) * 0.5 * np.exp(-np.arange(clap) / (rate * 0.01))
+        )
+    modulated = pink * 0.5 * (1 + np.sin(2 * np.pi * 4 * t))
+    return {
+        "white": white,
+        "pink": pink,
+        "tone": tone,
+        "chord": chord,
+        "melody": melody,
+        "bursts": bursts,
+        "claps": claps,
+        "modulated": modulated,
+    }
 
 
-@pytest.mark.parametrize("kind", ["white", "pink", "tone", "chord", "melody"])
+NOISES = ("white", "pink", "tone", "chord", "melody", "bursts", "claps", "modulated")
+
+
+@pytest.mark.parametrize("kind", NOISES)
 def test_noise_and_music_are_not_speech(kind: str) -> None:
-    """White and pink noise, a tone, a chord and a melody have no speech spans."""
+    """White and pink noise, a tone, a chord, a melody, hiss bursts, claps and modulated
+    noise have no speech spans."""
     x = _noises(48000, 6.0)[kind].astype(np.float32)
     m = detect_speech(x, 48000)
     assert m.spans == ()
@@ -208,9 +236,10 @@ def test_soft_onset_is_not_cut(tmp_path: Path) -> None:
     assert with_vad.info_in.lead_silence_s <= without.info_in.lead_silence_s + 0.02
 
 
-@pytest.mark.parametrize("kind", ["melody", "chord"])
+@pytest.mark.parametrize("kind", ["melody", "chord", "bursts", "claps"])
 def test_music_without_speech_is_an_error(tmp_path: Path, kind: str) -> None:
-    """A clip of music (a melody, a chord with room noise) gets audio.no_speech (error)."""
+    """A clip of music or noise without speech (a melody, a chord, hiss bursts, claps, with
+    room noise) gets audio.no_speech (error)."""
     x = _noises(RATE, 7.0)[kind].astype(np.float32)
     x[: RATE // 2] = 0.0
     x += np.random.default_rng(2).standard_normal((x.shape[0],)).astype(np.float32) * 1e-3
