@@ -160,8 +160,12 @@ class Reader:
             if block.shape[0] == 0:
                 return
             # Float WAVs can hold NaN/inf or absurd values, which would poison (or overflow)
-            # every measurement and the gain. One pass: the max is NaN when any sample is.
-            if self._float and not float(np.abs(block).max()) <= MAX_FLOAT_MAGNITUDE:
+            # every measurement and the gain. max and min are NaN when any sample is, and
+            # unlike abs().max() they allocate no copy of the block.
+            if self._float and not (
+                float(block.max()) <= MAX_FLOAT_MAGNITUDE
+                and -float(block.min()) <= MAX_FLOAT_MAGNITUDE
+            ):
                 why = "NaN or infinite" if not np.isfinite(block).all() else "absurdly large"
                 raise unreadable(self._file, f"{why} samples in float data")
             yield block

@@ -320,6 +320,11 @@ class _SubBlocks:
 
     def __init__(self, sub: int) -> None:
         self._sub = sub
+        # Whole sub-blocks are summed as one float32 matrix-vector product: BLAS keeps many
+        # partial sums, so a sum of 4,800 energies is within ~1e-6 of float64's (1e-5 dB),
+        # at a fifth of the cost of a float64 reduction (measured 0.07 vs 0.41 ns a sample;
+        # the reduction was a third of the meter's time outside the filter).
+        self._ones = np.ones(sub, np.float32)
         self._parts: list[F64] = []
         self._carry = 0.0  # energy of the sub-block in progress
         self._carried = 0  # its samples so far
@@ -337,10 +342,9 @@ class _SubBlocks:
             self._carry, self._carried = 0.0, 0
         whole = (energy.shape[0] - start) // sub
         if whole:
-            # Sums of 100 ms of energy are accumulated in float64: they feed a mean over the
-            # whole recording.
+            # The sums are kept in float64: they feed a mean over the whole recording.
             block = energy[start : start + whole * sub].reshape(whole, sub)
-            self._parts.append(block.sum(axis=1, dtype=np.float64))
+            self._parts.append((block @ self._ones).astype(np.float64))
         rest = energy[start + whole * sub :]
         if rest.shape[0]:
             self._carry = float(rest.sum(dtype=np.float64))
