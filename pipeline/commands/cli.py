@@ -19,6 +19,7 @@ from typing import Final
 import anyio
 
 from pipeline.commands import doctor, emulator
+from pipeline.commands._early import start_fork_server
 from pipeline.commands._lazy import log
 from pipeline.commands.parser import build_parser
 from pipeline.errors import ConfigError, LedgerError, LockHeld, PipelineError, RunInterrupted
@@ -36,6 +37,8 @@ EXIT_INTERNAL: Final = 70  # EX_SOFTWARE: a bug in voice-onboard, not in the inp
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``voice-onboard`` and ``python -m pipeline``."""
     args = build_parser().parse_args(argv)
+    # First, before the imports of the run: see _early for what this overlaps.
+    start_fork_server(args.command, getattr(args, "job", None))
     # On a terminal the progress bars and the summary say what info lines would; under cron
     # (stderr not a terminal) every info event goes out as a JSON line.
     quiet = sys.stderr.isatty() and not args.log_json and not args.verbose
