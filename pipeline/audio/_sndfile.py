@@ -222,7 +222,13 @@ class _DirectPcm:
     """The sample data of a plain little-endian WAV, decoded with NumPy (module docstring)."""
 
     def __init__(
-        self, handle: io.BufferedIOBase, remaining: int, channels: int, subtype: str
+        self,
+        handle: io.BufferedIOBase,
+        remaining: int,
+        channels: int,
+        subtype: str,
+        memory: bytes | None = None,
+        offset: int = 0,
     ) -> None:
         self._handle = handle
         self._remaining = remaining  # bytes of whole frames left to read
@@ -230,6 +236,10 @@ class _DirectPcm:
         self._width = _DIRECT_WIDTH[subtype]
         self._subtype = subtype
         self._buffer = np.zeros(0, np.uint8)
+        #: the file's bytes, when the caller read them: decoded in place (no copy through
+        #: the handle), from ``offset`` on
+        self._memory = memory
+        self._offset = offset
 
     @classmethod
     def open(cls, path: Path, reader: Reader, data: bytes | None = None) -> _DirectPcm | None:
@@ -249,7 +259,14 @@ class _DirectPcm:
                 handle.close()
                 return None
             handle.seek(found[0])
-            return cls(handle, reader.frames * frame_bytes, reader.channels, reader.subtype)
+            return cls(
+                handle,
+                reader.frames * frame_bytes,
+                reader.channels,
+                reader.subtype,
+                memory=data,
+                offset=found[0],
+            )
         except (OSError, ValueError):
             handle.close()
             return None
@@ -258,9 +275,41 @@ class _DirectPcm:
         """Up to ``frames`` frames as float32 (frames, channels); none when the data ends."""
         frame_bytes = self._channels * self._width
         want = min(frames * frame_bytes, self._remaining)
-        # One spare byte: the 24-bit decoder reads four bytes at every third.
-        if self._buffer.shape[0] < want + 1:
+        memory, base = self._memory, self._offset
+        # The 24-bit decoder reads four bytes at every third: one byte past the block.
+        if memory is not None and base + want + 1 <= len(memory):
+            # open() checked that the bytes hold every frame: no read, no copy.
+            got = want
+            self._offset += want
+            self._remaining -= want
+            data: bytes | npt.NDArray[np.uint8] = memory
+        else:
+            got = self._fill(want)
+            data, base = self._buffer, 0
+        samples = got // self._width
+        out: F32
+        if self._subtype == "PCM_24":
+            # Each sample's three bytes plus the next one, as a little-endian int32; shifting
+            # left by 8 drops the extra byte and leaves the 24-bit value scaled to 32 bits.
+            packed = np.ndarray((samples,), dtype="<i4", buffer=data, offset=base, strides=(3,))
+            out = np.multiply(np.left_shift(packed, 8), np.float32(2.0**-31), dtype=np.float32)
+        elif self._subtype == "PCM_16":
+            ints16 = np.frombuffer(data, dtype="<i2", count=samples, offset=base)
+            out = np.multiply(ints16, np.float32(2.0**-15), dtype=np.float32)
+        elif self._subtype == "PCM_32":
+            ints32 = np.frombuffer(data, dtype="<i4", count=samples, offset=base)
+            out = np.multiply(ints32, np.float32(2.0**-31), dtype=np.float32)
+        else:
+            out = np.frombuffer(data, dtype="<f4", count=samples, offset=base).astype(np.float32)
+        return out.reshape(-1, self._channels)
+
+    def _fill(self, want: int) -> int:
+        """Read up to ``want`` bytes of whole frames into the buffer; how many were read."""
+        frame_bytes = self._channels * self._width
+        if self._buffer.shape[0] < want + 1:  # one spare byte for the 24-bit decoder
             self._buffer = np.zeros(want + 1, np.uint8)
+        if self._memory is not None:  # the last block of data that ends the file
+            self._handle.seek(self._offset)
         view = self._buffer.data[:want]
         got = 0
         while got < want:
@@ -270,23 +319,8 @@ class _DirectPcm:
             got += n
         got -= got % frame_bytes
         self._remaining = 0 if got < want else self._remaining - got
-        samples = got // self._width
-        data = self._buffer
-        out: F32
-        if self._subtype == "PCM_24":
-            # Each sample's three bytes plus the next one, as a little-endian int32; shifting
-            # left by 8 drops the extra byte and leaves the 24-bit value scaled to 32 bits.
-            packed = np.ndarray((samples,), dtype="<i4", buffer=data, strides=(3,))
-            out = np.multiply(np.left_shift(packed, 8), np.float32(2.0**-31), dtype=np.float32)
-        elif self._subtype == "PCM_16":
-            ints16 = np.frombuffer(data, dtype="<i2", count=samples)
-            out = np.multiply(ints16, np.float32(2.0**-15), dtype=np.float32)
-        elif self._subtype == "PCM_32":
-            ints32 = np.frombuffer(data, dtype="<i4", count=samples)
-            out = np.multiply(ints32, np.float32(2.0**-31), dtype=np.float32)
-        else:
-            out = np.frombuffer(data, dtype="<f4", count=samples).astype(np.float32)
-        return out.reshape(-1, self._channels)
+        self._offset += got
+        return got
 
     def close(self) -> None:
         self._handle.close()
