@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import gc
 import logging
 import os
 import sys
@@ -50,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException as exc:  # noqa: BLE001 - every outcome becomes one line and a code
         code = _exit_for(_leaf(exc))
     _close_stdout()
+    if argv is None:
+        # The process ends next (console script, python -m pipeline): everything is written
+        # and closed. Frozen, the objects of the run are skipped by the interpreter's last
+        # garbage collections at exit, which took 40-70 ms of a 0.3 s re-run (10 ms after).
+        # Not for callers that pass argv (tests): their process lives on.
+        gc.freeze()
     return code
 
 
