@@ -203,6 +203,10 @@ def run(rounds: int = 3) -> list[Result]:
                 "sox_wall_s": [round(m.wall_s, 3) for m in sox],
                 "sox_cpu_s": [round(m.cpu_s, 3) for m in sox],
                 "cold_peak_tree_rss_mb": round(max(m.peak_tree_rss_mb for m in cold), 1),
+                # CPU moves far less than wall time when other work shares the cores.
+                "cpu_ratio": round(
+                    median([m.cpu_s for m in sox]) / median([m.cpu_s for m in cold]), 3
+                ),
             },
         ),
         Result(
