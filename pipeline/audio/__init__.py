@@ -10,13 +10,28 @@
 
 Every function here is blocking and CPU-bound: stages run them on :mod:`.workers`, never on
 the event loop's thread.
+
+Nothing is imported until it is used: the names below load their module on first access
+(PEP 562), so what needs only :mod:`.profiles` (the config records, ``--version``) does not
+import NumPy, libsndfile and soxr (~0.1 s of start-up) with it.
 """
 
 from __future__ import annotations
 
-from pipeline.audio.analyze import analyze, assess
-from pipeline.audio.normalize import NormalizedAudio, join, lookup, normalize, write_joined
-from pipeline.audio.profiles import PROFILE_ALGO_VERSION, PROFILES, AudioProfile, resolve_profile
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from pipeline.audio.analyze import analyze, assess
+    from pipeline.audio.normalize import NormalizedAudio, join, lookup, normalize, write_joined
+    from pipeline.audio.profiles import (
+        PROFILE_ALGO_VERSION,
+        PROFILES,
+        AudioProfile,
+        resolve_profile,
+    )
 
 __all__ = [
     "PROFILES",
@@ -31,3 +46,47 @@ __all__ = [
     "resolve_profile",
     "write_joined",
 ]
+
+#: Each name's module.
+_HOME: Final = {
+    "analyze": "analyze",
+    "assess": "analyze",
+    "NormalizedAudio": "normalize",
+    "join": "normalize",
+    "lookup": "normalize",
+    "normalize": "normalize",
+    "write_joined": "normalize",
+    "PROFILE_ALGO_VERSION": "profiles",
+    "PROFILES": "profiles",
+    "AudioProfile": "profiles",
+    "resolve_profile": "profiles",
+}
+#: Functions named like the submodule they live in.
+_SHADOWED: Final = frozenset({"analyze", "normalize"})
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # the module's dict: later look-ups do not come here
+    return value
+
+
+class _Package(types.ModuleType):
+    """This package, keeping ``analyze`` and ``normalize`` the functions.
+
+    Importing a submodule binds it on its package under its own name, which for these two
+    would replace the function of the same name (the eager ``from … import`` of old rebound
+    it afterwards); the binding is ignored, so ``pipeline.audio.analyze`` stays the function
+    and the submodule stays in ``sys.modules``, where imports find it.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
