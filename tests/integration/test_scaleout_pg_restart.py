@@ -115,6 +115,8 @@ def _restart(version: str, name: str) -> float:
             time.sleep(0.2)
 
 
+# It restarts the shared server: `make test` runs it alone, after the rest (marker `exclusive`).
+@pytest.mark.exclusive
 async def test_three_workers_ride_out_a_postgres_restart(
     inbox: Path,
     db_url: str,  # noqa: F811
