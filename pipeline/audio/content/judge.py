@@ -1,0 +1,90 @@
+"""From fits to findings: the thresholds, calibrated on real espeak-ng speech.
+
+Calibration (en-us, en-gb, en-us+f3, en-us+m3, en-gb+m3, en-gb+f2; 14 Harvard-style
+sentences each): the right text always aligned, with ``score`` -0.9 to -4.5 and its worst
+word -2.5 to -11.5; another sentence failed to align 80 % of the time; a transcript with one
+word in four replaced fell below the warning lines most of the time (the figure is measured
+by ``bench/content.py`` and written in the README). So an error needs strong evidence (no
+alignment, a score no right text reached, or another clip's text fitting the audio), and a
+weaker one is a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from pipeline.audio.content.base import Fit
+
+SCORE_WARN: Final = -3.3  #: below: the text is doubtful
+WORD_WARN: Final = -7.5  #: a word fitting worse than this per frame: doubtful
+SCORE_ERROR: Final = -5.0  #: below: the text is not what was said
+WORD_ERROR: Final = -13.0
+#: another clip's text is the speech when it fits this much better than the clip's own
+BETTER_BY: Final = 0.5
+#: consent: the talent's and company's names fit worse than this per frame
+NAMES_ERROR: Final = -4.1
+
+Verdict = Literal["ok", "doubt", "wrong"]
+
+
+def verdict(fit: Fit) -> Verdict:
+    """How far ``fit`` is from what the right text gives."""
+    if not fit.aligned or fit.score < SCORE_ERROR or fit.worst_word < WORD_ERROR:
+        return "wrong"
+    if fit.score < SCORE_WARN or fit.worst_word < WORD_WARN:
+        return "doubt"
+    return "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class ClipVerdict:
+    """One clip's content verdict."""
+
+    verdict: Verdict
+    fit: Fit
+    belongs_to: int | None = None  #: the index of the clip whose text the speech says
+
+
+def best_other(own: Fit, others: Sequence[tuple[int, Fit]]) -> int | None:
+    """The clip whose text fits this audio clearly better than its own, if one does."""
+    best: tuple[float, int] | None = None
+    for index, fit in others:
+        if verdict(fit) == "wrong":
+            continue
+        if own.aligned and fit.score < own.score + BETTER_BY:
+            continue
+        if best is None or fit.score > best[0]:
+            best = (fit.score, index)
+    return None if best is None else best[1]
+
+
+def describe(fit: Fit) -> str:
+    """The measurements of ``fit`` in a few words (for a finding's message)."""
+    if not fit.aligned:
+        return "the text does not align to the speech"
+    return f"fit {fit.score:.1f}/frame, worst word {fit.worst!r} {fit.worst_word:.1f}"
+
+
+def consent_statement(locale: str, talent: str, company: str) -> str | None:
+    """The consent statement for ``locale`` with the names filled in, or None where no
+    template is known (Azure: verbal-statement-all-locales.txt)."""
+    if locale.lower().startswith("en"):
+        return (
+            f"I {talent} am aware that recordings of my voice will be used by {company} "
+            "to create and use a synthetic version of my voice."
+        )
+    return None
+
+
+def consent_verdict(fit: Fit, names: frozenset[str]) -> Verdict:
+    """The consent's verdict: the statement must align, and the names must fit as well as
+    the rest of it does (another company's name aligns, but badly, where the name is)."""
+    base = verdict(fit)
+    if base == "wrong":
+        return base
+    deficit = fit.deficit(names)
+    if deficit is not None and deficit < NAMES_ERROR:
+        return "wrong"
+    return "ok" if base == "ok" else "doubt"
