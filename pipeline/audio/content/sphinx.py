@@ -103,7 +103,8 @@ class SphinxRecognizer:
                 loglevel="FATAL",
             )
         except (RuntimeError, ValueError) as exc:
-            raise ModelError(f"pocketsphinx cannot load the model in {files.hmm.parent}: {exc}")
+            where = files.hmm.parent
+            raise ModelError(f"pocketsphinx cannot load the model in {where}: {exc}") from None
         self._english = spec.language.lower().startswith("en")
 
     # --- measurements -----------------------------------------------------------------
@@ -144,7 +145,7 @@ class SphinxRecognizer:
         d = self._decoder
         d.activate_search("_default")  # the language model's search (set_align_text left it)
         hyp = self._decode(_pcm(samples))
-        return "" if hyp is None else str(hyp.hypstr)
+        return "" if hyp is None else str(getattr(hyp, "hypstr", ""))
 
     def words(self, text: str) -> list[str]:
         """``text`` as dictionary words: lower case, punctuation dropped; a word the
