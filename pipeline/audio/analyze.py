@@ -13,7 +13,10 @@ How the estimates work (all on the DC-free mono downmix, in 10 ms frames):
 - *silence threshold*: 50 dB below the loudest frame, raised to 10 dB over the noise floor
   for noisy recordings, but never closer than 20 dB to the loudest frame. Relative levels
   only, so a gain change does not move the edges.
-- *leading/trailing silence*: whole frames below the threshold at either end.
+- *leading/trailing silence*: whole frames below the threshold at either end; with speech
+  detection (:mod:`.speech`), the frames outside the speech the VAD found instead, its edges
+  refined on the energy (:func:`.speech.speech_edges`), so a breath, a click or noise before or after
+  the speech counts as silence to trim while a soft onset the VAD's coarse window missed is kept.
 - *SNR*: mean power of the frames above the threshold over the noise floor, capped at
   :data:`SNR_CAP_DB` (a noise-free synthetic signal has an infinite SNR; the cap keeps the
   value finite for JSON and comparisons, and 100 dB is far above any threshold).
@@ -34,6 +37,7 @@ import numpy.typing as npt
 from pipeline.audio._sndfile import Reader
 from pipeline.audio.loudness import LoudnessMeter
 from pipeline.audio.profiles import AudioProfile
+from pipeline.audio.speech import SpeechDetector, SpeechMap, speech_edges
 from pipeline.records import AudioInfo, Finding, Severity
 
 F32 = npt.NDArray[np.float32]
@@ -66,6 +70,9 @@ class Measurements:
     #: energy of the K-weighted mono downmix per 10 ms frame (``frame_len`` samples); empty
     #: when the meter did not measure loudness
     mono_loudness_frames: F64 = dataclasses.field(default_factory=lambda: np.zeros(0))
+    #: where the speech is, when the meter was asked to detect it (first/last_active then
+    #: mark the speech's edges, unless it found none)
+    speech: SpeechMap | None = None
 
 
 class _ClipRuns:
@@ -136,7 +143,8 @@ class Meter:
     With ``keep_mono`` the meter also keeps the float32 mono downmix it computes anyway
     (``Measurements.mono``), so normalize() can render a short clip without decoding it again.
     Without ``loudness`` it skips the K-weighting (the costliest measurement) and
-    :meth:`finish` takes the loudness from its caller.
+    :meth:`finish` takes the loudness from its caller. With ``speech`` it also runs the voice
+    activity detector over the downmix (``Measurements.speech``; edges on the speech).
     """
 
     def __init__(
@@ -147,6 +155,7 @@ class Meter:
         subtype: str,
         keep_mono: bool = False,
         loudness: bool = True,
+        speech: bool = False,
     ) -> None:
         self.rate = rate
         self.channels = channels
@@ -170,6 +179,7 @@ class Meter:
         self._fmax: list[F32] = []
         self._fmin: list[F32] = []
         self._mono: list[F32] | None = [] if keep_mono else None
+        self._speech = SpeechDetector(rate) if speech else None
 
     @property
     def frames(self) -> int:
@@ -216,6 +226,8 @@ class Meter:
         mono = downmix(x)
         if self._mono is not None:
             self._mono.append(mono.copy() if mono.base is not None else mono)
+        if self._speech is not None:
+            self._speech.feed(mono)
         # Per-frame sums rather than powers: the DC offset is known only at the end, and
         # power about the mean follows from the sum and the sum of squares. Sums run in
         # float64 (a large DC offset would otherwise swamp a quiet frame's power); extremes
@@ -260,7 +272,10 @@ class Meter:
             flen[-1] = frames - (fsum.shape[0] - 1) * self.frame_len
             mean = fsum / flen
             power = np.maximum(fsq / flen - 2.0 * dc * mean + dc * dc, 0.0)
-        first, last, snr_db = _activity(power)
+        first, last, snr_db, threshold = _activity(power)
+        speech = self._speech.finish() if self._speech is not None else None
+        if speech is not None and speech.spans and first is not None:
+            first, last = speech_edges(speech, power > threshold, self.frame_len / rate)
         duration = frames / rate
         if first is None or last is None:
             lead = trail = duration
@@ -298,6 +313,7 @@ class Meter:
             mono_loudness_frames=(
                 self._loudness.mono_frame_energies() if self._loudness is not None else np.zeros(0)
             ),
+            speech=speech,
         )
 
 
@@ -309,13 +325,13 @@ def _dbfs(amplitude: float) -> float:
     return 20.0 * math.log10(amplitude) if amplitude > 0 else -math.inf
 
 
-def _activity(power: F64) -> tuple[int | None, int | None, float]:
-    """First and last frames above the silence threshold, and the SNR estimate."""
+def _activity(power: F64) -> tuple[int | None, int | None, float, float]:
+    """First and last frames above the silence threshold, the SNR estimate, the threshold."""
     if power.shape[0] == 0:
-        return None, None, 0.0
+        return None, None, 0.0, 0.0
     loudest = float(power.max())
     if loudest <= 0.0:
-        return None, None, 0.0
+        return None, None, 0.0, 0.0
     noise = float(np.percentile(power, NOISE_PERCENTILE))
     threshold = max(
         loudest * 10 ** (-SILENCE_BELOW_LOUDEST_DB / 10), noise * 10 ** (SILENCE_OVER_NOISE_DB / 10)
@@ -324,7 +340,7 @@ def _activity(power: F64) -> tuple[int | None, int | None, float]:
     active = np.flatnonzero(power > threshold)
     speech = float(power[active].mean())
     snr = SNR_CAP_DB if noise <= 0.0 else min(SNR_CAP_DB, 10.0 * math.log10(speech / noise))
-    return int(active[0]), int(active[-1]), snr
+    return int(active[0]), int(active[-1]), snr, threshold
 
 
 def measure(path: Path, *, file: str | None = None, max_bytes: int | None = None) -> Measurements:
@@ -333,9 +349,14 @@ def measure(path: Path, *, file: str | None = None, max_bytes: int | None = None
         return measure_reader(reader)
 
 
-def measure_reader(reader: Reader, *, keep_mono: bool = False) -> Measurements:
-    """Read ``reader`` to its end through a Meter (keeping the mono downmix if asked)."""
-    meter = Meter(reader.rate, reader.channels, subtype=reader.subtype, keep_mono=keep_mono)
+def measure_reader(
+    reader: Reader, *, keep_mono: bool = False, speech: bool = False
+) -> Measurements:
+    """Read ``reader`` to its end through a Meter (keeping the mono downmix, detecting the
+    speech, if asked)."""
+    meter = Meter(
+        reader.rate, reader.channels, subtype=reader.subtype, keep_mono=keep_mono, speech=speech
+    )
     # Blocks of whole meter chunks (about as many samples as the reader's default), so the
     # meter never has to join pieces of blocks.
     step = meter.chunk_frames * max(1, reader.block_frames // meter.chunk_frames)

@@ -12,6 +12,7 @@ for content seen before under another name or stat).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import uuid
@@ -22,14 +23,18 @@ from typing import Final
 from pipeline.audio._sndfile import check_regular_file
 from pipeline.audio.identity import RACY_MARGIN_NS, known_sha256
 from pipeline.audio.profiles import AudioProfile
+from pipeline.audio.speech import VAD_VERSION, SpeechMap, SpeechSpan
 from pipeline.errors import InputError
 from pipeline.records import AudioInfo, Finding, Severity
 
 __all__ = ["SIDECAR_VERSION", "NormalizedAudio", "cache_path", "cached", "lookup", "store"]
 
 #: Bump when the sidecar's layout changes; older sidecars then count as cache misses.
-#: 2: the normalized file's CRC-32.
-SIDECAR_VERSION: Final = 2
+#: 2: the normalized file's CRC-32. 3: the speech map (voice-activity detection).
+SIDECAR_VERSION: Final = 3
+#: In the cache key of entries normalized with speech detection (their edges are the speech's,
+#: so their audio differs): a new VAD model or smoothing (VAD_VERSION) never serves old audio.
+_SPEECH_TAG: Final = "v" + hashlib.sha256(VAD_VERSION.encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +55,8 @@ class NormalizedAudio:
     trail_trimmed_s: float = 0.0
     trail_padded_s: float = 0.0
     gain_db: float = 0.0
+    #: where the speech is in the normalized clip, when speech detection ran
+    speech: SpeechMap | None = None
 
     @property
     def expected_duration_s(self) -> float:
@@ -70,12 +77,14 @@ def lookup(
     *,
     file: str,
     margin_ns: int = RACY_MARGIN_NS,
+    speech_detection: bool = True,
 ) -> tuple[str | None, NormalizedAudio | None]:
     """The source's SHA-256 when its stat identity proves it unchanged since it was hashed
     (else None: a worker hashes it), and its cache entry, if complete. Reads no byte of the
     source: cheap enough for the caller's thread; only a miss needs a worker. ``margin_ns``:
     see :data:`~pipeline.audio.identity.RACY_MARGIN_NS` (tests trust files written just
-    now with a negative one)."""
+    now with a negative one). ``speech_detection``: the entry normalized with (or without)
+    voice-activity detection, as :func:`~pipeline.audio.normalize.normalize` takes it."""
     check_regular_file(src, file=file, max_bytes=profile.max_file_bytes)
     try:
         st = src.stat()
@@ -86,19 +95,37 @@ def lookup(
     source_sha = known_sha256(cache_dir, src, st, margin_ns=margin_ns)
     if source_sha is None:
         return None, None
-    return source_sha, cached(cache_dir, source_sha, profile, file=file)
+    return source_sha, cached(
+        cache_dir, source_sha, profile, file=file, speech_detection=speech_detection
+    )
 
 
 def cached(
-    cache_dir: Path, source_sha: str, profile: AudioProfile, *, file: str
+    cache_dir: Path,
+    source_sha: str,
+    profile: AudioProfile,
+    *,
+    file: str,
+    speech_detection: bool = True,
 ) -> NormalizedAudio | None:
     """The complete cache entry of the source with hash ``source_sha``, or None."""
-    wav = cache_path(cache_dir, source_sha, profile)
-    return _load(wav.with_suffix(".json"), wav, source_sha=source_sha, profile=profile, file=file)
+    wav = cache_path(cache_dir, source_sha, profile, speech_detection=speech_detection)
+    return _load(
+        wav.with_suffix(".json"),
+        wav,
+        source_sha=source_sha,
+        profile=profile,
+        file=file,
+        speech_detection=speech_detection,
+    )
 
 
-def cache_path(cache_dir: Path, source_sha: str, profile: AudioProfile) -> Path:
+def cache_path(
+    cache_dir: Path, source_sha: str, profile: AudioProfile, *, speech_detection: bool = True
+) -> Path:
     key = f"{source_sha}-{profile.fingerprint}"
+    if speech_detection:
+        key = f"{key}-{_SPEECH_TAG}"
     return cache_dir / key[:2] / f"{key}.wav"
 
 
@@ -128,6 +155,20 @@ def _info_from(raw: object) -> AudioInfo:
     return AudioInfo(**values)  # type: ignore[arg-type]
 
 
+def _speech_json(speech: SpeechMap | None) -> object:
+    if speech is None:
+        return None
+    return {"duration": speech.duration, "spans": [[s.start, s.end] for s in speech.spans]}
+
+
+def _speech_from(raw: object) -> SpeechMap:
+    """Rebuild a SpeechMap, checking its types (a bad sidecar is a cache miss)."""
+    if not isinstance(raw, dict) or not isinstance(raw["spans"], list):
+        raise TypeError("speech is not an object with spans")
+    spans = tuple(SpeechSpan(float(a), float(b)) for a, b in raw["spans"])
+    return SpeechMap(spans, float(raw["duration"]))
+
+
 def store(sidecar: Path, result: NormalizedAudio, profile: AudioProfile) -> None:
     """Write the sidecar atomically, after the WAV: its presence marks a complete entry."""
     document = {
@@ -152,6 +193,7 @@ def store(sidecar: Path, result: NormalizedAudio, profile: AudioProfile) -> None
             "trail_padded_s": result.trail_padded_s,
             "gain_db": result.gain_db,
         },
+        "speech": _speech_json(result.speech),
     }
     # json writes -inf (peak or loudness of silence) as -Infinity and reads it back.
     # No indent: with one, json falls back to its pure-Python encoder, which cost ~1.5 ms a
@@ -166,7 +208,13 @@ def store(sidecar: Path, result: NormalizedAudio, profile: AudioProfile) -> None
 
 
 def _load(
-    sidecar: Path, wav: Path, *, source_sha: str, profile: AudioProfile, file: str
+    sidecar: Path,
+    wav: Path,
+    *,
+    source_sha: str,
+    profile: AudioProfile,
+    file: str,
+    speech_detection: bool,
 ) -> NormalizedAudio | None:
     """The cached result, or None when there is no complete, matching entry."""
     try:
@@ -191,6 +239,9 @@ def _load(
         crc32 = document["crc32"]
         if not isinstance(crc32, int) or isinstance(crc32, bool):
             return None
+        speech = document["speech"]
+        if (speech is not None) != speech_detection:
+            return None
         return NormalizedAudio(
             path=wav,
             source_sha256=source_sha,
@@ -204,6 +255,7 @@ def _load(
             trail_trimmed_s=float(edits["trail_trimmed_s"]),
             trail_padded_s=float(edits["trail_padded_s"]),
             gain_db=float(edits["gain_db"]),
+            speech=_speech_from(speech) if speech is not None else None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -33,6 +33,7 @@ from pipeline.audio.identity import Source, read_source
 from pipeline.audio.joining import join, write_joined
 from pipeline.audio.profiles import AudioProfile
 from pipeline.audio.render import render
+from pipeline.audio.speech_checks import output_speech, speech_findings
 from pipeline.checksums import file_crc32
 from pipeline.errors import InputError
 
@@ -58,6 +59,7 @@ def normalize(
     *,
     file: str,
     source_sha256: str | None = None,
+    speech_detection: bool = True,
 ) -> NormalizedAudio:
     """Convert ``src`` to ``profile``'s format in the cache (or find it there).
 
@@ -65,6 +67,10 @@ def normalize(
     for it, :func:`lookup`); without it the file is read once, hashed, looked up under that
     hash (content seen before, under another name or stat) and decoded from the same bytes,
     and its identity is recorded for the next look-up.
+
+    ``speech_detection``: run the voice-activity detector in the same pass
+    (:mod:`.speech`): edge silence is then measured, trimmed and padded on the speech's
+    edges, and the findings of :mod:`.speech_checks` join the result's (``[content] check``).
 
     Raises InputError: ``audio.unreadable`` (as analyze), ``audio.file_too_large`` and
     ``audio.low_sample_rate`` (a source below the profile's minimum is never upsampled).
@@ -77,13 +83,13 @@ def normalize(
         except OSError as exc:
             raise unreadable(file, f"cannot read: {exc.strerror or exc}") from None
         source_sha = read.sha256
-        hit = cached(cache_dir, source_sha, profile, file=file)
+        hit = cached(cache_dir, source_sha, profile, file=file, speech_detection=speech_detection)
         if hit is not None:
             read.remember(cache_dir, src)
             return hit
     else:
         source_sha = source_sha256
-    wav = cache_path(cache_dir, source_sha, profile)
+    wav = cache_path(cache_dir, source_sha, profile, speech_detection=speech_detection)
     sidecar = wav.with_suffix(".json")
     data = read.data if read is not None else None
     with Reader(src, file=file, max_bytes=profile.max_file_bytes, data=data) as reader:
@@ -93,22 +99,30 @@ def normalize(
                 file=file,
                 message=f"{reader.rate} Hz < {profile.min_input_rate} Hz; never upsampled",
             )
-        measured = measure_reader(reader, keep_mono=reader.frames <= IN_MEMORY_FRAMES)
+        measured = measure_reader(
+            reader, keep_mono=reader.frames <= IN_MEMORY_FRAMES, speech=speech_detection
+        )
     plan = plan_edits(measured, profile)
     info_out = render(src, measured, plan, profile, wav, file=file)
+    findings = edit_findings(measured.info, info_out, plan, profile, file)
+    speech = None
+    if measured.speech is not None:
+        speech = output_speech(measured.speech, plan, measured.info, info_out, profile.sample_rate)
+        findings += speech_findings(measured, speech, profile, file=file)
     result = NormalizedAudio(
         path=wav,
         source_sha256=source_sha,
         crc32=file_crc32(wav),  # the file was just written: read from the page cache
         info_in=measured.info,
         info_out=info_out,
-        findings=tuple(edit_findings(measured.info, info_out, plan, profile, file)),
+        findings=tuple(findings),
         cached=False,
         lead_trimmed_s=plan.keep_start / measured.info.sample_rate,
         lead_padded_s=plan.pad_start / profile.sample_rate,
         trail_trimmed_s=(measured.info.frames - plan.keep_end) / measured.info.sample_rate,
         trail_padded_s=plan.pad_end / profile.sample_rate,
         gain_db=plan.gain_db,
+        speech=speech,
     )
     store(sidecar, result, profile)
     if read is not None:

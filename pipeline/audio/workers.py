@@ -246,21 +246,34 @@ class Refused:
 
 
 def lookup_job(
-    src: Path, profile: AudioProfile, cache_dir: Path, file: str
+    src: Path, profile: AudioProfile, cache_dir: Path, file: str, speech_detection: bool = True
 ) -> tuple[str | None, NormalizedAudio | None] | Refused:
     """:func:`~pipeline.audio.normalize.lookup`, with input errors returned as values."""
     try:
-        return lookup(src, profile, cache_dir, file=file)
+        return lookup(src, profile, cache_dir, file=file, speech_detection=speech_detection)
     except InputError as exc:
         return Refused.of(exc)
 
 
 def normalize_job(
-    src: Path, profile: AudioProfile, cache_dir: Path, file: str, source_sha256: str | None = None
+    src: Path,
+    profile: AudioProfile,
+    cache_dir: Path,
+    file: str,
+    source_sha256: str | None = None,
+    speech_detection: bool = True,
 ) -> NormalizedAudio | Refused:
-    """:func:`~pipeline.audio.normalize.normalize`, with input errors returned as values."""
+    """:func:`~pipeline.audio.normalize.normalize`, with input errors returned as values;
+    ``speech_detection`` as there (``[content] check``)."""
     try:
-        return normalize(src, profile, cache_dir, file=file, source_sha256=source_sha256)
+        return normalize(
+            src,
+            profile,
+            cache_dir,
+            file=file,
+            source_sha256=source_sha256,
+            speech_detection=speech_detection,
+        )
     except InputError as exc:
         return Refused.of(exc)
 
