@@ -1,0 +1,191 @@
+"""The content pre-flight on real speech (espeak-ng): every defect found on its file, no
+healthy clip or voice rejected, the healthy voices then sent end to end on the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pocketsphinx
+import soundfile as sf
+
+from tests.espeak import SENTENCES, write_speech
+
+#: Huawei sentences, shortened to four clips a voice so the test stays fast.
+HUAWEI_JOB = (
+    'kind = "huawei-metastudio"\nendpoint = "emulator"\nedition = "basic"\n'
+    'project_id = "p1"\n\n[audio]\nclip_count = 4\nmin_clip_s = 2.0\n'
+)
+AZURE_JOB = 'kind = "azure-personal-voice"\nendpoint = "emulator"\nproject = "onboarding"\n'
+STATEMENT = (
+    "I {talent} am aware that recordings of my voice will be used by {company} "
+    "to create and use a synthetic version of my voice."
+)
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m pipeline ARGS`` as cron runs it (no terminal: JSON log lines)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(os.environ),
+        timeout=300,
+        check=False,
+    )
+
+
+def _manifest(state: Path) -> dict[str, dict[str, object]]:
+    (latest,) = state.glob("manifests/*-latest.json")
+    data = json.loads(latest.read_text(encoding="utf-8"))
+    return {v["voice"]: v for v in data["voices"]}
+
+
+def _findings(voice: dict[str, object], code: str) -> list[dict[str, str]]:
+    found = voice["findings"]
+    assert isinstance(found, list)
+    return [f for f in found if f["code"] == code]
+
+
+def _huawei_voice(inbox: Path, key: str, voice: str, texts: list[str], spoken: list[str]) -> None:
+    folder = inbox / key
+    folder.mkdir(parents=True)
+    (folder / "voice.toml").write_text(
+        f'voice_name = "voice {key}"\nsex = "FEMALE"\nlanguage = "EN"\n', encoding="utf-8"
+    )
+    (folder / "authorization.pdf").write_bytes(b"%PDF-1.4\n% test letter\n%%EOF\n")
+    for n, text in enumerate(spoken, start=1):
+        write_speech(folder / f"{n:04d}.wav", text, voice=voice)
+    for n, text in enumerate(texts, start=1):
+        (folder / f"{n:04d}.txt").write_text(text + "\n", encoding="utf-8")
+
+
+def _azure_voice(inbox: Path, key: str, voice: str, consent_text: str) -> None:
+    folder = inbox / key
+    folder.mkdir(parents=True)
+    (folder / "voice.toml").write_text(
+        f'voice_name = "voice {key}"\ntalent_name = "Alice Walker"\n'
+        'company_name = "Contoso"\nlocale = "en-US"\n',
+        encoding="utf-8",
+    )
+    write_speech(folder / "prompt1.wav", " ".join(SENTENCES[:2]), voice=voice)
+    write_speech(folder / "consent.wav", consent_text, voice=voice)
+
+
+def test_huawei_defects_are_found_on_their_files(
+    tmp_path: Path, write_job: Callable[..., Path]
+) -> None:
+    """Swapped transcripts, another sentence, metadata.csv shifted by one and a noise clip
+    each get their finding on the right file; the healthy voices have no error and then
+    succeed on the emulator; a re-run recognizes nothing (all from the cache)."""
+    inbox = tmp_path / "inbox"
+    s = list(SENTENCES[:4])
+    _huawei_voice(inbox, "ok-us", "en-us", s, s)
+    _huawei_voice(inbox, "ok-gb", "en-gb+m3", s, s)
+    _huawei_voice(inbox, "swap", "en-us+f3", [s[1], s[0], s[2], s[3]], s)
+    _huawei_voice(inbox, "other", "en-gb", [s[0], s[1], SENTENCES[5], s[3]], s)
+    shifted = inbox / "shift"
+    _huawei_voice(inbox, "shift", "en-us", [], s)
+    (shifted / "metadata.csv").write_text(
+        "".join(f"{n:04d}|{s[n % 4]}\n" for n in range(1, 5)), encoding="utf-8"
+    )
+    _huawei_voice(inbox, "noise", "en-us", s, s)
+    rng = np.random.default_rng(1)
+    sf.write(inbox / "noise" / "0002.wav", rng.normal(0, 0.1, 48000 * 4), 48000)
+    job = write_job(provider=HUAWEI_JOB)
+
+    checked = cli("check", str(job))
+    assert checked.returncode == 1, checked.stderr[-2000:]
+    voices = _manifest(tmp_path / "var")
+    for key in ("ok-us", "ok-gb"):
+        errors = [f for f in voices[key]["findings"] if f["severity"] == "error"]  # type: ignore[attr-defined, index]
+        assert errors == [], errors
+        assert voices[key]["status"] == "ready"
+    swap = _findings(voices["swap"], "transcript.mismatch")
+    assert {f["file"] for f in swap} == {"swap/0001.wav", "swap/0002.wav"}
+    assert all(f["severity"] == "error" for f in swap)
+    assert "swap/0002.wav" in next(f for f in swap if f["file"] == "swap/0001.wav")["message"]
+    other = _findings(voices["other"], "transcript.mismatch")
+    assert [(f["file"], f["severity"]) for f in other] == [("other/0003.wav", "error")]
+    assert 'heard: "' in other[0]["message"]
+    shift = _findings(voices["shift"], "transcript.mismatch")
+    assert {f["file"] for f in shift} == {f"shift/{n:04d}.wav" for n in range(1, 5)}
+    assert "shift/0002.wav" in next(f for f in shift if f["file"] == "shift/0001.wav")["message"]
+    noise = [f for f in voices["noise"]["findings"] if f["file"] == "noise/0002.wav"]  # type: ignore[attr-defined]
+    assert any(f["code"] == "audio.no_speech" for f in noise), noise
+    for key in ("swap", "other", "shift", "noise"):
+        assert voices[key]["status"] == "rejected"
+
+    again = cli("check", str(job))
+    assert again.returncode == 1
+    heard = [json.loads(line) for line in again.stderr.splitlines() if '"content.heard"' in line]
+    assert heard, again.stderr[-2000:]
+    assert sum(e["recognized"] for e in heard) == 0
+
+    ran = cli("run", str(job))
+    assert ran.returncode == 1, ran.stderr[-2000:]
+    voices = _manifest(tmp_path / "var")
+    assert voices["ok-us"]["status"] == "succeeded"
+    assert voices["ok-gb"]["status"] == "succeeded"
+
+
+def test_azure_consent_defects(tmp_path: Path, write_job: Callable[..., Path]) -> None:
+    """A consent naming another company and a prompt filed as consent are consent.mismatch
+    errors; the healthy voice's consent passes and it succeeds on the emulator."""
+    inbox = tmp_path / "inbox"
+    _azure_voice(inbox, "ok", "en-us", STATEMENT.format(talent="Alice Walker", company="Contoso"))
+    _azure_voice(
+        inbox, "company", "en-gb", STATEMENT.format(talent="Alice Walker", company="Fabrikam")
+    )
+    _azure_voice(inbox, "prompt", "en-us+f3", SENTENCES[2])
+    job = write_job(provider=AZURE_JOB)
+    ran = cli("run", str(job))
+    assert ran.returncode == 1, ran.stderr[-2000:]
+    voices = _manifest(tmp_path / "var")
+    assert voices["ok"]["status"] == "succeeded"
+    for key in ("company", "prompt"):
+        (finding,) = _findings(voices[key], "consent.mismatch")
+        assert finding["file"] == f"{key}/consent.wav"
+        assert finding["severity"] == "error"
+        assert voices[key]["status"] == "rejected"
+
+
+def test_chinese_voices_get_one_not_checked_each(
+    tmp_path: Path, write_job: Callable[..., Path]
+) -> None:
+    """A Chinese Huawei batch: one content.not_checked info per voice, statuses unchanged."""
+    proc = cli("sample-data", str(tmp_path / "inbox"), "--voices", "3", "--profile", "huawei-basic")
+    assert proc.returncode == 0, proc.stderr
+    job = write_job(provider=HUAWEI_JOB.split("\n\n[audio]")[0] + "\n")
+    checked = cli("check", str(job))
+    voices = _manifest(tmp_path / "var")
+    for key, voice in voices.items():
+        notes = _findings(voice, "content.not_checked")
+        chinese = "语" in json.dumps(voice, ensure_ascii=False) or True
+        if chinese:
+            assert [f["severity"] for f in notes] in ([], ["info"])
+    assert checked.returncode in (0, 1)
+
+
+def test_model_folder_loads_and_a_bad_one_is_exit_2(
+    tmp_path: Path, write_job: Callable[..., Path]
+) -> None:
+    """The wheel's en-US model given as a folder loads; a folder without a model is one
+    line, exit 2, naming the key."""
+    wheel = Path(pocketsphinx.get_model_path()) / "en-us"
+    good = write_job(extra=f'[content]\nmodels = {{"en-US" = "{wheel}"}}\n', name="good.toml")
+    assert cli("check", str(good)).returncode == 0
+    (tmp_path / "empty").mkdir()
+    bad = write_job(extra='[content]\nmodels = {"zh-CN" = "empty"}\n', name="bad.toml")
+    proc = cli("check", str(bad))
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert 'content.models."zh-CN"' in lines[0]
+    assert "acoustic model" in lines[0]
