@@ -66,6 +66,7 @@ test-deps: $(AZURITE)
 
 test: $(STAMP) test-deps
 	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1 || echo "note: chromium not installed; the report's browser tests will skip"; }
+	@command -v espeak-ng >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; } >/dev/null 2>&1 || echo "note: espeak-ng not installed; the content pre-flight's real-speech tests will skip"; }
 	$(BIN)/pytest -q
 
 ## make soak: the reliability soaks at the issue's sizes (200 voices under faults, 50 voices

@@ -43,7 +43,9 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 
 
 def _manifest(state: Path, command: str = "check") -> dict[str, dict[str, object]]:
-    latest = state / "manifests" / ("t-check-latest.json" if command == "check" else "t-latest.json")
+    latest = (
+        state / "manifests" / ("t-check-latest.json" if command == "check" else "t-latest.json")
+    )
     data = json.loads(latest.read_text(encoding="utf-8"))
     return {v["voice"]: v for v in data["voices"]}
 
