@@ -107,7 +107,7 @@ def test_huawei_defects_are_found_on_their_files(
     assert checked.returncode == 1, checked.stderr[-2000:]
     voices = _manifest(tmp_path / "var")
     for key in ("ok-us", "ok-gb"):
-        errors = [f for f in voices[key]["findings"] if f["severity"] == "error"]  # type: ignore[attr-defined, index]
+        errors = [f for f in voices[key]["findings"] if f["severity"] == "error"]  # type: ignore[attr-defined]
         assert errors == [], errors
         assert voices[key]["status"] == "ready"
     swap = _findings(voices["swap"], "transcript.mismatch")
@@ -170,14 +170,28 @@ def test_chinese_voices_get_one_not_checked_each(
     proc = cli("sample-data", str(tmp_path / "inbox"), "--voices", "3", "--profile", "huawei-basic")
     assert proc.returncode == 0, proc.stderr
     job = write_job(provider=HUAWEI_JOB.split("\n\n[audio]")[0] + "\n")
+    off = write_job(
+        provider=HUAWEI_JOB.split("\n\n[audio]")[0],
+        name="off.toml",
+        batch="off",
+        extra="[content]\ncheck = false\n",
+    )
     checked = cli("check", str(job))
+    assert checked.returncode in (0, 1), checked.stderr[-2000:]
+    unheard = cli("check", str(off))
     voices = _manifest(tmp_path / "var")
+    latest = tmp_path / "var" / "manifests" / "off-check-latest.json"
+    before = {v["voice"]: v["status"] for v in json.loads(latest.read_text())["voices"]}
+    chinese = 0
     for key, voice in voices.items():
+        toml = (tmp_path / "inbox" / key / "voice.toml").read_text(encoding="utf-8")
         notes = _findings(voice, "content.not_checked")
-        chinese = "语" in json.dumps(voice, ensure_ascii=False) or True
-        if chinese:
-            assert [f["severity"] for f in notes] in ([], ["info"])
-    assert checked.returncode in (0, 1)
+        if 'language = "CN"' in toml:
+            chinese += 1
+            assert [f["severity"] for f in notes] == ["info"]
+        assert voice["status"] == before[key]
+    assert chinese > 0
+    assert unheard.returncode == checked.returncode
 
 
 def test_model_folder_loads_and_a_bad_one_is_exit_2(
