@@ -27,10 +27,10 @@ Samples = npt.NDArray[np.float32]
 class Fit:
     """How well one text fits one recording.
 
-    ``score`` is the forced alignment's log-likelihood per frame minus a free phone loop's
-    over the same audio: the phone loop hears the best any phone sequence can do, so a text
-    the speech really says comes close to it (calibrated on espeak-ng: -1 to -4.5), and a
-    wrong text falls far below or does not align at all. ``worst_word`` is the same
+    ``score`` is the forced alignment's log-likelihood per frame relative to each frame's best
+    senone (what a free phone loop would reach): a text the speech really says comes close
+    to it (calibrated on espeak-ng: -1 to -4.5), a wrong one falls far below or does not
+    align at all. ``worst_word`` is the same
     difference over the frames of the word that fits worst: one wrong word in a long
     sentence barely moves ``score`` but shows here.
     """
