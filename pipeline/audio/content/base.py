@@ -15,7 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 #: Bump when a fit would come out different for the same audio, text and model (cache key).
-CONTENT_VERSION: Final = 1
+CONTENT_VERSION: Final = 2
+
+#: The shortest stretch of speech (frames of 10 ms) one word's fit is judged on.
+SPAN_FRAMES: Final = 30
 
 #: The sample rate every recognizer hears.
 RATE: Final = 16000
@@ -43,13 +46,32 @@ class Fit:
 
     @property
     def worst_word(self) -> float:
-        """The deficit per frame of the worst-fitting word (0 when none)."""
-        return min((d for _, _, d in self.words), default=0.0)
+        """The deficit per frame of the worst-fitting stretch of words (0 when none)."""
+        return self._worst()[0]
 
     @property
     def worst(self) -> str:
-        """The worst-fitting word."""
-        return min(self.words, key=lambda w: w[2])[0] if self.words else ""
+        """The words of that stretch."""
+        return self._worst()[1]
+
+    def _worst(self) -> tuple[float, str]:
+        """The worst run of consecutive words spanning at least :data:`SPAN_FRAMES`: a short
+        word ("of", "her") alone is too few frames to judge (healthy ones reached -11 per
+        frame on espeak-ng speech), and a wrong content word spans that many frames anyway."""
+        best = (0.0, "")
+        for i in range(len(self.words)):
+            frames, total, names = 0, 0.0, []
+            for word, n, d in self.words[i:]:
+                frames += n
+                total += n * d
+                names.append(word)
+                if frames >= SPAN_FRAMES:
+                    break
+            if frames and total / frames < best[0]:
+                best = (total / frames, " ".join(names))
+            if frames < SPAN_FRAMES:
+                break  # every later start is shorter still
+        return best
 
     def deficit(self, names: frozenset[str]) -> float | None:
         """The frame-weighted deficit of the words in ``names``, or None if none aligned."""
