@@ -11,6 +11,7 @@ thread of this process: a re-run over unchanged input starts no recognizer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,13 +222,12 @@ async def _consent(
     if isinstance(result, Unheard):
         return [_not_heard(consent.source, result.message)]
     fit = result.fits[0]
-    rec_words = {w.lower() for w in f"{meta.talent_name} {meta.company_name}".split()}
-    names = frozenset(w.strip(".,'") for w in rec_words)
+    names = [_words(meta.talent_name), _words(meta.company_name)]
     if judge.consent_verdict(fit, names) == "ok":
         return []
     (again,) = await hearer.hear([_Job(consent.normalized, audio_id, (statement,), True)])
     heard = again.heard or "" if isinstance(again, Heard) else ""
-    deficit = fit.deficit(names)
+    deficit = judge.names_fit(fit, names)
     detail = judge.describe(fit)
     if fit.aligned and deficit is not None:
         detail += f"; the names fit {deficit:.1f}/frame"
@@ -245,6 +245,11 @@ async def _consent(
             ),
         )
     ]
+
+
+def _words(name: str) -> frozenset[str]:
+    """A name's words as the recognizer spells them (lower case, no punctuation)."""
+    return frozenset(w for w in re.findall(r"[a-z0-9']+", name.lower()) if w.strip("'"))
 
 
 def _not_heard(file: str, message: str) -> Finding:

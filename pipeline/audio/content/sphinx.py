@@ -180,7 +180,10 @@ class SphinxRecognizer:
             if self._decoder.lookup_word(word) is None:
                 if not self._english:
                     continue
-                self._decoder.add_word(word, _spell(word), True)
+                # Several guesses at its vowels: the alignment takes whichever fits (a name
+                # spelled one way is said many ways).
+                for n, phones in enumerate(dict.fromkeys(_spellings(word))):
+                    self._decoder.add_word(word if n == 0 else f"{word}({n + 1})", phones, True)
             out.append(word)
         return out
 
@@ -217,6 +220,20 @@ _LETTERS: Final = {
     "q": "K", "r": "R", "s": "S", "t": "T", "u": "AH", "v": "V", "w": "W", "x": "K S",
     "y": "IY", "z": "Z", "'": "",
 }  # fmt: skip
+
+
+_LONG: Final = {"AE": "EY", "EH": "IY", "IH": "AY", "AA": "OW", "AH": "UW"}
+_VOWELS: Final = frozenset({"AE", "EH", "IH", "AA", "AH", "IY", "EY", "OW", "UW", "AY"})
+
+
+def _spellings(word: str) -> list[str]:
+    """Guesses at how ``word`` is said: the letter rules, then its single vowels long,
+    then every vowel but the first reduced to a schwa (unstressed)."""
+    base = _spell(word).split()
+    long = [_LONG.get(p, p) for p in base]
+    first = next((i for i, p in enumerate(base) if p in _VOWELS), -1)
+    reduced = [p if i <= first or p not in _VOWELS else "AH" for i, p in enumerate(base)]
+    return [" ".join(base), " ".join(long), " ".join(reduced)]
 
 
 def _spell(word: str) -> str:
