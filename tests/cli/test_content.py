@@ -16,11 +16,34 @@ import soundfile as sf
 
 from tests.espeak import SENTENCES, write_speech
 
-#: Huawei sentences, shortened to four clips a voice so the test stays fast (the emulator's
-#: audit then wants the 20 of basic: the healthy voices end needs_attention, not rejected).
+#: Huawei basic: 20 short sentences a voice (espeak-ng's take 2-4 s, so the clip minimum is
+#: lowered; the emulator's audit counts the 20).
 HUAWEI_JOB = (
     'kind = "huawei-metastudio"\nendpoint = "emulator"\nedition = "basic"\n'
-    'project_id = "p1"\n\n[audio]\nclip_count = 4\nmin_clip_s = 2.0\n'
+    'project_id = "p1"\n\n[audio]\nmin_clip_s = 2.0\n'
+)
+#: Harvard sentences (IEEE 1969, public domain): 20 distinct ones, as a real script has.
+HARVARD = (
+    "The birch canoe slid on the smooth planks.",
+    "Glue the sheet to the dark blue background.",
+    "It's easy to tell the depth of a well.",
+    "These days a chicken leg is a rare dish.",
+    "Rice is often served in round bowls.",
+    "The juice of lemons makes fine punch.",
+    "The box was thrown beside the parked truck.",
+    "The hogs were fed chopped corn and garbage.",
+    "Four hours of steady work faced us.",
+    "A large size in stockings is hard to sell.",
+    "The boy was there when the sun rose.",
+    "A rod is used to catch pink salmon.",
+    "The source of the huge river is the clear spring.",
+    "Kick the ball straight and follow through.",
+    "Help the woman get back to her feet.",
+    "A pot of tea helps to pass the evening.",
+    "Smoky fires lack flame and heat.",
+    "The soft cushion broke the man's fall.",
+    "The salt breeze came across from the sea.",
+    "The girl at the booth sold fifty bonds.",
 )
 AZURE_JOB = 'kind = "azure-personal-voice"\nendpoint = "emulator"\nproject = "onboarding"\n'
 STATEMENT = (
@@ -86,17 +109,17 @@ def test_huawei_defects_are_found_on_their_files(
 ) -> None:
     """Swapped transcripts, another sentence, metadata.csv shifted by one and a noise clip
     each get their finding on the right file; the healthy voices have no error and are then
-    sent to the emulator; a re-run recognizes nothing (all from the cache)."""
+    succeed on the emulator; a re-run recognizes nothing (all from the cache)."""
     inbox = tmp_path / "inbox"
-    s = list(SENTENCES[:4])
+    s = list(HARVARD)
     _huawei_voice(inbox, "ok-us", "en-us", s, s)
     _huawei_voice(inbox, "ok-gb", "en-gb+m3", s, s)
     _huawei_voice(inbox, "swap", "en-us+f3", [s[1], s[0], *s[2:]], s)
-    _huawei_voice(inbox, "other", "en-gb", [*s[:2], SENTENCES[5], *s[3:]], s)
+    _huawei_voice(inbox, "other", "en-gb", [*s[:2], SENTENCES[1], *s[3:]], s)
     shifted = inbox / "shift"
     _huawei_voice(inbox, "shift", "en-us", [], s)
     (shifted / "metadata.csv").write_text(
-        "".join(f"{n:04d}|{s[n % 4]}\n" for n in range(1, 5)), encoding="utf-8"
+        "".join(f"{n:04d}|{s[n % 20]}\n" for n in range(1, 21)), encoding="utf-8"
     )
     _huawei_voice(inbox, "noise", "en-us", s, s)
     rng = np.random.default_rng(1)
@@ -119,7 +142,9 @@ def test_huawei_defects_are_found_on_their_files(
     assert [f["file"] for f in other if f["severity"] == "error"] == ["other/0003.wav"]
     assert 'heard: "' in other[-1]["message"]
     shift = _findings(voices["shift"], "transcript.mismatch")
-    assert {f["file"] for f in shift} == {f"shift/{n:04d}.wav" for n in range(1, 5)}
+    assert {f["file"] for f in shift if f["severity"] == "error"} >= {
+        f"shift/{n:04d}.wav" for n in range(2, 21)
+    }
     # Each line holds the next clip's text, so clip 0002 says what the file gives 0001.
     assert "shift/0001.wav" in next(f for f in shift if f["file"] == "shift/0002.wav")["message"]
     noise = [f for f in voices["noise"]["findings"] if f["file"] == "noise/0002.wav"]  # type: ignore[attr-defined]
@@ -137,9 +162,8 @@ def test_huawei_defects_are_found_on_their_files(
     ran = cli("run", str(job))
     assert ran.returncode == 1, ran.stderr[-2000:]
     voices = _manifest(tmp_path / "var", "run")
-    # Sent and audited remotely (4 clips, not basic's 20), never rejected by the pre-flight.
-    assert voices["ok-us"]["status"] != "rejected"
-    assert voices["ok-gb"]["status"] != "rejected"
+    assert voices["ok-us"]["status"] == "succeeded"
+    assert voices["ok-gb"]["status"] == "succeeded"
 
 
 def test_azure_consent_defects(tmp_path: Path, write_job: Callable[..., Path]) -> None:

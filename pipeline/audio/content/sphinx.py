@@ -140,7 +140,13 @@ class SphinxRecognizer:
             if seg.word.startswith(("<", "[", "(")) or length <= 0:
                 continue
             scored.append((_ALT.sub("", seg.word), length, round(ll / length, 3)))
-        if frames == 0:
+        got = [w for w, _, _ in scored]
+        wanted = [_ALT.sub("", w) for w in words]
+        if frames == 0 or got not in (wanted, wanted[:-1]):
+            # A path that does not hold the text's words in order is no alignment of it:
+            # pocketsphinx returned one such (a lone "the" over a whole 2.6 s clip, at a
+            # near-perfect score) for a text that is not the speech. Its segmentation does
+            # fold the last word into the closing silence now and then, so that one may lack.
             return Fit(aligned=False)
         score = total / frames
         return Fit(aligned=True, score=round(score, 3), frames=frames, words=tuple(scored))
