@@ -25,6 +25,7 @@ from pipeline.audio.content.select import recognizer_for, voice_language
 from pipeline.audio.profiles import AudioProfile
 from pipeline.config import ContentConfig
 from pipeline.records import Finding, PreparedClip, Severity, VoiceMeta
+from pipeline.report.heard import mismatch_message
 
 log = structlog.get_logger("pipeline.prepare")
 
@@ -195,7 +196,7 @@ async def _transcripts(
                 severity=severity,
                 code="transcript.mismatch",
                 file=clip.source,
-                message=judge.mismatch_message(lead, judge.describe(fit), heard, clip.text or ""),
+                message=mismatch_message(lead, judge.describe(fit), heard, clip.text or ""),
             )
         )
     return findings
@@ -236,7 +237,7 @@ async def _consent(
             severity=Severity.ERROR,
             code="consent.mismatch",
             file=consent.source,
-            message=judge.mismatch_message(
+            message=mismatch_message(
                 f"the consent does not say the statement with talent {meta.talent_name!r} "
                 f"and company {meta.company_name!r}",
                 detail,

@@ -152,6 +152,17 @@ def test_huawei_defects_are_found_on_their_files(
     assert any(f["code"] in ("audio.no_speech", "audio.silent") for f in noise), noise
     for key in ("swap", "other", "shift", "noise"):
         assert voices[key]["status"] == "rejected"
+    page = (tmp_path / "var" / "manifests" / "t-check-latest.html").read_text(encoding="utf-8")
+    heard = page[page.index('<section id="heard">') :]
+    heard = heard[: heard.index("</section>")]
+    row = heard[heard.index("swap/0001.wav") :]
+    row = row[: row.index("</tr>")]
+    # What was written beside what was heard, for every mismatch (none grouped away).
+    assert f'<td class="written">{s[1]}' in row
+    assert '<td class="heard">' in row
+    assert heard.count("<tr class=") == sum(
+        len(_findings(v, "transcript.mismatch")) for v in voices.values()
+    )
 
     again = cli("check", str(job))
     assert again.returncode == 1

@@ -100,18 +100,3 @@ def names_fit(fit: Fit, names: Sequence[frozenset[str]]) -> float | None:
     """The worst of the names' deficits (for the message)."""
     found = [d for d in (fit.deficit(n) for n in names) if d is not None]
     return min(found) if found else None
-
-
-def mismatch_message(lead: str, detail: str, heard: str, written: str) -> str:
-    """One line: what is wrong, the measurements, what was heard and what was written (the
-    report shows the last two side by side: :func:`split_mismatch`)."""
-    return f'{lead} ({detail}); heard: "{heard}"; written: "{written}"'
-
-
-def split_mismatch(message: str) -> tuple[str, str, str] | None:
-    """(lead, heard, written) of a :func:`mismatch_message`, or None for another message."""
-    head, sep, rest = message.partition('; heard: "')
-    heard, sep2, written = rest.partition('"; written: "')
-    if not sep or not sep2 or not written.endswith('"'):
-        return None
-    return head, heard, written[:-1]
