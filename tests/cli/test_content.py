@@ -245,3 +245,16 @@ def test_model_folder_loads_and_a_bad_one_is_exit_2(
     assert len(lines) == 1, proc.stderr
     assert 'content.models."zh-CN"' in lines[0]
     assert "acoustic model" in lines[0]
+    # pocketsphinx exits the process on a bad mdef: still our one line and exit 2.
+    broken = tmp_path / "broken"
+    (broken / "am").mkdir(parents=True)
+    (broken / "am" / "mdef").write_text("not a model\n", encoding="utf-8")
+    (broken / "x.dict").write_text("hello HH AH L OW\n", encoding="utf-8")
+    (broken / "x.lm.bin").write_bytes(b"junk")
+    job = write_job(extra='[content]\nmodels = {"zh-CN" = "broken"}\n', name="broken.toml")
+    proc = cli("check", str(job))
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert 'content.models."zh-CN"' in lines[0]
+    assert "cannot load" in lines[0]

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -88,8 +90,33 @@ def model_files(folder: Path) -> ModelFiles:
 
 
 def check_model(folder: Path) -> None:
-    """Load the model in ``folder`` as a run would; :class:`ModelError` if it cannot."""
-    SphinxRecognizer(RecognizerSpec(language="?", folder=folder))
+    """Load the model in ``folder`` as a run would; :class:`ModelError` if it cannot.
+
+    The load runs in a child process: pocketsphinx ends the whole process (``E_FATAL``,
+    exit 1) on some broken files, e.g. an ``mdef`` of the wrong version, where it would
+    otherwise take the run down with a line of its own instead of our exit 2.
+    """
+    model_files(folder)  # what is missing, said without starting anything
+    root = Path(__file__).resolve().parents[3]  # the folder holding the pipeline package
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
+        "from pipeline.audio.content.sphinx import SphinxRecognizer, RecognizerSpec; "
+        "SphinxRecognizer(RecognizerSpec(language='?', folder=Path(sys.argv[2])))"
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(root), str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ModelError(f"cannot load the model in {folder}: {exc}") from None
+    if proc.returncode != 0:
+        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        last = lines[-1] if lines else f"exit status {proc.returncode}"
+        raise ModelError(f"pocketsphinx cannot load the model in {folder}: {last}")
 
 
 class SphinxRecognizer:
