@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
@@ -24,8 +24,9 @@ from pipeline.audio.content import Heard, RecognizerSpec, Unheard, cached, hear_
 from pipeline.audio.content.select import recognizer_for, voice_language
 from pipeline.audio.profiles import AudioProfile
 from pipeline.config import ContentConfig
-from pipeline.records import Finding, PreparedClip, Severity, VoiceMeta
+from pipeline.records import Finding, PreparedClip, Severity, VoiceMeta, VoiceSource
 from pipeline.report.heard import mismatch_message
+from pipeline.transcripts import read_transcripts, transcript_language
 
 log = structlog.get_logger("pipeline.prepare")
 
@@ -246,6 +247,26 @@ async def _consent(
             ),
         )
     ]
+
+
+def with_unsent_texts(source: VoiceSource, clips: Sequence[PreparedClip]) -> list[PreparedClip]:
+    """``clips`` with the transcripts the folder has although the provider takes none: the
+    content check still hears them (a warning at most); the prepared voice keeps its clips
+    as they were, so the texts stay out of the upload and the fingerprint."""
+    tset = read_transcripts(
+        source.folder,
+        wav_stems=[Path(c.source).stem for c in clips],
+        rel=source.key,
+        language=transcript_language(source.meta),
+        files=source.transcript_files,
+    )
+    out: list[PreparedClip] = []
+    for clip in clips:
+        found = tset.by_stem.get(Path(clip.source).stem)
+        out.append(
+            clip if found is None else replace(clip, text=found.text, transcript=found.source)
+        )
+    return out
 
 
 def _words(name: str) -> frozenset[str]:

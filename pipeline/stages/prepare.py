@@ -38,7 +38,7 @@ from pipeline.config import ContentConfig, JobConfig, Limits
 from pipeline.errors import InputError
 from pipeline.records import Finding, PreparedClip, PreparedVoice, Severity, VoiceSource
 from pipeline.sanitize import outside_problem
-from pipeline.stages.content import Consent, hear_voice
+from pipeline.stages.content import Consent, hear_voice, with_unsent_texts
 from pipeline.transcripts import read_transcripts, transcript_language
 
 T = TypeVar("T")
@@ -168,7 +168,6 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
         )
         findings.extend(tset.findings)
         texts = {stem: (t.text, t.source) for stem, t in tset.by_stem.items()}
-
     clips: list[PreparedClip] = []
     total = 0.0
     for index, path in enumerate(wavs):
@@ -220,11 +219,14 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
                 f for f in audio.assess(c.info_in, profile, file=rel) if f.code in _CONSENT_CHECKS
             )
 
+    heard_clips = clips
+    if not profile.needs_transcripts and ctx.content.check and source.transcript_files:
+        heard_clips = with_unsent_texts(source, clips)
     findings.extend(
         await hear_voice(
             key=key,
             meta=source.meta,
-            clips=clips,
+            clips=heard_clips,
             consent=heard_consent,
             strict=profile.needs_transcripts,
             content=ctx.content,

@@ -128,6 +128,8 @@ def test_huawei_defects_are_found_on_their_files(
 
     checked = cli("check", str(job))
     assert checked.returncode == 1, checked.stderr[-2000:]
+    first = [json.loads(line) for line in checked.stderr.splitlines() if '"content.heard"' in line]
+    assert sum(e["recognized"] for e in first) >= 6 * 20
     voices = _manifest(tmp_path / "var")
     for key in ("ok-us", "ok-gb"):
         errors = [f for f in voices[key]["findings"] if f["severity"] == "error"]  # type: ignore[attr-defined]
@@ -180,13 +182,19 @@ def test_huawei_defects_are_found_on_their_files(
 
 def test_azure_consent_defects(tmp_path: Path, write_job: Callable[..., Path]) -> None:
     """A consent naming another company and a prompt filed as consent are consent.mismatch
-    errors; the healthy voice's consent passes and it succeeds on the emulator."""
+    errors; the healthy voice's consent passes and it succeeds on the emulator; a transcript
+    Azure does not use is heard, and a mismatch there is only a warning."""
     inbox = tmp_path / "inbox"
     _azure_voice(inbox, "ok", "en-us", STATEMENT.format(talent="Alice Walker", company="Contoso"))
     _azure_voice(
         inbox, "company", "en-gb", STATEMENT.format(talent="Alice Walker", company="Fabrikam")
     )
     _azure_voice(inbox, "prompt", "en-us+f3", SENTENCES[2])
+    # Azure takes no transcripts: one that does not match is heard, but only a warning.
+    _azure_voice(
+        inbox, "texted", "en-us", STATEMENT.format(talent="Alice Walker", company="Contoso")
+    )
+    (inbox / "texted" / "prompt1.txt").write_text(SENTENCES[4] + "\n", encoding="utf-8")
     job = write_job(provider=AZURE_JOB)
     ran = cli("run", str(job))
     assert ran.returncode == 1, ran.stderr[-2000:]
@@ -197,6 +205,10 @@ def test_azure_consent_defects(tmp_path: Path, write_job: Callable[..., Path]) -
         assert finding["file"] == f"{key}/consent.wav"
         assert finding["severity"] == "error"
         assert voices[key]["status"] == "rejected"
+    (warned,) = _findings(voices["texted"], "transcript.mismatch")
+    assert (warned["file"], warned["severity"]) == ("texted/prompt1.wav", "warning")
+    assert voices["texted"]["status"] == "succeeded"
+    assert _findings(voices["ok"], "transcript.mismatch") == []
 
 
 def test_chinese_voices_get_one_not_checked_each(
