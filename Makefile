@@ -30,6 +30,10 @@ $(STAMP): $(RUNTIME)
 	@$(call INSTALL,-e '.[dev]')
 	touch $(STAMP)
 
+# espeak-ng (Debian package) speaks the sample voices and the real-speech tests; installed like
+# chromium where apt-get is usable as root.
+ESPEAK_NG = command -v espeak-ng >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; } >/dev/null 2>&1 || echo "note: espeak-ng not installed; sample voices are synthetic (the voice-activity checks reject them) and real-speech tests skip"; }
+
 .PHONY: all install demo demo-check report-demo test test-deps soak lint typecheck check format bench
 
 all: check
@@ -38,12 +42,14 @@ install: $(STAMP)
 
 ## make demo: sample voices → the whole pipeline against the in-process emulator.
 demo: $(RUNTIME)
+	@$(ESPEAK_NG)
 	rm -rf var/demo
 	$(BIN)/voice-onboard sample-data var/demo/inbox --voices 12 --profile huawei-basic --seed 7
 	$(BIN)/voice-onboard run jobs/demo.toml
 
 ## make demo-check: the offline pre-flight on sample voices that include defects (exits 1).
 demo-check: $(RUNTIME)
+	@$(ESPEAK_NG)
 	rm -rf var/demo
 	$(BIN)/voice-onboard sample-data var/demo/inbox --voices 4 --profile huawei-basic --with-defects
 	$(BIN)/voice-onboard check jobs/demo.toml || test $$? -eq 1
@@ -65,6 +71,7 @@ $(AZURITE):
 test-deps: $(AZURITE)
 
 test: $(STAMP) test-deps
+	@$(ESPEAK_NG)
 	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1 || echo "note: chromium not installed; the report's browser tests will skip"; }
 	@command -v espeak-ng >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; } >/dev/null 2>&1 || echo "note: espeak-ng not installed; the content pre-flight's real-speech tests will skip"; }
 	$(BIN)/pytest -q

@@ -17,6 +17,12 @@ CODES: Final[dict[str, str]] = {
     "audio.clipping": "Runs of full-scale samples: the recording is clipped.",
     "audio.silent": "Digital silence or no speech above the noise floor.",
     "audio.low_snr": "Estimated SNR below the warning (35 dB) or error (20 dB) threshold.",
+    "audio.no_speech": "Sound but no speech: the voice-activity detector hears less than 0.5 s "
+    "of speech in it (noise, music, a tone).",
+    "audio.little_speech": "Speech is under half of the (trimmed) clip: the rest is noise, "
+    "music or pauses.",
+    "audio.long_pause": "Huawei sentences: a pause of 1.5 s or more inside the clip (Huawei "
+    "splits sentences on 2–3 s pauses).",
     "audio.dc_offset": "A DC offset was removed.",
     "audio.resampled": "Resampled to the profile's rate.",
     "audio.downmixed": "Several channels mixed down to mono.",

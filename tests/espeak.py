@@ -88,6 +88,11 @@ def speak(
     samples, native = sf.read(io.BytesIO(_synthesize(text, voice, speed)), dtype="float32")
     if samples.ndim > 1:
         samples = samples.mean(axis=1, dtype=np.float32)
+    # espeak-ng's voiced sounds carry a DC bias (~1e-3): off, as a recording's high-pass would.
+    size = 1 << max(1, (samples.shape[0] - 1).bit_length())  # a power of two: fast
+    spectrum = np.fft.rfft(samples, size)
+    spectrum[np.fft.rfftfreq(size, 1.0 / native) < 40.0] = 0.0
+    samples = np.fft.irfft(spectrum, size)[: samples.shape[0]].astype(np.float32)
     if rate is not None and rate != native:
         samples = soxr.resample(samples, native, rate).astype(np.float32, copy=False)
         native = rate

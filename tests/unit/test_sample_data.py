@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from pipeline.audio.speech import detect_speech
 from pipeline.commands.sample_data import (
     DEFECTS,
     PROFILES,
@@ -26,6 +27,7 @@ from pipeline.commands.sample_data import (
 from pipeline.errors import ConfigError
 from pipeline.records import VoiceMeta
 from pipeline.transcripts import read_transcripts
+from tests.espeak import require_espeak
 
 
 def wav_stems(folder: Path) -> list[str]:
@@ -380,3 +382,30 @@ def test_non_empty_folder_needs_force(tmp_path: Path) -> None:
     fresh = tmp_path / "new" / "inbox"
     write_inbox(fresh, voices=1, profile="huawei-basic")  # a missing folder is created
     assert (fresh / "voice-001" / "voice.toml").is_file()
+
+
+# --- real speech (espeak-ng) -------------------------------------------------------------------
+
+
+def test_sample_clips_speak(tmp_path: Path) -> None:
+    """With espeak-ng the clips of English and Chinese voices are mostly speech to the VAD,
+    and their consents too; the transcripts are the same as without it (what the clips say)."""
+    require_espeak()
+    write_inbox(tmp_path / "s", voices=3, profile="azure-personal", seed=4)
+    write_inbox(tmp_path / "h", voices=2, profile="huawei-basic", seed=4)
+    write_inbox(tmp_path / "x", voices=2, profile="huawei-basic", seed=4, real_speech=False)
+    languages = set()
+    for folder in [*sorted((tmp_path / "s").iterdir()), *sorted((tmp_path / "h").iterdir())]:
+        languages.add(tomllib.loads((folder / "voice.toml").read_text("utf-8")).get("language"))
+        for clip in sorted(folder.glob("*.wav"))[:6]:
+            x, rate = sf.read(clip, dtype="float32")
+            speech = detect_speech(x.mean(axis=1) if x.ndim > 1 else x, rate)
+            assert speech.speech_ratio > 0.6, clip
+    assert {"CN", "EN"} <= languages
+    for key in ("voice-001", "voice-002"):
+        texts = []
+        for tree in ("h", "x"):
+            folder = tmp_path / tree / key
+            got = read_transcripts(folder, wav_stems=wav_stems(folder), rel=key)
+            texts.append({stem: t.text for stem, t in got.by_stem.items()})
+        assert texts[0] == texts[1]

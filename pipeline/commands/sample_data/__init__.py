@@ -1,7 +1,9 @@
 """Sample inboxes: synthetic, speech-like voices for the demo, the tests and the benchmarks.
 
 ``voice-onboard sample-data DIR --voices N --profile P [--with-defects] [--seed S]`` calls
-:func:`write_inbox`. Every voice folder follows DESIGN §3.1. The audio is made with numpy alone:
+:func:`write_inbox`. Every voice folder follows DESIGN §3.1. Where espeak-ng is installed the
+clips speak their transcripts (:mod:`.spoken`: real speech, which the pre-flight's voice-activity
+detection and content checks need), over the room noise below; elsewhere the audio is made with numpy alone:
 syllables of a harmonic source (an f0 contour with intonation drift and slight vibrato) shaped by
 vowel formants and an amplitude envelope, unvoiced noise bursts, pauses between words and phrases,
 a room-noise-only lead-in and tail, and pink-ish room noise at a chosen SNR. Formats, transcript
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.commands.sample_data import spoken
 from pipeline.commands.sample_data.defects import _READY, DEFECTS, TRICKY
 from pipeline.commands.sample_data.formats import _wav_bytes as _wav_bytes
 from pipeline.commands.sample_data.layout import _write_voice
@@ -59,9 +62,12 @@ def write_inbox(
     snr_db: float = 45.0,
     progress: Callable[[str], None] | None = None,
     force: bool = False,
+    real_speech: bool = True,
 ) -> list[SampleVoice]:
     """Write ``voices`` healthy voice folders (plus defect and tricky ones) under ``root``;
-    ``root`` must be missing or empty unless ``force`` (an inbox is not a scratch folder)."""
+    ``root`` must be missing or empty unless ``force`` (an inbox is not a scratch folder).
+    ``real_speech``: the clips speak their transcripts with espeak-ng where it is installed
+    (:mod:`.spoken`); without it (or with False) they are synthetic syllables."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r} (one of {', '.join(PROFILES)})")
     if voices < 0:
@@ -88,9 +94,10 @@ def write_inbox(
             raise ConfigError(f"{root / plan.key} already exists; choose an empty folder")
     root.mkdir(parents=True, exist_ok=True)
     synth = _Synth(seed)
+    speaker = spoken.speaker() if real_speech else None
     result: list[SampleVoice] = []
     for plan in plans:
-        _write_voice(root, plan, profile, synth, seed=seed, snr_db=snr_db)
+        _write_voice(root, plan, profile, synth, seed=seed, snr_db=snr_db, speaker=speaker)
         if progress is not None:
             progress(plan.key)
         codes, status = DEFECTS[profile][plan.defect] if plan.defect else ((), _READY)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 
-from pipeline.commands.sample_data.formats import _Format, _wav_bytes
+from pipeline.commands.sample_data.formats import Signal, _Format, _wav_bytes
 from pipeline.commands.sample_data.plan import _Plan
 from pipeline.commands.sample_data.synth import _Synth
 from pipeline.records import VoiceStatus
@@ -66,7 +66,9 @@ def _write_bad_clip(
     span: float,
     *,
     snr_db: float,
+    say: Callable[[int], tuple[Signal, Signal] | None] = lambda rate: None,
 ) -> None:
+    """Write the clip that carries ``defect``; ``say(rate)``: its real speech, if any."""
     mono16 = _Format(48000, "PCM_16", 1)
     if defect == "zero-byte":
         path.write_bytes(b"")
@@ -82,11 +84,20 @@ def _write_bad_clip(
         )
     elif defect == "8khz":
         low = _Format(8000, "PCM_16", 1)
-        audio = synth.clip(rng, plan.style, low, span, snr_db=snr_db, peak_dbfs=-6.0)
+        audio = synth.clip(
+            rng, plan.style, low, span, snr_db=snr_db, peak_dbfs=-6.0, spoken=say(low.rate)
+        )
         path.write_bytes(_wav_bytes(audio, low.rate, low.subtype))
     elif defect == "clipping":
         audio = synth.clip(
-            rng, plan.style, mono16, span, snr_db=snr_db, peak_dbfs=-6.0, overdrive_db=18.0
+            rng,
+            plan.style,
+            mono16,
+            span,
+            snr_db=snr_db,
+            peak_dbfs=-6.0,
+            overdrive_db=18.0,
+            spoken=say(mono16.rate),
         )
         path.write_bytes(_wav_bytes(audio, mono16.rate, mono16.subtype))
     elif defect == "silent":

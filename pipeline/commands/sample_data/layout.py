@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
 from pipeline.commands.sample_data.defects import _AUDIO_DEFECTS, _write_bad_clip
-from pipeline.commands.sample_data.formats import _OTHER_FORMAT_P, _pick_format, _wav_bytes
+from pipeline.commands.sample_data.formats import (
+    _OTHER_FORMAT_P,
+    Signal,
+    _pick_format,
+    _wav_bytes,
+)
 from pipeline.commands.sample_data.plan import PROFILES, _Plan, _rng_for
+from pipeline.commands.sample_data.spoken import SENTENCE_S, _Espeak, voice_for
 from pipeline.commands.sample_data.synth import _Synth
 from pipeline.commands.sample_data.text import _sentences, _write_transcripts
 
@@ -56,8 +62,25 @@ _TALENTS_EN: Final = ("Alex Morgan", "Jamie Chen", "Sam Rivera", "Taylor Brooks"
 _TALENTS_CN: Final = ("王小明", "李华", "张静", "陈晨", "刘洋")
 
 
+def _consent_text(language: str, talent: str, company: str) -> str:
+    """The Azure consent statement for the voice's locale (reference §5.4)."""
+    if language == "CN":
+        return f"我{talent}知悉，{company}将使用我的声音录音来创建和使用我声音的合成版本。"
+    return (
+        f"I {talent} am aware that recordings of my voice will be used by {company} "
+        "to create and use a synthetic version of my voice."
+    )
+
+
 def _write_voice(
-    root: Path, plan: _Plan, profile_name: str, synth: _Synth, *, seed: int, snr_db: float
+    root: Path,
+    plan: _Plan,
+    profile_name: str,
+    synth: _Synth,
+    *,
+    seed: int,
+    snr_db: float,
+    speaker: _Espeak | None = None,
 ) -> None:
     profile = PROFILES[profile_name]
     folder = root / plan.key
@@ -83,6 +106,23 @@ def _write_voice(
     if defect == "too-long":
         spans[bad] = 16.0  # Huawei: never longer than 15 s
 
+    # What each clip says: as many sentences as fit its length (from a stream of their own).
+    sentence_s = SENTENCE_S["CN" if plan.language == "CN" else "EN"]
+    groups = [max(1, round(span / sentence_s)) for span in spans]
+    pool = _sentences(_rng_for(seed, plan.key + "/text"), plan.language, sum(groups) + 1)
+    joiner = "" if plan.language == "CN" else " "
+    said = [pool[sum(groups[:i]) : sum(groups[: i + 1])] for i in range(count)]
+    texts = [joiner.join(group) for group in said]
+    voice = voice_for(plan.language, plan.style, plan.sex == "FEMALE")
+
+    def say(text: list[str], seconds: float) -> Callable[[int], tuple[Signal, Signal] | None]:
+        def at(rate: int) -> tuple[Signal, Signal] | None:
+            if speaker is None:
+                return None
+            return speaker.speech(text, voice, plan.style, rate, seconds)
+
+        return at
+
     ext = ".WAV" if plan.tricky == "uppercase-ext" else ".wav"
     stems = [f"{i + 1:04d}" for i in range(count)]
     for i, (stem, span) in enumerate(zip(stems, spans, strict=True)):
@@ -90,20 +130,22 @@ def _write_voice(
         peak = rng.uniform(-8.0, -3.5)
         path = folder / f"{stem}{ext}"
         if i == bad and defect in _AUDIO_DEFECTS:
-            _write_bad_clip(path, defect, rng, plan, synth, span, snr_db=snr_db)
+            _write_bad_clip(
+                path, defect, rng, plan, synth, span, snr_db=snr_db, say=say(said[i], span)
+            )
             continue
-        audio = synth.clip(rng, plan.style, fmt, span, snr_db=snr_db, peak_dbfs=peak)
+        spoken = say(said[i], span)(fmt.rate)
+        audio = synth.clip(rng, plan.style, fmt, span, snr_db=snr_db, peak_dbfs=peak, spoken=spoken)
         path.write_bytes(_wav_bytes(audio, fmt.rate, fmt.subtype))
 
     # Huawei voices come with the script they read (advance does not upload it, but keeps it);
     # Azure prompts need none.
     if profile.huawei:
-        sentences = _sentences(rng, plan.language, count + 1)
-        entries = list(zip(stems, sentences[:count], strict=True))
+        entries = list(zip(stems, texts, strict=True))
         if defect == "missing-transcript":
             del entries[bad]
         if defect == "orphan-transcript":
-            entries.append((f"{count + 1:04d}", sentences[count]))
+            entries.append((f"{count + 1:04d}", pool[-1]))
         # Stems sometimes carry the .wav suffix in list files, as exported by many tools.
         if plan.form != "txt" and rng.random() < 0.3:
             entries = [(f"{stem}.wav", text) for stem, text in entries]
@@ -146,8 +188,18 @@ def _write_voice(
             }
         meta["locale"] = "zh-CN" if plan.language == "CN" else "en-US"
         if defect != "missing-consent":
+            seconds = rng.uniform(5.0, 7.2)
+            statement = _consent_text(
+                plan.language, meta.get("talent_name", ""), meta.get("company_name", "")
+            )
             consent = synth.clip(
-                rng, plan.style, plan.base, rng.uniform(5.0, 7.2), snr_db=snr_db, peak_dbfs=-6.0
+                rng,
+                plan.style,
+                plan.base,
+                seconds,
+                snr_db=snr_db,
+                peak_dbfs=-6.0,
+                spoken=say([statement], seconds)(plan.base.rate),
             )
             (folder / "consent.wav").write_bytes(
                 _wav_bytes(consent, plan.base.rate, plan.base.subtype)

@@ -163,12 +163,15 @@ class _Synth:
         snr_db: float,
         peak_dbfs: float,
         overdrive_db: float = 0.0,
+        spoken: tuple[Signal, Signal] | None = None,
     ) -> Signal:
-        """One recording: lead-in, speech, tail, room noise; shape (frames, channels)."""
+        """One recording: lead-in, speech, tail, room noise; shape (frames, channels).
+        ``spoken``: real speech at ``fmt.rate`` and its activity (:mod:`.spoken`) instead
+        of the synthetic syllables."""
         rate = fmt.rate
         lead = round(rng.uniform(0.15, 0.40) * rate)
         tail = round(rng.uniform(0.15, 0.40) * rate)
-        speech, activity = self.speech(rng, style, rate, speech_s)
+        speech, activity = spoken if spoken is not None else self.speech(rng, style, rate, speech_s)
         n = lead + speech.size + tail
         dry = np.zeros(n)
         dry[lead : lead + speech.size] = speech
