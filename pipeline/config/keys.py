@@ -260,9 +260,10 @@ CONTENT: Final = (
     Key(
         name="check",
         type="boolean",
-        default=True,
-        meaning="hear every clip: transcript.mismatch, consent.mismatch "
-        "(content.not_checked where no recognizer knows the voice's language)",
+        default=False,
+        meaning="hear every clip offline: transcript.mismatch, consent.mismatch "
+        "(content.not_checked where no recognizer knows the voice's language); off by "
+        "default because sample-data's synthetic voices say no words",
     ),
     Key(
         name="models",

@@ -151,7 +151,7 @@ class ReportConfig:
 class ContentConfig:
     """The ``[content] table``: whether the pre-flight hears the clips, and with which models."""
 
-    check: bool = True
+    check: bool = False
     #: BCP-47 tag -> pocketsphinx model folder (checked loadable when the job file is read)
     models: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
 

@@ -68,7 +68,7 @@ class PrepareContext:
     #: process's event loop and the next job travels out (the pool's size bounds the CPU)
     queue_depth: int = 2
     #: the [content] table: whether clips and consent are heard (off where not asked for)
-    content: ContentConfig = field(default_factory=lambda: ContentConfig(check=False))
+    content: ContentConfig = field(default_factory=ContentConfig)
     _queued: anyio.CapacityLimiter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

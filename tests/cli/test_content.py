@@ -20,7 +20,7 @@ from tests.espeak import SENTENCES, write_speech
 #: lowered; the emulator's audit counts the 20).
 HUAWEI_JOB = (
     'kind = "huawei-metastudio"\nendpoint = "emulator"\nedition = "basic"\n'
-    'project_id = "p1"\n\n[audio]\nmin_clip_s = 2.0\n'
+    'project_id = "p1"\n\n[audio]\nmin_clip_s = 2.0\n\n[content]\ncheck = true\n'
 )
 #: Harvard sentences (IEEE 1969, public domain): 20 distinct ones, as a real script has.
 HARVARD = (
@@ -45,7 +45,10 @@ HARVARD = (
     "The salt breeze came across from the sea.",
     "The girl at the booth sold fifty bonds.",
 )
-AZURE_JOB = 'kind = "azure-personal-voice"\nendpoint = "emulator"\nproject = "onboarding"\n'
+AZURE_JOB = (
+    'kind = "azure-personal-voice"\nendpoint = "emulator"\nproject = "onboarding"\n\n'
+    "[content]\ncheck = true\n"
+)
 STATEMENT = (
     "I {talent} am aware that recordings of my voice will be used by {company} "
     "to create and use a synthetic version of my voice."
@@ -217,7 +220,7 @@ def test_chinese_voices_get_one_not_checked_each(
     """A Chinese Huawei batch: one content.not_checked info per voice, statuses unchanged."""
     proc = cli("sample-data", str(tmp_path / "inbox"), "--voices", "3", "--profile", "huawei-basic")
     assert proc.returncode == 0, proc.stderr
-    job = write_job(provider=HUAWEI_JOB.split("\n\n[audio]")[0] + "\n")
+    job = write_job(provider=HUAWEI_JOB.split("\n\n[audio]")[0], extra="[content]\ncheck = true\n")
     off = write_job(
         provider=HUAWEI_JOB.split("\n\n[audio]")[0],
         name="off.toml",
