@@ -102,6 +102,7 @@ async def hear_voice(
     profile: AudioProfile,
     cache_dir: Path,
     run_audio: object,
+    speechless: frozenset[str] = frozenset(),
 ) -> list[Finding]:
     """The content findings of one voice (none when ``[content] check = false``).
 
@@ -111,7 +112,9 @@ async def hear_voice(
     """
     if not content.check:
         return []
-    texted = [c for c in clips if c.text]
+    # A clip already known to hold no speech (audio.silent, audio.no_speech) has nothing to
+    # hear: a mismatch on it would only say the same thing twice.
+    texted = [c for c in clips if c.text and c.source not in speechless]
     language = voice_language(meta)
     spec = recognizer_for(language, content.models)
     if spec is None:

@@ -233,6 +233,9 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
             profile=profile,
             cache_dir=ctx.cache_dir,
             run_audio=ctx.run_audio,
+            speechless=frozenset(
+                f.file for f in findings if f.file and f.code in ("audio.silent", "audio.no_speech")
+            ),
         )
     )
 
