@@ -23,6 +23,7 @@ import structlog
 from pipeline.audio.content import Heard, RecognizerSpec, Unheard, cached, hear_job, judge
 from pipeline.audio.content.select import recognizer_for, voice_language
 from pipeline.audio.profiles import AudioProfile
+from pipeline.audio.workers import WorkerCrashed
 from pipeline.config import ContentConfig
 from pipeline.records import Finding, PreparedClip, Severity, VoiceMeta, VoiceSource
 from pipeline.report.heard import mismatch_message
@@ -66,15 +67,20 @@ class Hearer:
         async def one(index: int, job: _Job) -> None:
             run = self._run_audio
             assert callable(run)
-            result = await run(
-                hear_job,
-                self.spec,
-                job.audio,
-                job.audio_id,
-                job.texts,
-                job.want_heard,
-                self.cache_dir,
-            )
+            try:
+                result = await run(
+                    hear_job,
+                    self.spec,
+                    job.audio,
+                    job.audio_id,
+                    job.texts,
+                    job.want_heard,
+                    self.cache_dir,
+                )
+            except WorkerCrashed as exc:
+                # The recognizer took its worker down twice on this input: not heard, and
+                # said so; the rest of the batch goes on.
+                result = Unheard(f"the recognizer crashed on it ({exc})")
             if isinstance(result, Heard):
                 self.computed += result.computed
             out[index] = result
@@ -120,14 +126,14 @@ async def hear_voice(
     if spec is None:
         if not texted and consent is None:
             return []
-        what = "transcripts" if consent is None else "consent statement"
+        what = "transcripts were" if consent is None else "consent statement was"
         return [
             Finding(
                 severity=Severity.INFO,
                 code="content.not_checked",
                 file=key,
                 message=f"no recognizer for language {language or 'unknown'}: the {what} "
-                "were not heard (configure [content] models)",
+                "not heard (configure [content] models)",
             )
         ]
     hearer = Hearer(spec, cache_dir, run_audio)

@@ -249,8 +249,9 @@ def test_chinese_voices_get_one_not_checked_each(
 def test_model_folder_loads_and_a_bad_one_is_exit_2(
     tmp_path: Path, write_job: Callable[..., Path]
 ) -> None:
-    """The wheel's en-US model given as a folder loads; a folder without a model is one
-    line, exit 2, naming the key."""
+    """The wheel's en-US model given as a folder loads; a folder without a model, one
+    pocketsphinx cannot load, or a [content] value of the wrong type is one line, exit 2,
+    naming the key."""
     wheel = Path(pocketsphinx.get_model_path()) / "en-us"
     good = write_job(extra=f'[content]\nmodels = {{"en-US" = "{wheel}"}}\n', name="good.toml")
     assert cli("check", str(good)).returncode == 0
@@ -262,6 +263,15 @@ def test_model_folder_loads_and_a_bad_one_is_exit_2(
     assert len(lines) == 1, proc.stderr
     assert 'content.models."zh-CN"' in lines[0]
     assert "acoustic model" in lines[0]
+    for extra, needle in (
+        ("[content]\nmodels = 3\n", "content.models"),
+        ('[content]\ncheck = "yes"\n', "content.check"),
+    ):
+        proc = cli("check", str(write_job(extra=extra, name="typo.toml")))
+        assert proc.returncode == 2, proc.stderr
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, proc.stderr
+        assert needle in lines[0]
     # pocketsphinx exits the process on a bad mdef: still our one line and exit 2.
     broken = tmp_path / "broken"
     (broken / "am").mkdir(parents=True)
