@@ -285,3 +285,27 @@ def test_model_folder_loads_and_a_bad_one_is_exit_2(
     assert len(lines) == 1, proc.stderr
     assert 'content.models."zh-CN"' in lines[0]
     assert "cannot load" in lines[0]
+
+
+def test_a_changed_transcript_is_heard_again_and_nothing_else(
+    tmp_path: Path, write_job: Callable[..., Path]
+) -> None:
+    """The content cache is keyed by audio and text: after one transcript changes, a re-run
+    recognizes that clip's text only (counted in the log, not timed)."""
+    inbox = tmp_path / "inbox"
+    _azure_voice(inbox, "ok", "en-us", STATEMENT.format(talent="Alice Walker", company="Contoso"))
+    write_speech(inbox / "ok" / "prompt2.wav", SENTENCES[3], voice="en-us")
+    (inbox / "ok" / "prompt1.txt").write_text(" ".join(SENTENCES[:2]) + "\n", encoding="utf-8")
+    (inbox / "ok" / "prompt2.txt").write_text(SENTENCES[3] + "\n", encoding="utf-8")
+    job = write_job(provider=AZURE_JOB)
+
+    def recognized() -> int:
+        proc = cli("check", str(job))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        lines = [json.loads(x) for x in proc.stderr.splitlines() if '"content.heard"' in x]
+        return int(sum(e["recognized"] for e in lines))
+
+    assert recognized() == 3  # two prompts and the consent
+    assert recognized() == 0
+    (inbox / "ok" / "prompt2.txt").write_text(SENTENCES[3].upper() + "\n", encoding="utf-8")
+    assert recognized() == 1
