@@ -11,7 +11,8 @@ distinct Harvard sentences each, as Huawei basic wants) is generated into
 - sensitivity, with the thresholds of ``pipeline.audio.content.judge``: over every clip, a
   transcript with one word in four replaced by a random dictionary word (seeded; the share
   that gets at least a warning is the figure the README gives), another clip's sentence, and
-  the right text (the share of healthy clips with a warning or an error).
+  the right text (the share of healthy clips with a warning or an error), and a transcript
+  that stops halfway through what is said.
 
 ``python -m bench.content`` runs it alone; ``make bench`` runs it with the others.
 """
@@ -126,7 +127,8 @@ def sensitivity(inbox: Path) -> dict[str, object]:
         if line and line.split()[0].isalpha()
     ]
     rng = random.Random(18)
-    counts = {k: {"ok": 0, "doubt": 0, "wrong": 0} for k in ("right", "quarter", "other")}
+    kinds = ("right", "quarter", "other", "half")
+    counts = {k: {"ok": 0, "doubt": 0, "wrong": 0} for k in kinds}
     audio_s = cpu_s = 0.0
     clips = sorted(inbox.glob("*/*.wav"))
     for wav in clips:
@@ -143,6 +145,9 @@ def sensitivity(inbox: Path) -> dict[str, object]:
             counts["quarter"][judge.verdict(quarter)] += 1
         other = rec.fit(samples, SENTENCES[(n + 7) % len(SENTENCES)])
         counts["other"][judge.verdict(other)] += 1
+        tokens = text.split()
+        half = rec.fit(samples, " ".join(tokens[: (len(tokens) + 1) // 2]))
+        counts["half"][judge.verdict(half)] += 1
 
     def share(kind: str, *verdicts: str) -> float:
         total = sum(counts[kind].values())
@@ -155,6 +160,8 @@ def sensitivity(inbox: Path) -> dict[str, object]:
         "one_in_four_wrong_error": share("quarter", "wrong"),
         "other_sentence_flagged": share("other", "doubt", "wrong"),
         "other_sentence_error": share("other", "wrong"),
+        "first_half_only_flagged": share("half", "doubt", "wrong"),
+        "first_half_only_error": share("half", "wrong"),
         "healthy_warning": share("right", "doubt"),
         "healthy_error": share("right", "wrong"),
         "content_audio_s_per_cpu_s": round(audio_s / cpu_s, 1) if cpu_s else None,

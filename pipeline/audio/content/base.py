@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 #: Bump when a fit would come out different for the same audio, text and model (cache key).
-CONTENT_VERSION: Final = 5
+CONTENT_VERSION: Final = 6
 
 #: The shortest stretch of speech (frames of 10 ms) one word's fit is judged on.
 SPAN_FRAMES: Final = 30

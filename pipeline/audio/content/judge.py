@@ -7,8 +7,8 @@ than -6.8. A text with one word in four replaced failed to align a third of the 
 sentence failed 60 % of the time and otherwise mostly scored below -4.5. So an error needs
 strong evidence (no alignment, a score or a stretch no right text came near, or another
 clip's text fitting the audio clearly better), and a weaker doubt is a warning: with these
-lines 4 % of healthy clips got a warning and none an error, and a one-in-four-wrong text got
-at least a warning 77 % of the time (the README gives the bench's current figure).
+lines 1.3 % of healthy clips got a warning and none an error, and a one-in-four-wrong text
+got at least a warning 79 % of the time (the README gives the bench's current figure).
 """
 
 from __future__ import annotations
