@@ -263,7 +263,7 @@ CONTENT: Final = (
         default=False,
         meaning="hear every clip offline: transcript.mismatch, consent.mismatch "
         "(content.not_checked where no recognizer knows the voice's language); off by "
-        "default because sample-data's synthetic voices say no words",
+        "default until it is calibrated on long multi-sentence clips",
     ),
     Key(
         name="models",
