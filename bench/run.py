@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bench import command, end_to_end, long_recording, normalization, polling, startup, upload
+from bench import command, content, end_to_end, long_recording, normalization, polling, startup, upload
 from bench.common import VAR, Result, machine_info
 
 RESULTS: Final = VAR / "results.json"
@@ -30,6 +30,7 @@ ORDER: Final = (
     "end_to_end",
     "long_recording",
     "polling",
+    "content",
 )
 
 
@@ -48,6 +49,7 @@ def _runners(rounds: int) -> dict[str, Callable[[], Result | list[Result]]]:
         "long_recording": long_recording.run,
         "polling": polling.run,
         "startup": startup.run,
+        "content": content.run,
     }
 
 

@@ -44,6 +44,14 @@ CODES: Final[dict[str, str]] = {
     "transcript.malformed": "A line of transcripts.tsv or metadata.csv does not parse.",
     "transcript.control_chars": "Control characters were removed from a transcript.",
     "transcript.too_long": "A transcript line is longer than the configured limit.",
+    "transcript.mismatch": "The speech does not say its transcript (heard offline by the "
+    "content pre-flight); names the clip whose text it says when that is another clip of the "
+    "voice. Error for Huawei basic/middle, warning for a weaker doubt.",
+    # content: what the recordings say
+    "consent.mismatch": "Azure: consent.wav does not say the consent statement with the "
+    "voice's talent_name and company_name (another company, or not the statement at all).",
+    "content.not_checked": "Info: no recognizer for the voice's language (or its recording "
+    "could not be heard), so its content was not checked; `[content] models` adds one.",
     # voice: the folder as a whole
     "voice.metadata_missing": "voice.toml is missing.",
     "voice.metadata_invalid": "voice.toml does not parse, has an unknown key or a bad value.",

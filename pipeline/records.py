@@ -21,6 +21,7 @@ class Severity(enum.StrEnum):
     ERROR = "error"  #: rejects the voice
     WARNING = "warning"  #: worth a look; the voice is still sent
     FIXED = "fixed"  #: normalization changed something (resampled, trimmed …)
+    INFO = "info"  #: said for the record (e.g. content.not_checked); changes nothing
 
 
 class VoiceStatus(enum.StrEnum):

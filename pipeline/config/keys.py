@@ -24,7 +24,7 @@ from pipeline.config.records import (
 from pipeline.config.regions import HUAWEI_REGIONS
 
 #: How a key's value is written in TOML (``duration``: ``"30s"``, ``"6h"`` or seconds).
-Type = Literal["string", "integer", "number", "boolean", "duration", "strings", "outcomes"]
+Type = Literal["string", "integer", "number", "boolean", "duration", "strings", "outcomes", "paths"]
 #: Which provider kind a ``[provider]`` key belongs to (None: both).
 For = Literal["huawei", "azure"] | None
 
@@ -263,6 +263,23 @@ REPORT: Final = (
     ),
 )
 
+CONTENT: Final = (
+    Key(
+        name="check",
+        type="boolean",
+        default=False,
+        meaning="hear every clip offline: transcript.mismatch, consent.mismatch "
+        "(content.not_checked where no recognizer knows the voice's language); off by "
+        "default until it is calibrated on long multi-sentence clips",
+    ),
+    Key(
+        name="models",
+        type="paths",
+        meaning='pocketsphinx model folders by language, e.g. {"zh-CN" = "/models/zh-cn"} '
+        "(acoustic model folder, *.dict, *.lm.bin); en-US comes built in",
+    ),
+)
+
 EMULATOR: Final = (
     Key(
         name="time_scale",
@@ -327,6 +344,7 @@ TABLES: Final[Mapping[str, tuple[Key, ...]]] = {
     "limits": LIMITS,
     "await": AWAIT,
     "report": REPORT,
+    "content": CONTENT,
     "emulator": EMULATOR,
 }
 

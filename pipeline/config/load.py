@@ -19,6 +19,7 @@ from pipeline.config.records import (
 )
 from pipeline.config.sections import (
     read_await,
+    read_content,
     read_emulator,
     read_limits,
     read_provider,
@@ -94,6 +95,7 @@ def load_job(path: Path, env: Mapping[str, str] | None = None) -> JobConfig:
         )
 
     report = read_report(Table(source, "report", data.get("report")), base)
+    content = read_content(Table(source, "content", data.get("content")), base)
 
     return JobConfig(
         path=path.resolve(),
@@ -107,4 +109,5 @@ def load_job(path: Path, env: Mapping[str, str] | None = None) -> JobConfig:
         await_=await_cfg,
         emulator=emulator,
         report=report,
+        content=content,
     )

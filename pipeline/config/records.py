@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
 from typing import Final
 
 from pipeline.audio.profiles import AudioProfile
@@ -51,7 +53,16 @@ EMULATOR: Final = "emulator"
 DATABASE_URL_ENV: Final = "VOICE_ONBOARD_DATABASE_URL"
 
 #: The tables (and keys) a job file may hold at its top level.
-TOP_LEVEL: Final = ("batch", "provider", "audio", "limits", "await", "emulator", "report")
+TOP_LEVEL: Final = (
+    "batch",
+    "provider",
+    "audio",
+    "limits",
+    "await",
+    "emulator",
+    "report",
+    "content",
+)
 #: ``[provider] edition`` → Huawei's job_type.
 EDITIONS: Final = {
     "basic": "BASIC",
@@ -139,6 +150,15 @@ class ReportConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ContentConfig:
+    """The ``[content] table``: whether the pre-flight hears the clips, and with which models."""
+
+    check: bool = False
+    #: BCP-47 tag -> pocketsphinx model folder (checked loadable when the job file is read)
+    models: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EmulatorSettings:
     """The ``[emulator]`` table (only with ``endpoint = "emulator"``): the in-process
     emulator's knobs. The command layer that starts the emulator turns them into its options;
@@ -176,6 +196,7 @@ class JobConfig:
     await_: AwaitConfig
     emulator: EmulatorSettings | None  #: set when provider.endpoint == "emulator"
     report: ReportConfig = field(default_factory=ReportConfig)
+    content: ContentConfig = field(default_factory=ContentConfig)
 
     @property
     def ledger_path(self) -> Path:

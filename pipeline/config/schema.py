@@ -55,6 +55,8 @@ def _property(k: Key, plays: Sequence[str]) -> Schema:
             if plays and k.name == "plays":  # not [emulator] outages, a list of its own
                 items["enum"] = list(plays)
             prop = {"type": "array", "items": items}
+        case "paths":
+            prop = {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}}
         case "outcomes":
             prop = {
                 "anyOf": [
@@ -114,6 +116,7 @@ def job_schema(plays: Sequence[str] = ()) -> Schema:
         "limits": _table(TABLES["limits"]),
         "await": _table(TABLES["await"]),
         "report": _table(TABLES["report"]),
+        "content": _table(TABLES["content"]),
         "emulator": _table(TABLES["emulator"], plays),
     }
     return {

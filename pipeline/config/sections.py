@@ -1,17 +1,21 @@
-"""One reader per job-file table ([provider], [limits], [await], [report], [emulator])."""
+"""One reader per job-file table ([provider], [limits], [await], [report], [content],
+[emulator])."""
 
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
+from types import MappingProxyType
 
+from pipeline.audio.content import ModelError, check_model
 from pipeline.config.endpoints import check_endpoint
 from pipeline.config.keys import declared
 from pipeline.config.records import (
     HUAWEI,
     AwaitConfig,
     AwaitMode,
+    ContentConfig,
     Edition,
     EmulatorSettings,
     Limits,
@@ -137,6 +141,26 @@ def read_report(t: Table, base: Path) -> ReportConfig:
         html=html,
         metrics_textfile=(base / metrics_raw).resolve() if metrics_raw else None,
     )
+
+
+def read_content(t: Table, base: Path) -> ContentConfig:
+    check: bool = t.get("check")
+    raw = t.raw("models")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v.strip() for v in raw.values()):
+        raise t.bad("models", 'must be a table of folders: {"zh-CN" = "/path/to/model"}')
+    models: dict[str, Path] = {}
+    for tag, folder in raw.items():
+        path = (base / folder).resolve()
+        try:
+            # The real loader: a folder that loads here is one the workers can use.
+            check_model(path)
+        except ModelError as exc:
+            raise t.bad(f'models."{tag}"', str(exc)) from None
+        models[str(tag)] = path
+    t.finish()
+    return ContentConfig(check=check, models=MappingProxyType(models))
 
 
 def read_emulator(t: Table, base: Path) -> EmulatorSettings:

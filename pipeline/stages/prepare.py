@@ -34,10 +34,11 @@ from pipeline import audio
 from pipeline.audio import workers
 from pipeline.audio.profiles import AudioProfile
 from pipeline.checksums import file_sha256
-from pipeline.config import JobConfig, Limits
+from pipeline.config import ContentConfig, JobConfig, Limits
 from pipeline.errors import InputError
 from pipeline.records import Finding, PreparedClip, PreparedVoice, Severity, VoiceSource
 from pipeline.sanitize import outside_problem
+from pipeline.stages.content import Consent, hear_voice, with_unsent_texts
 from pipeline.transcripts import read_transcripts, transcript_language
 
 T = TypeVar("T")
@@ -66,6 +67,8 @@ class PrepareContext:
     #: it, so a worker that finishes never idles while the result travels back through this
     #: process's event loop and the next job travels out (the pool's size bounds the CPU)
     queue_depth: int = 2
+    #: the [content] table: whether clips and consent are heard (off where not asked for)
+    content: ContentConfig = field(default_factory=ContentConfig)
     _queued: anyio.CapacityLimiter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -86,6 +89,7 @@ class PrepareContext:
             cache_dir=config.cache_dir,
             limits=config.limits,
             cpu=anyio.CapacityLimiter(config.limits.cpu_workers),
+            content=config.content,
         )
 
 
@@ -164,7 +168,6 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
         )
         findings.extend(tset.findings)
         texts = {stem: (t.text, t.source) for stem, t in tset.by_stem.items()}
-
     clips: list[PreparedClip] = []
     total = 0.0
     for index, path in enumerate(wavs):
@@ -202,6 +205,7 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
 
     consent_path: Path | None = None
     consent_sha = ""
+    heard_consent: Consent | None = None
     if profile.needs_consent and source.consent is not None:
         rel = f"{key}/{source.consent.name}"
         c = await normalize_clip(ctx, source.consent, rel)
@@ -210,9 +214,30 @@ async def prepare(source: VoiceSource, ctx: PrepareContext) -> PreparedVoice:
         else:
             consent_path = c.path
             consent_sha = c.source_sha256
+            heard_consent = Consent(c.path, c.source_sha256, rel)
             findings.extend(
                 f for f in audio.assess(c.info_in, profile, file=rel) if f.code in _CONSENT_CHECKS
             )
+
+    heard_clips = clips
+    if not profile.needs_transcripts and ctx.content.check and source.transcript_files:
+        heard_clips = with_unsent_texts(source, clips)
+    findings.extend(
+        await hear_voice(
+            key=key,
+            meta=source.meta,
+            clips=heard_clips,
+            consent=heard_consent,
+            strict=profile.needs_transcripts,
+            content=ctx.content,
+            profile=profile,
+            cache_dir=ctx.cache_dir,
+            run_audio=ctx.run_audio,
+            speechless=frozenset(
+                f.file for f in findings if f.file and f.code in ("audio.silent", "audio.no_speech")
+            ),
+        )
+    )
 
     auth_sha = ""
     if profile.needs_authorization and source.authorization is not None:

@@ -21,6 +21,7 @@ from pipeline.report import svg
 from pipeline.report.facts import RunFacts
 from pipeline.report.html.audio import MAX_STRIP_ROWS, _audio_section, metrics_for
 from pipeline.report.html.common import _STATUS_TEXT, _line, _voices, _when
+from pipeline.report.html.heard import _heard_section
 from pipeline.report.html.style import _CSS
 from pipeline.report.html.timeline import MAX_LANES, _timeline_section, lanes
 from pipeline.report.html.voices import (
@@ -156,6 +157,7 @@ def render_html(
     body = (
         _header(doc, facts, profile)
         + _attention_section(voices, job)
+        + _heard_section(voices)
         + _voices_table(voices)
         + _audio_section(profile, facts.clips, order, str(doc.get("command", "")))
         + _timeline_section(doc, facts, order)
