@@ -268,9 +268,10 @@ CONTENT: Final = (
         name="check",
         type="boolean",
         default=False,
-        meaning="hear every clip offline: transcript.mismatch, consent.mismatch "
-        "(content.not_checked where no recognizer knows the voice's language); off by "
-        "default until it is calibrated on long multi-sentence clips",
+        meaning="hear every clip offline: voice activity (audio.no_speech, speech-bounded "
+        "edges, long pauses), transcript.mismatch, consent.mismatch (content.not_checked "
+        "where no recognizer knows the voice's language); off by default until it is "
+        "calibrated on long multi-sentence clips",
     ),
     Key(
         name="models",

@@ -312,7 +312,7 @@ async def normalize_clips(
     thread hop, not one per clip.
     """
     found = await anyio.to_thread.run_sync(
-        _lookup_all, clips, ctx.profile, ctx.cache_dir, limiter=ctx.lookups
+        _lookup_all, clips, ctx.profile, ctx.cache_dir, ctx.content.check, limiter=ctx.lookups
     )
     results: list[audio.NormalizedAudio | InputError | None] = []
     misses: list[tuple[int, Path, str, str | None]] = []
@@ -327,7 +327,15 @@ async def normalize_clips(
 
     async def normalize_one(index: int, path: Path, rel: str, sha: str | None) -> None:
         result = await _run_guarded(
-            ctx, rel, workers.normalize_job, path, ctx.profile, ctx.cache_dir, rel, sha
+            ctx,
+            rel,
+            workers.normalize_job,
+            path,
+            ctx.profile,
+            ctx.cache_dir,
+            rel,
+            sha,
+            ctx.content.check,  # the voice-activity checks are part of `[content] check`
         )
         if isinstance(result, workers.Refused):
             results[index] = result.error(rel)
@@ -343,9 +351,9 @@ async def normalize_clips(
 
 
 def _lookup_all(
-    clips: Sequence[tuple[Path, str]], profile: AudioProfile, cache_dir: Path
+    clips: Sequence[tuple[Path, str]], profile: AudioProfile, cache_dir: Path, speech: bool
 ) -> list[tuple[str | None, audio.NormalizedAudio | None] | workers.Refused]:
-    return [workers.lookup_job(path, profile, cache_dir, rel) for path, rel in clips]
+    return [workers.lookup_job(path, profile, cache_dir, rel, speech) for path, rel in clips]
 
 
 async def _run_guarded(

@@ -35,7 +35,7 @@ def test_music_clip_rejects_the_voice(tmp_path: Path, write_job: Callable[..., P
     """A clip of music in a speaking voice: `check` exits 1, its one summary line names
     audio.no_speech, and the manifest puts it on that clip and no other VAD finding anywhere."""
     require_espeak()
-    path = write_job()
+    path = write_job(extra="[content]\ncheck = true\n")  # the VAD belongs to the content checks
     inbox = tmp_path / "inbox"
     inbox.rmdir()
     env = {**os.environ}
