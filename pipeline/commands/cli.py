@@ -318,6 +318,7 @@ def _sample_data(args: argparse.Namespace) -> int:
         with_defects=args.with_defects,
         seed=args.seed,
         force=args.force,
+        real_speech=True,  # what `[content] check = true` can hear, where espeak-ng is
     )
     defects = sum(1 for v in voices if v.defect)
     _out(f"wrote {len(voices)} voices ({defects} with defects) to {args.dir}")

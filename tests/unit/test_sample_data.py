@@ -391,8 +391,8 @@ def test_sample_clips_speak(tmp_path: Path) -> None:
     """With espeak-ng the clips of English and Chinese voices are mostly speech to the VAD,
     and their consents too; the transcripts are the same as without it (what the clips say)."""
     require_espeak()
-    write_inbox(tmp_path / "s", voices=3, profile="azure-personal", seed=4)
-    write_inbox(tmp_path / "h", voices=2, profile="huawei-basic", seed=4)
+    write_inbox(tmp_path / "s", voices=3, profile="azure-personal", seed=4, real_speech=True)
+    write_inbox(tmp_path / "h", voices=2, profile="huawei-basic", seed=4, real_speech=True)
     write_inbox(tmp_path / "x", voices=2, profile="huawei-basic", seed=4, real_speech=False)
     languages = set()
     for folder in [*sorted((tmp_path / "s").iterdir()), *sorted((tmp_path / "h").iterdir())]:
