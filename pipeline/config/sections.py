@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from types import MappingProxyType
 
-from pipeline.audio.content import ModelError, check_model
 from pipeline.config.endpoints import check_endpoint
 from pipeline.config.keys import declared
 from pipeline.config.records import (
@@ -151,6 +150,10 @@ def read_content(t: Table, base: Path) -> ContentConfig:
     if not isinstance(raw, dict) or not all(isinstance(v, str) and v.strip() for v in raw.values()):
         raise t.bad("models", 'must be a table of folders: {"zh-CN" = "/path/to/model"}')
     models: dict[str, Path] = {}
+    if raw:
+        # Here, not at the top: the recognizer package loads NumPy, and every command (even
+        # `--version`) reads the config records; only a job that names models pays for it.
+        from pipeline.audio.content import ModelError, check_model
     for tag, folder in raw.items():
         path = (base / folder).resolve()
         try:
