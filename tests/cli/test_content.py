@@ -14,6 +14,7 @@ import numpy as np
 import pocketsphinx
 import soundfile as sf
 
+from pipeline.commands.sample_data.harvard import HARVARD
 from tests.espeak import SENTENCES, write_speech
 
 #: Huawei basic: 20 short sentences a voice (espeak-ng's take 2-4 s, so the clip minimum is
@@ -21,29 +22,6 @@ from tests.espeak import SENTENCES, write_speech
 HUAWEI_JOB = (
     'kind = "huawei-metastudio"\nendpoint = "emulator"\nedition = "basic"\n'
     'project_id = "p1"\n\n[audio]\nmin_clip_s = 2.0\n\n[content]\ncheck = true\n'
-)
-#: Harvard sentences (IEEE 1969, public domain): 20 distinct ones, as a real script has.
-HARVARD = (
-    "The birch canoe slid on the smooth planks.",
-    "Glue the sheet to the dark blue background.",
-    "It's easy to tell the depth of a well.",
-    "These days a chicken leg is a rare dish.",
-    "Rice is often served in round bowls.",
-    "The juice of lemons makes fine punch.",
-    "The box was thrown beside the parked truck.",
-    "The hogs were fed chopped corn and garbage.",
-    "Four hours of steady work faced us.",
-    "A large size in stockings is hard to sell.",
-    "The boy was there when the sun rose.",
-    "A rod is used to catch pink salmon.",
-    "The source of the huge river is the clear spring.",
-    "Kick the ball straight and follow through.",
-    "Help the woman get back to her feet.",
-    "A pot of tea helps to pass the evening.",
-    "Smoky fires lack flame and heat.",
-    "The soft cushion broke the man's fall.",
-    "The salt breeze came across from the sea.",
-    "The girl at the booth sold fifty bonds.",
 )
 AZURE_JOB = (
     'kind = "azure-personal-voice"\nendpoint = "emulator"\nproject = "onboarding"\n\n'
