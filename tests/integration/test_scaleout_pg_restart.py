@@ -9,6 +9,7 @@ which waits until the server answers again before it goes on. 12 voices in `make
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -96,23 +97,36 @@ def _cluster() -> tuple[str, str]:
 def _restart(version: str, name: str) -> float:
     """Restart the cluster (pg_ctlcluster: a fast shutdown, sessions cut) and wait until
     it answers a query again; returns the seconds it was away."""
-    started = time.monotonic()
-    subprocess.run(
-        ["pg_ctlcluster", version, name, "restart"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    deadline = started + 120
-    while True:
+    # Two suites on one machine (two clones' CI) must not restart the server at once: two
+    # overlapping `pg_ctlcluster restart`s were seen to leave it down. So one at a time, and
+    # the server is started again whatever happened to the restart.
+    with open("/tmp/voice-onboard-pg-restart.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        started = time.monotonic()
         try:
-            with psycopg.connect(database_url_for_tests(), connect_timeout=2) as conn:
-                conn.execute("SELECT 1")
-            return time.monotonic() - started
-        except psycopg.Error:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+            subprocess.run(
+                ["pg_ctlcluster", version, name, "restart"],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        finally:
+            subprocess.run(
+                ["pg_ctlcluster", version, name, "start"],
+                check=False,
+                capture_output=True,
+                timeout=120,
+            )  # exits 2 when it is already running: fine
+        deadline = started + 120
+        while True:
+            try:
+                with psycopg.connect(database_url_for_tests(), connect_timeout=2) as conn:
+                    conn.execute("SELECT 1")
+                return time.monotonic() - started
+            except psycopg.Error:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
 
 # It restarts the shared server: `make test` runs it alone, after the rest (marker `exclusive`).
