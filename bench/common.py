@@ -56,9 +56,7 @@ class Result:
         return asdict(self)
 
 
-def skipped(name: str, title: str, why: str) -> Result:
-    """A benchmark that could not run here, and why."""
-    print(f"bench: {name}: skipped: {why}", flush=True)
+def _unmeasured(name: str, title: str, *, passed: bool | None, note: str) -> Result:
     return Result(
         name=name,
         title=title,
@@ -68,9 +66,21 @@ def skipped(name: str, title: str, why: str) -> Result:
         anchor_name="",
         ratio=None,
         target="",
-        passed=None,
-        note=f"skipped: {why}",
+        passed=passed,
+        note=note,
     )
+
+
+def skipped(name: str, title: str, why: str) -> Result:
+    """A benchmark that could not run here, and why."""
+    print(f"bench: {name}: skipped: {why}", flush=True)
+    return _unmeasured(name, title, passed=None, note=f"skipped: {why}")
+
+
+def failed(name: str, exc: BaseException) -> Result:
+    """A benchmark that broke while running: recorded as a failure, with the error's first line."""
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return _unmeasured(name, name, passed=False, note=f"error: {type(exc).__name__}: {first}")
 
 
 def _version(dist: str) -> str:

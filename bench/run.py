@@ -18,8 +18,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bench import command, content, end_to_end, long_recording, normalization, polling, startup, upload
-from bench.common import VAR, Result, machine_info
+from bench import (
+    command,
+    content,
+    end_to_end,
+    long_recording,
+    normalization,
+    polling,
+    startup,
+    upload,
+)
+from bench.common import VAR, Result, failed, machine_info
 
 RESULTS: Final = VAR / "results.json"
 ORDER: Final = (
@@ -115,21 +124,7 @@ def main() -> int:
             rows = outcome if isinstance(outcome, list) else [outcome]
         except Exception as exc:  # noqa: BLE001 - one broken benchmark must not stop the rest
             traceback.print_exc()
-            rows = [
-                Result(
-                    name=name,
-                    title=name,
-                    metric="",
-                    ours=None,
-                    anchor=None,
-                    anchor_name="",
-                    ratio=None,
-                    target="",
-                    passed=False,
-                    note=f"error: {type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0] if str(exc) else ''}",
-                )
-            ]
+            rows = [failed(name, exc)]
         rows[0].details["bench_seconds"] = round(time.perf_counter() - t0, 1)
         results.extend(rows)
     machine = document["machine"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import shutil
 import subprocess
 import tempfile
@@ -24,9 +23,10 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-import pytest
 import soundfile as sf
 import soxr
+
+from tests.tools import missing
 
 F32 = npt.NDArray[np.float32]
 
@@ -55,13 +55,7 @@ def require_espeak() -> str:
     """The espeak-ng binary; skip the calling test without one (fail under CI)."""
     binary = espeak_binary()
     if binary is None:
-        reason = (
-            "espeak-ng is not installed (Debian: apt-get install espeak-ng; "
-            "`make test` installs it where apt-get is usable)"
-        )
-        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-            pytest.fail(f"CI must run the real-speech tests: {reason}")
-        pytest.skip(reason)
+        missing("espeak-ng", "espeak-ng", "real-speech tests")
     return binary
 
 

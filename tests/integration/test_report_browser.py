@@ -8,7 +8,6 @@ taken. Without Chromium the tests skip, except under CI (``CI`` set), where they
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 from pathlib import Path
@@ -21,6 +20,7 @@ from pipeline.commands.sample_data import write_inbox
 from pipeline.records import VoiceStatus
 from pipeline.runner import RunReport
 from tests.integration.e2e import huawei_job, run
+from tests.tools import missing
 
 pytestmark = pytest.mark.anyio
 
@@ -71,13 +71,7 @@ def chromium() -> str:
     """The Chromium binary; skip without one (fail under CI, which installs it)."""
     binary = find_chromium()
     if binary is None:
-        reason = (
-            "chromium is not installed (Debian: apt-get install chromium; "
-            "`make test` installs it where apt-get is usable)"
-        )
-        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-            pytest.fail(f"CI must run the browser tests: {reason}")
-        pytest.skip(reason)
+        missing("chromium", "chromium", "browser tests")
     return binary
 
 
