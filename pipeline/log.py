@@ -14,6 +14,29 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Final, TextIO
 from urllib.parse import quote
 
+
+def _import_structlog_without_rich() -> None:
+    """Import structlog with rich hidden from it, unless something imported rich already.
+
+    structlog's ``dev`` and ``tracebacks`` modules import rich's console, pretty-printer and
+    tracebacks at import time when rich is installed (it is: the progress bars use it),
+    ~0.09 s of every command's start-up, for rich tracebacks we never render: exceptions
+    are formatted to text (``format_exc_info``) before any renderer sees them. A ``None``
+    entry in ``sys.modules`` makes ``import rich`` raise ImportError, which both modules
+    catch and fall back on plain tracebacks; the entry is removed right after, so a later
+    ``import rich`` (the progress bars, ``status``) loads it as usual.
+    """
+    if "structlog" in sys.modules or "rich" in sys.modules:
+        return
+    sys.modules["rich"] = None  # type: ignore[assignment]
+    try:
+        import structlog  # noqa: F401
+    finally:
+        del sys.modules["rich"]
+
+
+_import_structlog_without_rich()
+
 import structlog
 
 #: Query parameters (compared case-insensitively) that carry a signature or a credential in

@@ -1,7 +1,8 @@
 """Audio: read, measure, check and normalize recordings; the only importer of soundfile and soxr.
 
 - :mod:`.profiles` — what each provider wants (:class:`AudioProfile`, :func:`resolve_profile`)
-- :mod:`.analyze` — block-wise measurements (:func:`analyze`) and per-clip checks (:func:`assess`)
+- :mod:`.analyze` — block-wise measurements (:func:`analyze`)
+- :mod:`.clip_checks` — per-clip checks of the measurements (:func:`assess`)
 - :mod:`.loudness` — ITU-R BS.1770-4 integrated loudness in constant memory
 - :mod:`.normalize` — conversion to the profile's format with a content-addressed cache
   (:func:`normalize`, :func:`lookup`) and joining clips into one long recording
@@ -18,13 +19,15 @@ import NumPy, libsndfile and soxr (~0.1 s of start-up) with it.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
+
+from pipeline.exports import lazy_exports
 
 if TYPE_CHECKING:
-    from pipeline.audio.analyze import analyze, assess
+    from pipeline.audio.analyze import analyze
+    from pipeline.audio.clip_checks import assess
     from pipeline.audio.normalize import NormalizedAudio, join, lookup, normalize, write_joined
     from pipeline.audio.profiles import (
         PROFILE_ALGO_VERSION,
@@ -50,7 +53,7 @@ __all__ = [
 #: Each name's module.
 _HOME: Final = {
     "analyze": "analyze",
-    "assess": "analyze",
+    "assess": "clip_checks",
     "NormalizedAudio": "normalize",
     "join": "normalize",
     "lookup": "normalize",
@@ -65,13 +68,7 @@ _HOME: Final = {
 _SHADOWED: Final = frozenset({"analyze", "normalize"})
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # the module's dict: later look-ups do not come here
-    return value
+__getattr__ = lazy_exports(__name__, _HOME)
 
 
 class _Package(types.ModuleType):

@@ -1,4 +1,4 @@
-"""Measure a recording (:func:`analyze`) and judge it against a profile (:func:`assess`).
+"""Measure a recording (:func:`analyze`); :mod:`.clip_checks` judges the measurements.
 
 Everything is measured in one block-wise pass (:class:`Meter`), so memory stays flat: besides
 one block of audio, the meter keeps four numbers per 10 ms frame and one per 100 ms sub-block
@@ -39,9 +39,8 @@ import numpy.typing as npt
 
 from pipeline.audio._sndfile import Reader
 from pipeline.audio.loudness import LoudnessMeter
-from pipeline.audio.profiles import AudioProfile
 from pipeline.audio.speech import SpeechDetector, SpeechMap, nonspeech_floor, speech_edges
-from pipeline.records import AudioInfo, Finding, Severity
+from pipeline.records import AudioInfo
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -55,8 +54,6 @@ NOISE_PERCENTILE: Final = 10.0
 SILENCE_BELOW_LOUDEST_DB: Final = 50.0
 SILENCE_OVER_NOISE_DB: Final = 10.0
 SILENCE_MIN_GAP_DB: Final = 20.0
-#: Below this SNR there is nothing above the noise floor worth calling speech: audio.silent.
-SILENT_SNR_DB: Final = 3.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -394,73 +391,3 @@ def analyze(path: Path, *, max_bytes: int | None = None) -> AudioInfo:
     or anything libsndfile refuses; ``audio.file_too_large`` when ``max_bytes`` is exceeded.
     """
     return measure(path, max_bytes=max_bytes).info
-
-
-def assess(info: AudioInfo, profile: AudioProfile, *, file: str) -> list[Finding]:
-    """Per-clip checks of a recording's measurements against ``profile``.
-
-    Every check uses ``info`` as given. Duration bounds are meant for what will be uploaded:
-    callers pass the source's info with ``duration_s`` replaced by the normalized duration
-    (edge silence trimmed or padded), as ``pipeline.stages.prepare`` does. A silent clip gets
-    audio.silent and no clipping, SNR or loudness findings.
-    """
-    out: list[Finding] = []
-
-    def add(severity: Severity, code: str, message: str) -> None:
-        out.append(Finding(severity=severity, code=code, file=file, message=message))
-
-    if info.sample_rate < profile.min_input_rate:
-        add(
-            Severity.ERROR,
-            "audio.low_sample_rate",
-            f"{info.sample_rate} Hz < {profile.min_input_rate} Hz",
-        )
-    duration = info.duration_s
-    if profile.max_clip_s is not None and duration > profile.max_clip_s:
-        add(Severity.ERROR, "audio.too_long", f"{duration:.2f} s > {profile.max_clip_s:.2f} s")
-    if profile.min_clip_s is not None and duration < profile.min_clip_s:
-        add(Severity.ERROR, "audio.too_short", f"{duration:.2f} s < {profile.min_clip_s:.2f} s")
-    silent = _silence_reason(info)
-    if silent is not None:
-        add(Severity.ERROR, "audio.silent", silent)
-        return out
-    if info.clipped_samples:
-        fraction = f"{info.clipped_samples} clipped samples ({info.clip_fraction:.3%})"
-        if info.clip_fraction >= profile.clipping_error_fraction:
-            limit = f"{profile.clipping_error_fraction:.3%}"
-            add(Severity.ERROR, "audio.clipping", f"{fraction} >= {limit}")
-        else:
-            add(Severity.WARNING, "audio.clipping", fraction)
-    if info.snr_db < profile.snr_error_db:
-        add(
-            Severity.ERROR,
-            "audio.low_snr",
-            f"estimated SNR {info.snr_db:.0f} dB (< {profile.snr_error_db:.0f} dB)",
-        )
-    elif info.snr_db < profile.snr_warn_db:
-        add(
-            Severity.WARNING,
-            "audio.low_snr",
-            f"estimated SNR {info.snr_db:.0f} dB (< {profile.snr_warn_db:.0f} dB)",
-        )
-    # -inf loudness here means "shorter than one 400 ms gating block", not "quiet".
-    if -math.inf < info.loudness_lufs < profile.quiet_lufs:
-        add(
-            Severity.WARNING,
-            "audio.quiet",
-            f"loudness {info.loudness_lufs:.1f} LUFS (< {profile.quiet_lufs:.0f} LUFS)",
-        )
-    return out
-
-
-def _silence_reason(info: AudioInfo) -> str | None:
-    """Why the clip counts as silent, or None when there is something to hear."""
-    if info.frames == 0:
-        return "no audio frames"
-    if info.peak_dbfs == -math.inf:
-        return "digital silence"
-    if info.duration_s >= 0.4 and info.loudness_lufs == -math.inf:
-        return "nothing above -70 LUFS"
-    if info.snr_db < SILENT_SNR_DB:
-        return f"nothing above the noise floor (estimated SNR {info.snr_db:.0f} dB)"
-    return None

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from pipeline.audio._sndfile import check_regular_file
+from pipeline.audio.files import check_regular_file
 from pipeline.audio.identity import RACY_MARGIN_NS, known_sha256
 from pipeline.audio.profiles import AudioProfile
-from pipeline.audio.speech import VAD_VERSION, SpeechMap, SpeechSpan
+from pipeline.audio.speech_map import VAD_VERSION, SpeechMap, SpeechSpan
 from pipeline.errors import InputError
 from pipeline.records import AudioInfo, Finding, Severity
 

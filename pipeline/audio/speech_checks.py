@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from pipeline.audio.analyze import Measurements, _silence_reason
+from pipeline.audio.analyze import Measurements
+from pipeline.audio.clip_checks import silence_reason
 from pipeline.audio.edits import Plan
 from pipeline.audio.profiles import AudioProfile
-from pipeline.audio.speech import SpeechMap, SpeechSpan
+from pipeline.audio.speech_map import SpeechMap, SpeechSpan
 from pipeline.records import AudioInfo, Finding, Severity
 
 __all__ = [
@@ -61,7 +62,7 @@ def speech_findings(
     def add(severity: Severity, code: str, message: str) -> None:
         out.append(Finding(severity=severity, code=code, file=file, message=message))
 
-    if _silence_reason(m.info) is not None:
+    if silence_reason(m.info) is not None:
         return out  # audio.silent (from assess) says it better
     if speech.speech_seconds < MIN_SPEECH_TOTAL_S:
         add(

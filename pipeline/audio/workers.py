@@ -41,16 +41,21 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Final, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
 
-from pipeline.audio.normalize import NormalizedAudio, lookup, normalize, write_joined
+from pipeline.audio.cache import NormalizedAudio, lookup
 from pipeline.audio.profiles import AudioProfile
 from pipeline.errors import InputError, PipelineError
 
 T = TypeVar("T")
+
+#: What the fork server imports before it forks a worker: the audio stack comes with
+#: :mod:`.normalize`. This module imports it only inside the jobs, so a process that only
+#: looks clips up in the cache (a re-run over unchanged input) never loads NumPy.
+PRELOAD: Final = ("__main__", __name__, "pipeline.audio.normalize")
 
 #: ``process``: the shared worker-process pool; ``thread``: anyio's worker threads.
 Executor = Literal["process", "thread"]
@@ -127,7 +132,7 @@ def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", __name__])
+    context.set_forkserver_preload(list(PRELOAD))
     return context
 
 
@@ -265,6 +270,8 @@ def normalize_job(
 ) -> NormalizedAudio | Refused:
     """:func:`~pipeline.audio.normalize.normalize`, with input errors returned as values;
     ``speech_detection`` as there (``[content] check``)."""
+    from pipeline.audio.normalize import normalize  # preloaded by the fork server (_context)
+
     try:
         return normalize(
             src,
@@ -280,6 +287,8 @@ def normalize_job(
 
 def join_job(clips: Sequence[Path], profile: AudioProfile, out: Path) -> Refused | None:
     """:func:`~pipeline.audio.normalize.write_joined`, with input errors returned as values."""
+    from pipeline.audio.normalize import write_joined
+
     try:
         write_joined(clips, profile, out)
     except InputError as exc:

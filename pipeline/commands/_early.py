@@ -26,9 +26,11 @@ import contextlib
 from pathlib import Path
 from typing import Final
 
-#: What ``pipeline.audio.workers`` asks the fork server to import (``_context``): a server
-#: started here serves its pool, so it must preload the same modules.
-PRELOAD: Final = ("__main__", "pipeline.audio.workers")
+#: What ``pipeline.audio.workers.PRELOAD`` asks the fork server to import: a server started
+#: here serves its pool, so it must preload the same modules (that module imports NumPy's
+#: stack only lazily, but importing it here still costs ~20 ms: hence the copy, which
+#: ``tests/unit/test_commands_early.py`` checks).
+PRELOAD: Final = ("__main__", "pipeline.audio.workers", "pipeline.audio.normalize")
 #: Commands whose first run normalizes every recording.
 _COMMANDS: Final = frozenset({"check", "run"})
 

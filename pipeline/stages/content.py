@@ -20,7 +20,7 @@ import anyio
 import anyio.to_thread
 import structlog
 
-from pipeline.audio.content import Heard, RecognizerSpec, Unheard, cached, hear_job, judge
+from pipeline.audio.content import Heard, RecognizerSpec, Unheard, cached, judge
 from pipeline.audio.content.select import recognizer_for, voice_language
 from pipeline.audio.profiles import AudioProfile
 from pipeline.audio.workers import WorkerCrashed
@@ -63,6 +63,10 @@ class Hearer:
         """Every job answered, from the cache where it can be, else on a worker."""
         found = await anyio.to_thread.run_sync(self._lookup, jobs)
         out: list[Heard | Unheard | None] = list(found)
+
+        # Here, not at the top: the recognizer's module imports NumPy and pocketsphinx,
+        # which a run whose every answer is cached never needs.
+        from pipeline.audio.content.jobs import hear_job
 
         async def one(index: int, job: _Job) -> None:
             run = self._run_audio

@@ -14,7 +14,8 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.audio.analyze import CLIP_RUN, SNR_CAP_DB, Meter, _ClipRuns, analyze, assess
+from pipeline.audio.analyze import CLIP_RUN, SNR_CAP_DB, Meter, _ClipRuns, analyze
+from pipeline.audio.clip_checks import assess
 from pipeline.audio.profiles import PROFILES
 from pipeline.errors import InputError
 from pipeline.records import AudioInfo, Severity

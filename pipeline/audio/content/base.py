@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol, TypeAlias
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # only in annotations: the cache's look-ups need no NumPy
+    import numpy as np
+    import numpy.typing as npt
+
+    Samples: TypeAlias = npt.NDArray[np.float32]
 
 #: Bump when a fit would come out different for the same audio, text and model (cache key).
 CONTENT_VERSION: Final = 6
@@ -22,8 +25,6 @@ SPAN_FRAMES: Final = 30
 
 #: The sample rate every recognizer hears.
 RATE: Final = 16000
-
-Samples = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,18 @@ keeps it (loading the en-US model costs ~0.3 s, a fit ~0.03 s a second of speech
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pipeline.audio.content import store
-from pipeline.audio.content.base import RATE, Fit, RecognizerSpec, Samples
+from pipeline.audio.content.answers import Heard, Unheard
+from pipeline.audio.content.base import RATE, Fit, RecognizerSpec
 from pipeline.audio.content.sphinx import ModelError, SphinxRecognizer
+
+if TYPE_CHECKING:
+    from pipeline.audio.content.base import Samples
 
 _RECOGNIZERS: dict[RecognizerSpec, SphinxRecognizer] = {}
 
@@ -25,22 +29,6 @@ def recognizer(spec: RecognizerSpec) -> SphinxRecognizer:
     if found is None:
         found = _RECOGNIZERS[spec] = SphinxRecognizer(spec)
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class Heard:
-    """What one recording was heard to fit."""
-
-    fits: tuple[Fit, ...]  #: one per text asked for, in order
-    heard: str | None  #: the free decode, when asked for
-    computed: int  #: recognitions actually run (0: every answer came from the cache)
-
-
-@dataclass(frozen=True, slots=True)
-class Unheard:
-    """The recording could not be heard (unreadable, or the model did not load)."""
-
-    message: str
 
 
 def read_samples(wav: Path) -> Samples:
@@ -90,18 +78,3 @@ def hear_job(
         store.store(cache_dir, heard_key, heard)
         computed += 1
     return Heard(tuple(f for f in fits if f is not None), heard, computed)
-
-
-def cached(
-    spec: RecognizerSpec, audio_sha: str, texts: tuple[str, ...], want_heard: bool, cache_dir: Path
-) -> Heard | None:
-    """The answer of :func:`hear_job` if the cache holds all of it (no worker needed)."""
-    fits = [store.load_fit(cache_dir, store.key(spec, audio_sha, t)) for t in texts]
-    if any(f is None for f in fits):
-        return None
-    heard = None
-    if want_heard:
-        heard = store.load_heard(cache_dir, store.key(spec, audio_sha, None))
-        if heard is None:
-            return None
-    return Heard(tuple(f for f in fits if f is not None), heard, 0)

@@ -24,11 +24,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from pipeline.audio.content.base import Fit, RecognizerSpec, Samples
+from pipeline.audio.content.base import Fit, RecognizerSpec
+
+if TYPE_CHECKING:
+    from pipeline.audio.content.base import Samples
 
 _DECODER: Final = {
     "beam": 1e-80,

@@ -18,26 +18,37 @@ bodies        upload bodies and how their bytes are streamed; ``pagecache`` bene
 
 from __future__ import annotations
 
-from pipeline.providers.http.bodies import UPLOAD_READ, BodyReader, FileBody, UploadBody
-from pipeline.providers.http.client import HttpClient, HttpResponse, HttpSettings, HttpTransport
-from pipeline.providers.http.control import Connection, ControlApi, Service
-from pipeline.providers.http.errors import parse_retry_after
-from pipeline.providers.http.limits import KindLimits, RateLimit, RateLimiter, WindowSpec, stacked
-from pipeline.providers.http.reachability import Reachability, Streak
-from pipeline.providers.http.retry import (
-    NO_RETRY,
-    RetryPolicies,
-    RetryPolicy,
-    is_retryable,
-    retry_call,
-)
-from pipeline.providers.http.urls import (
-    REDACTED,
-    SECRET_QUERY_PARAMS,
-    check_url,
-    redact_text,
-    redact_url,
-)
+from typing import TYPE_CHECKING, Final
+
+from pipeline.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from pipeline.providers.http.bodies import UPLOAD_READ, BodyReader, FileBody, UploadBody
+    from pipeline.providers.http.client import HttpClient, HttpResponse, HttpSettings, HttpTransport
+    from pipeline.providers.http.control import Connection, ControlApi, Service
+    from pipeline.providers.http.errors import parse_retry_after
+    from pipeline.providers.http.limits import (
+        KindLimits,
+        RateLimit,
+        RateLimiter,
+        WindowSpec,
+        stacked,
+    )
+    from pipeline.providers.http.reachability import Reachability, Streak
+    from pipeline.providers.http.retry import (
+        NO_RETRY,
+        RetryPolicies,
+        RetryPolicy,
+        is_retryable,
+        retry_call,
+    )
+    from pipeline.providers.http.urls import (
+        REDACTED,
+        SECRET_QUERY_PARAMS,
+        check_url,
+        redact_text,
+        redact_url,
+    )
 
 __all__ = [
     "NO_RETRY",
@@ -70,3 +81,37 @@ __all__ = [
     "retry_call",
     "stacked",
 ]
+
+#: Each name's submodule: nothing is imported until a name is used (see pipeline.exports).
+_HOME: Final = {
+    "BodyReader": "bodies",
+    "Connection": "control",
+    "ControlApi": "control",
+    "FileBody": "bodies",
+    "HttpClient": "client",
+    "HttpResponse": "client",
+    "HttpSettings": "client",
+    "HttpTransport": "client",
+    "KindLimits": "limits",
+    "NO_RETRY": "retry",
+    "REDACTED": "urls",
+    "RateLimit": "limits",
+    "RateLimiter": "limits",
+    "Reachability": "reachability",
+    "RetryPolicies": "retry",
+    "RetryPolicy": "retry",
+    "SECRET_QUERY_PARAMS": "urls",
+    "Service": "control",
+    "Streak": "reachability",
+    "UPLOAD_READ": "bodies",
+    "UploadBody": "bodies",
+    "WindowSpec": "limits",
+    "check_url": "urls",
+    "is_retryable": "retry",
+    "parse_retry_after": "errors",
+    "redact_text": "urls",
+    "redact_url": "urls",
+    "retry_call": "retry",
+    "stacked": "limits",
+}
+__getattr__ = lazy_exports(__name__, _HOME)
