@@ -174,8 +174,9 @@ class Meter:
         self._frames = 0
         self._peak = 0.0
         self._clips = _ClipRuns(channels)
-        self._fsum: list[F64] = []
-        self._fsq: list[F64] = []
+        self._fmean: list[F64] = []
+        self._fvar: list[F64] = []
+        self._ones = np.ones(self.frame_len, np.float32)
         self._fmax: list[F32] = []
         self._fmin: list[F32] = []
         self._mono: list[F32] | None = [] if keep_mono else None
@@ -220,11 +221,14 @@ class Meter:
             self._mono.append(mono.copy() if mono.base is not None else mono)
         if self._speech is not None:
             self._speech.feed(mono)
-        # Per-frame sums rather than powers: the DC offset is known only at the end, and
-        # power about the mean follows from the sum and the sum of squares. Sums run in
-        # float64 (a large DC offset would otherwise swamp a quiet frame's power); extremes
-        # are exact in float32, and reduceat over the flat signal takes them in 0.15 ns a
-        # sample where max(axis=1) over the (frames, frame_len) view took 0.25.
+        # Per-frame mean and variance: the DC offset is known only at the end, and a
+        # frame's power about it is its variance plus its mean's distance from it squared.
+        # Both come from float32 sums of the frame's samples taken relative to its own first
+        # sample: deviations within one frame are bounded by its own range, so a large DC
+        # offset cannot swamp a quiet frame's variance, as it would in plain float32 sums of
+        # squares (float64 sums cost 0.96 ns a sample, these 0.40). Extremes are exact in
+        # float32, and reduceat over the flat signal takes them in 0.15 ns a sample where
+        # max(axis=1) over the (frames, frame_len) view took 0.25.
         fl = self.frame_len
         whole = n // fl
         parts: list[F32] = []
@@ -232,14 +236,18 @@ class Meter:
             body = mono[: whole * fl]
             starts = np.arange(0, whole * fl, fl)
             parts += [np.maximum.reduceat(body, starts), np.minimum.reduceat(body, starts)]
-            frames64 = body.reshape(whole, fl).astype(np.float64)
-            self._fsum.append(frames64.sum(axis=1))
-            self._fsq.append(np.einsum("ij,ij->i", frames64, frames64))
+            frames = body.reshape(whole, fl)
+            first = frames[:, 0].astype(np.float64)
+            deviation = frames - frames[:, :1]
+            mean = (deviation @ self._ones).astype(np.float64) / fl
+            square = np.einsum("ij,ij->i", deviation, deviation).astype(np.float64) / fl
+            self._fmean.append(first + mean)
+            self._fvar.append(np.maximum(square - mean * mean, 0.0))
         if whole * fl < n:  # the last, partial frame (only ever in the final block)
+            rest64 = mono[whole * fl :].astype(np.float64)
+            self._fmean.append(np.array([rest64.mean()]))
+            self._fvar.append(np.array([rest64.var()]))
             rest = mono[whole * fl :]
-            rest64 = rest.astype(np.float64)
-            self._fsum.append(np.array([rest64.sum()]))
-            self._fsq.append(np.array([np.dot(rest64, rest64)]))
             parts += [rest.max(keepdims=True), rest.min(keepdims=True)]
         self._fmax += parts[0::2]
         self._fmin += parts[1::2]
@@ -273,15 +281,15 @@ class Meter:
         else:
             raise ValueError("pass loudness_lufs exactly when the meter does not measure it")
         frames, rate = self._frames, self.rate
-        fsum, fsq = _cat(self._fsum), _cat(self._fsq)
-        dc = float(fsum.sum()) / frames if frames else 0.0
+        means, variances = _cat(self._fmean), _cat(self._fvar)
+        dc = 0.0
         power = np.zeros(0)
         if frames:
             # Every frame is frame_len long but the last (see __init__).
-            flen = np.full(fsum.shape[0], float(self.frame_len))
-            flen[-1] = frames - (fsum.shape[0] - 1) * self.frame_len
-            mean = fsum / flen
-            power = np.maximum(fsq / flen - 2.0 * dc * mean + dc * dc, 0.0)
+            flen = np.full(means.shape[0], float(self.frame_len))
+            flen[-1] = frames - (means.shape[0] - 1) * self.frame_len
+            dc = float(means @ flen) / frames
+            power = variances + (means - dc) ** 2
         first, last, snr_db, threshold = _activity(power)
         speech = self._speech.finish() if self._speech is not None else None
         if speech is not None and speech.spans and first is not None:

