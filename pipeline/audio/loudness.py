@@ -203,7 +203,13 @@ class _KFilter:
     """The K-weighting cascade over a stream of (channels, frames) float32 blocks."""
 
     def __init__(self, rate: int, channels: int) -> None:
-        self._w, self._v, _ = _block_matrices(rate)
+        w, v, _ = _block_matrices(rate)
+        # Split by what they act on: the block's own inputs, and the rest of its row (the
+        # two inputs before it, then the state before it); see _blocks.
+        self._w_in = np.ascontiguousarray(w[2 : BLOCK + 2])
+        self._w_rest = np.ascontiguousarray(np.concatenate([w[:2], w[BLOCK + 2 :]]))
+        self._v_in = np.ascontiguousarray(v[2:])
+        self._v_hist = np.ascontiguousarray(v[:2])
         self._levels = _levels(rate)
         self._history = np.zeros((channels, 2), np.float32)  # the two inputs before the next
         self._state = np.zeros((channels, 4))
@@ -232,20 +238,27 @@ class _KFilter:
         if n == 0:
             return np.zeros((channels, 0), np.float32)
         blocks = n // BLOCK
-        # Rows of [two inputs before | the block's inputs | the state before it].
-        rows = np.empty((channels, blocks, BLOCK + 6), np.float32)
-        rows[:, :, 2 : BLOCK + 2] = x.reshape(channels, blocks, BLOCK)
-        rows[:, 1:, :2] = rows[:, :-1, BLOCK : BLOCK + 2]
-        rows[:, 0, :2] = self._history
+        # Each block's output is [two inputs before | its inputs | the state before it] @ W.
+        # Its inputs are a view of x; the rest of the row is kept transposed, one row per
+        # value, so every piece of it is one strided copy: assembling whole rows of
+        # BLOCK + 6 took a copy per block and piece (~15 instructions a sample, a third of
+        # the filter's).
+        inputs = x.reshape(channels * blocks, BLOCK)
+        by_block = inputs.reshape(channels, blocks, BLOCK)
+        rest = np.empty((6, channels, blocks), np.float32)
+        rest[:2, :, 1:] = by_block[:, :-1, BLOCK - 2 :].transpose(2, 0, 1)
+        rest[:2, :, 0] = self._history.T
         self._history = x[:, -2:].copy()
-        flat = rows.reshape(channels * blocks, BLOCK + 6)
-        zero_state = (flat[:, : BLOCK + 2] @ self._v).astype(np.float64)
+        before = rest.reshape(6, channels * blocks).T  # (blocks, 6), column-major: BLAS takes it
+        zero_state = inputs @ self._v_in
+        zero_state += before[:, :2] @ self._v_hist
         states, self._state = _scan(
-            zero_state.reshape(channels, blocks, 4), self._levels, self._state
+            zero_state.astype(np.float64).reshape(channels, blocks, 4), self._levels, self._state
         )
-        rows[:, :, BLOCK + 2 :] = states
-        y: F32 = (flat @ self._w).reshape(channels, n)
-        return y
+        rest[2:] = states.transpose(2, 0, 1)
+        y: F32 = inputs @ self._w_in
+        y += before @ self._w_rest
+        return y.reshape(channels, n)
 
 
 class LoudnessMeter:
