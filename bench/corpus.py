@@ -35,7 +35,10 @@ NORM_SECONDS: Final = (5.8, 10.0)
 E2E_VOICES: Final = 200
 
 #: Benchmark 4: one long recording.
-LONG_SECONDS: Final = 2 * 3600
+#: One minute under two hours: Huawei's advance edition accepts at most 7,200 s of audio
+#: (the tenant's duration config), and normalization pads the edges with up to 0.2 s of
+#: silence, so a recording of exactly two hours is (rightly) rejected as too long.
+LONG_SECONDS: Final = 119 * 60
 LONG_RATE: Final = 48000
 _LONG_SEGMENT_S: Final = 60
 
@@ -150,9 +153,9 @@ def e2e_inbox(root: Path) -> Path:
 
 
 def long_inbox(root: Path) -> Path:
-    """Benchmark 4's inbox: one advance voice whose recording is 2 hours of 48 kHz 24-bit
-    stereo (2.07 GB), written block by block from a one-minute segment varied per minute."""
-    spec: dict[str, object] = {"seconds": LONG_SECONDS, "rate": LONG_RATE, "version": 1}
+    """Benchmark 4's inbox: one advance voice whose recording is 119 minutes of 48 kHz 24-bit
+    stereo (2.06 GB), written block by block from a one-minute segment varied per minute."""
+    spec: dict[str, object] = {"seconds": LONG_SECONDS, "rate": LONG_RATE, "version": 2}
 
     def write(folder: Path) -> None:
         voice = folder / "speaker-01"

@@ -32,7 +32,7 @@ from bench.common import (
 )
 
 NAME: Final = "long_recording"
-TITLE: Final = "Long recording: 2 h, 48 kHz 24-bit stereo, advance profile, run --detach"
+TITLE: Final = "Long recording: 119 min, 48 kHz 24-bit stereo, advance profile, run --detach"
 MIN_SPEED: Final = 200.0
 MAX_RSS_MB: Final = 300.0
 
