@@ -104,26 +104,33 @@ def test_write_to_is_the_same_zip(tmp_path: Path, members: list[tuple[str, bytes
 def test_cached_and_uncached_reads_make_the_same_zip(
     tmp_path: Path, members: list[tuple[str, bytes]], evict: Callable[[Path], None]
 ) -> None:
-    """With some member files out of the page cache, read_nowait answers None where a read
-    would wait, and taking those blocks with read() instead yields exactly zipfile's bytes."""
+    """With some member files out of the page cache, read_nowait stops where a read would wait
+    (a short block, or None when nothing was cached), and taking those blocks with read()
+    instead yields exactly zipfile's bytes."""
     package = as_package(tmp_path, members)
     for path in sorted(tmp_path.glob("m*.wav"))[:1]:  # the big first member: no longer cached
         evict(path)
     reader = package.open()
     parts: list[bytes] = []
-    waits = 0
+    stalls = 0  # cached reads that stopped before the package's end
+    done = 0
     try:
         while True:
             block = reader.read_nowait(1 << 20)
             if block is None:
-                waits += 1
+                stalls += 1
                 block = reader.read(1 << 20)
+            elif len(block) < 1 << 20 and done + len(block) < package.size:
+                stalls += 1
             if not block:
                 break
+            done += len(block)
             parts.append(bytes(block))
     finally:
         reader.close()
-    assert waits >= 1  # the evicted member did go through the blocking path
+    # Not "None at least once": the failed cached read starts the kernel's readahead, which
+    # may fill the pages before the next call, so the stop can show only as a short block.
+    assert stalls >= 1  # the evicted member stopped the cached path
     assert b"".join(parts) == zipfile_reference(members)
 
 
