@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from pipeline.audio.files import check_regular_file
-from pipeline.audio.identity import RACY_MARGIN_NS, known_sha256
+from pipeline.audio.identity import RACY_MARGIN_NS, Hashed, Identities
 from pipeline.audio.profiles import AudioProfile
 from pipeline.audio.speech_map import VAD_VERSION, SpeechMap, SpeechSpan
 from pipeline.errors import InputError
@@ -57,6 +57,11 @@ class NormalizedAudio:
     gain_db: float = 0.0
     #: where the speech is in the normalized clip, when speech detection ran
     speech: SpeechMap | None = None
+    #: the source's hash and stat identity when this call hashed it, for the caller to
+    #: record (:func:`pipeline.audio.identity.remember`); None when the identity vouched
+    #: for it, or the file changed while it was read. About this call, not the audio: not
+    #: compared
+    hashed: Hashed | None = dataclasses.field(default=None, compare=False)
 
     @property
     def expected_duration_s(self) -> float:
@@ -78,13 +83,16 @@ def lookup(
     file: str,
     margin_ns: int = RACY_MARGIN_NS,
     speech_detection: bool = True,
+    identities: Identities | None = None,
 ) -> tuple[str | None, NormalizedAudio | None]:
     """The source's SHA-256 when its stat identity proves it unchanged since it was hashed
     (else None: a worker hashes it), and its cache entry, if complete. Reads no byte of the
     source: cheap enough for the caller's thread; only a miss needs a worker. ``margin_ns``:
     see :data:`~pipeline.audio.identity.RACY_MARGIN_NS` (tests trust files written just
     now with a negative one). ``speech_detection``: the entry normalized with (or without)
-    voice-activity detection, as :func:`~pipeline.audio.normalize.normalize` takes it."""
+    voice-activity detection, as :func:`~pipeline.audio.normalize.normalize` takes it.
+    ``identities``: the recorded identities to consult (one per voice: its clips share the
+    read of their folder's file)."""
     check_regular_file(src, file=file, max_bytes=profile.max_file_bytes)
     try:
         st = src.stat()
@@ -92,7 +100,8 @@ def lookup(
         raise InputError(
             code="audio.unreadable", file=file, message=f"cannot stat: {exc.strerror or exc}"
         ) from None
-    source_sha = known_sha256(cache_dir, src, st, margin_ns=margin_ns)
+    index = identities if identities is not None else Identities(cache_dir)
+    source_sha = index.known_sha256(src, st, margin_ns=margin_ns)
     if source_sha is None:
         return None, None
     return source_sha, cached(

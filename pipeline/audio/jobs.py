@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.audio.cache import NormalizedAudio, lookup
+from pipeline.audio.identity import Identities
 from pipeline.audio.profiles import AudioProfile
 from pipeline.errors import InputError
 
@@ -102,11 +103,23 @@ class Refused:
 
 
 def lookup_job(
-    src: Path, profile: AudioProfile, cache_dir: Path, file: str, speech_detection: bool = True
+    src: Path,
+    profile: AudioProfile,
+    cache_dir: Path,
+    file: str,
+    speech_detection: bool = True,
+    identities: Identities | None = None,
 ) -> tuple[str | None, NormalizedAudio | None] | Refused:
     """:func:`~pipeline.audio.normalize.lookup`, with input errors returned as values."""
     try:
-        return lookup(src, profile, cache_dir, file=file, speech_detection=speech_detection)
+        return lookup(
+            src,
+            profile,
+            cache_dir,
+            file=file,
+            speech_detection=speech_detection,
+            identities=identities,
+        )
     except InputError as exc:
         return Refused.of(exc)
 
@@ -120,7 +133,8 @@ def normalize_job(
     speech_detection: bool = True,
 ) -> NormalizedAudio | Refused:
     """:func:`~pipeline.audio.normalize.normalize`, with input errors returned as values;
-    ``speech_detection`` as there (``[content] check``)."""
+    ``speech_detection`` as there (``[content] check``). The source's identity is not
+    recorded here but returned (``hashed``): the run records a voice's in one write."""
     from pipeline.audio.normalize import normalize  # preloaded by the fork server (PRELOAD)
 
     try:
@@ -131,6 +145,7 @@ def normalize_job(
             file=file,
             source_sha256=source_sha256,
             speech_detection=speech_detection,
+            record_identity=False,
         )
     except InputError as exc:
         return Refused.of(exc)

@@ -15,6 +15,7 @@ hash, and decoded from the same bytes; joining clips is :mod:`.joining` (:func:`
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
@@ -29,7 +30,7 @@ from pipeline.audio.cache import (
     store,
 )
 from pipeline.audio.edits import edit_findings, plan_edits
-from pipeline.audio.identity import Source, read_source
+from pipeline.audio.identity import Source, read_source, remember
 from pipeline.audio.joining import join, write_joined
 from pipeline.audio.profiles import AudioProfile
 from pipeline.audio.render import render
@@ -60,13 +61,15 @@ def normalize(
     file: str,
     source_sha256: str | None = None,
     speech_detection: bool = True,
+    record_identity: bool = True,
 ) -> NormalizedAudio:
     """Convert ``src`` to ``profile``'s format in the cache (or find it there).
 
     ``source_sha256``: the source's hash when the caller knows it (its stat identity vouched
     for it, :func:`lookup`); without it the file is read once, hashed, looked up under that
     hash (content seen before, under another name or stat) and decoded from the same bytes,
-    and its identity is recorded for the next look-up.
+    and its identity is recorded for the next look-up (``record_identity``; else only
+    returned as ``hashed``, for the caller to record with others: the workers' way).
 
     ``speech_detection``: run the voice-activity detector in the same pass
     (:mod:`.speech`): edge silence is then measured, trimmed and padded on the speech's
@@ -85,8 +88,7 @@ def normalize(
         source_sha = read.sha256
         hit = cached(cache_dir, source_sha, profile, file=file, speech_detection=speech_detection)
         if hit is not None:
-            read.remember(cache_dir, src)
-            return hit
+            return _recorded(replace(hit, hashed=read.hashed(src)), cache_dir, record_identity)
     else:
         source_sha = source_sha256
     wav = cache_path(cache_dir, source_sha, profile, speech_detection=speech_detection)
@@ -123,8 +125,13 @@ def normalize(
         trail_padded_s=plan.pad_end / profile.sample_rate,
         gain_db=plan.gain_db,
         speech=speech,
+        hashed=read.hashed(src) if read is not None else None,
     )
     store(sidecar, result, profile)
-    if read is not None:
-        read.remember(cache_dir, src)
+    return _recorded(result, cache_dir, record_identity)
+
+
+def _recorded(result: NormalizedAudio, cache_dir: Path, record: bool) -> NormalizedAudio:
+    if record and result.hashed is not None:
+        remember(cache_dir, [result.hashed])
     return result

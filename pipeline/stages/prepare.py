@@ -32,6 +32,7 @@ import anyio.to_thread
 
 from pipeline import audio
 from pipeline.audio import workers
+from pipeline.audio.identity import Identities, remember
 from pipeline.audio.profiles import AudioProfile
 from pipeline.checksums import file_sha256
 from pipeline.config import ContentConfig, JobConfig, Limits
@@ -308,8 +309,9 @@ async def normalize_clips(
     The cache look-ups run in one thread of this process, for all the clips at once: a source
     whose stat identity vouches for its recorded hash is answered without reading a byte of
     it, and a hit never occupies a worker; any other source goes to a worker, which hashes it
-    in the same read as its decode (:func:`pipeline.audio.normalize`). A voice costs one
-    thread hop, not one per clip.
+    in the same read as its decode (:func:`pipeline.audio.normalize`) and returns its stat
+    identity, recorded here for all of them in one write. A voice costs one thread hop for
+    its look-ups, not one per clip.
     """
     found = await anyio.to_thread.run_sync(
         _lookup_all, clips, ctx.profile, ctx.cache_dir, ctx.content.check, limiter=ctx.lookups
@@ -345,6 +347,11 @@ async def normalize_clips(
     async with anyio.create_task_group() as tg:
         for miss in misses:
             tg.start_soon(normalize_one, *miss)
+    # Not isinstance(r, audio.NormalizedAudio): that name loads the audio stack (NumPy) here.
+    done = [r for r in results if r is not None and not isinstance(r, InputError)]
+    records = [r.hashed for r in done if r.hashed is not None]
+    if records:  # the voice's new identities, one write for its folder
+        await anyio.to_thread.run_sync(remember, ctx.cache_dir, records, limiter=ctx.lookups)
     out = [r for r in results if r is not None]
     assert len(out) == len(clips), "every miss was normalized or refused"
     return out
@@ -353,7 +360,10 @@ async def normalize_clips(
 def _lookup_all(
     clips: Sequence[tuple[Path, str]], profile: AudioProfile, cache_dir: Path, speech: bool
 ) -> list[tuple[str | None, audio.NormalizedAudio | None] | workers.Refused]:
-    return [workers.lookup_job(path, profile, cache_dir, rel, speech) for path, rel in clips]
+    identities = Identities(cache_dir)
+    return [
+        workers.lookup_job(path, profile, cache_dir, rel, speech, identities) for path, rel in clips
+    ]
 
 
 async def _run_guarded(

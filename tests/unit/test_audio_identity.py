@@ -16,6 +16,8 @@ from pipeline.audio import PROFILES, normalize
 from pipeline.audio.cache import lookup
 from pipeline.audio.identity import (
     RACY_MARGIN_NS,
+    Identities,
+    hashed,
     index_dir,
     known_sha256,
     read_source,
@@ -152,10 +154,12 @@ def test_file_changed_while_read_is_not_recorded(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     read = read_source(src)
     edit_in_place(src)
-    remember(cache, src, read.before, src.stat(), read.sha256, hashed_at_ns=read.hashed_at_ns)
-    assert not index_dir(cache).exists()
-    read.remember(cache, src)
+    assert hashed(src, read.before, src.stat(), read.sha256, hashed_at_ns=read.hashed_at_ns) is None
+    record = read.hashed(src)  # before == after: the read itself saw no change
+    assert record is not None
+    remember(cache, [record])
     assert known_sha256(cache, src, read.before, margin_ns=TRUSTING) == read.sha256
+    assert known_sha256(cache, src, src.stat(), margin_ns=TRUSTING) is None
 
 
 def test_damaged_identity_entry_is_a_miss(tmp_path: Path) -> None:
@@ -167,3 +171,42 @@ def test_damaged_identity_entry_is_a_miss(tmp_path: Path) -> None:
         entry.write_text("{not json", encoding="utf-8")
     assert known_sha256(cache, src, src.stat(), margin_ns=TRUSTING) is None
     assert normalize(src, BASIC, cache, file="v/a.wav").cached
+
+
+def test_a_folder_of_sources_shares_one_index_file(tmp_path: Path) -> None:
+    """A voice's clips are recorded in one file for their folder, merged with what it held;
+    another folder's clip of the same name has its own entry."""
+    cache = tmp_path / "cache"
+    voice, other = tmp_path / "voice", tmp_path / "other"
+    voice.mkdir()
+    other.mkdir()
+    clips = [recording(voice / f"{i}.wav", seed=i) for i in range(3)]
+    namesake = recording(other / "0.wav", seed=9)
+    records = [read_source(c).hashed(c) for c in clips]
+    remember(cache, [r for r in records[:2] if r])
+    remember(cache, [r for r in records[2:] if r])  # merged into the same file
+    record = read_source(namesake).hashed(namesake)
+    assert record is not None
+    remember(cache, [record])
+    assert len(list(index_dir(cache).iterdir())) == 2
+    index = Identities(cache)
+    for clip in [*clips, namesake]:
+        assert index.known_sha256(clip, clip.stat(), margin_ns=TRUSTING) == sha256_of(clip)
+    assert sha256_of(namesake) != sha256_of(clips[0])
+
+
+def test_normalize_on_a_worker_returns_the_identity_instead_of_writing_it(
+    tmp_path: Path,
+) -> None:
+    """With record_identity off (the workers' way) nothing is written; the returned record,
+    once remembered, makes the next look-up answer from the stat."""
+    src = recording(tmp_path / "a.wav")
+    cache = tmp_path / "cache"
+    first = normalize(src, BASIC, cache, file="v/a.wav", record_identity=False)
+    assert not index_dir(cache).exists()
+    assert first.hashed is not None
+    assert first.hashed.sha256 == first.source_sha256 == sha256_of(src)
+    remember(cache, [first.hashed])
+    sha, hit = lookup(src, BASIC, cache, file="v/a.wav", margin_ns=TRUSTING)
+    assert sha == first.source_sha256
+    assert hit is not None and hit.cached and hit.hashed is None
