@@ -1,8 +1,11 @@
 """The content-addressed cache of normalized recordings: its entries, their paths and sidecars.
 
 Results are content-addressed: the key is the SHA-256 of the source bytes plus the profile's
-fingerprint, the WAV lives at ``cache_dir/<key[:2]>/<key>.wav`` and a JSON sidecar beside it
-holds the measurements, findings and edits. A re-run over unchanged input knows each source's
+fingerprint, the WAV lives at ``cache_dir/audio/<key>.wav`` and a JSON sidecar beside it
+holds the measurements, findings and edits. One folder, no two-letter fan-out: each new
+fan-out folder was one more inode per clip for a fresh cache (ext4's directories index their
+names, so a flat folder of many thousands of entries stays fast); entries made before, at
+``cache_dir/<key[:2]>/<key>.wav``, are still found. A re-run over unchanged input knows each source's
 hash from its stat identity (:mod:`.identity`: no byte of it is read), finds the sidecar and
 returns ``cached=True`` without decoding any audio (:func:`lookup`); a source it cannot vouch
 for is hashed by the worker that decodes it, in the same read (:func:`cached` then answers
@@ -118,24 +121,35 @@ def cached(
     speech_detection: bool = True,
 ) -> NormalizedAudio | None:
     """The complete cache entry of the source with hash ``source_sha``, or None."""
-    wav = cache_path(cache_dir, source_sha, profile, speech_detection=speech_detection)
-    return _load(
-        wav.with_suffix(".json"),
-        wav,
-        source_sha=source_sha,
-        profile=profile,
-        file=file,
-        speech_detection=speech_detection,
-    )
+    key = _key(source_sha, profile, speech_detection)
+    for wav in (cache_dir / _FOLDER / f"{key}.wav", cache_dir / key[:2] / f"{key}.wav"):
+        hit = _load(
+            wav.with_suffix(".json"),
+            wav,
+            source_sha=source_sha,
+            profile=profile,
+            file=file,
+            speech_detection=speech_detection,
+        )
+        if hit is not None:
+            return hit
+    return None
+
+
+#: The folder of the cache's entries (``cache_dir/<key[:2]>/`` before 2026-12-03: still read).
+_FOLDER: Final = "audio"
+
+
+def _key(source_sha: str, profile: AudioProfile, speech_detection: bool) -> str:
+    key = f"{source_sha}-{profile.fingerprint}"
+    return f"{key}-{_SPEECH_TAG}" if speech_detection else key
 
 
 def cache_path(
     cache_dir: Path, source_sha: str, profile: AudioProfile, *, speech_detection: bool = True
 ) -> Path:
-    key = f"{source_sha}-{profile.fingerprint}"
-    if speech_detection:
-        key = f"{key}-{_SPEECH_TAG}"
-    return cache_dir / key[:2] / f"{key}.wav"
+    """Where a new entry's WAV is written (its sidecar beside it, ``.json``)."""
+    return cache_dir / _FOLDER / f"{_key(source_sha, profile, speech_detection)}.wav"
 
 
 # --- the sidecar: a cache entry's measurements, findings and edits --------------------------

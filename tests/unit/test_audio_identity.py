@@ -209,4 +209,6 @@ def test_normalize_on_a_worker_returns_the_identity_instead_of_writing_it(
     remember(cache, [first.hashed])
     sha, hit = lookup(src, BASIC, cache, file="v/a.wav", margin_ns=TRUSTING)
     assert sha == first.source_sha256
-    assert hit is not None and hit.cached and hit.hashed is None
+    assert hit is not None
+    assert hit.cached
+    assert hit.hashed is None

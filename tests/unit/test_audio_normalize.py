@@ -192,13 +192,29 @@ def test_file_size_limit(tmp_path: Path) -> None:
     assert info.value.code == "audio.file_too_large"
 
 
+def test_an_entry_in_the_older_fan_out_layout_is_still_found(tmp_path: Path) -> None:
+    """An entry written before the cache went flat (``<key[:2]>/<key>.wav``) is still a hit:
+    an upgrade does not normalize the whole cache again."""
+    src = write(tmp_path / "in.wav", speechlike(44100, 3.0), 44100)
+    cache = tmp_path / "cache"
+    first = normalize(src, BASIC, cache, file="v/in.wav")
+    older = cache / first.path.name[:2]
+    older.mkdir()
+    for part in (first.path, first.path.with_suffix(".json")):
+        part.rename(older / part.name)
+    again = normalize(src, BASIC, cache, file="v/in.wav")
+    assert again.cached
+    assert again.path == older / first.path.name
+    assert again.crc32 == first.crc32
+
+
 def test_cache_hit_does_no_audio_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A re-run returns cached=True, the same result, an untouched file and decodes nothing."""
     src = write(tmp_path / "in.wav", speechlike(44100, 3.0, channels=2), 44100)
     cache = tmp_path / "cache"
     first = normalize(src, BASIC, cache, file="alice/0001.wav")
-    key = f"{first.source_sha256}-{BASIC.fingerprint}"
-    assert first.path == cache / key[:2] / f"{key}.wav"
+    assert first.path.parent == cache / "audio"
+    assert first.path.name.startswith(f"{first.source_sha256}-{BASIC.fingerprint}")
     mtime = first.path.stat().st_mtime_ns
 
     def no_decoding(*args: object, **kwargs: object) -> None:
