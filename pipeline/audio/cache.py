@@ -17,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -28,6 +26,7 @@ from pipeline.audio.identity import RACY_MARGIN_NS, Hashed, Identities
 from pipeline.audio.profiles import AudioProfile
 from pipeline.audio.speech_map import VAD_VERSION, SpeechMap, SpeechSpan
 from pipeline.errors import InputError
+from pipeline.outputs import write_atomic
 from pipeline.records import AudioInfo, Finding, Severity
 
 __all__ = ["SIDECAR_VERSION", "NormalizedAudio", "cache_path", "cached", "lookup", "store"]
@@ -222,12 +221,7 @@ def store(sidecar: Path, result: NormalizedAudio, profile: AudioProfile) -> None
     # No indent: with one, json falls back to its pure-Python encoder, which cost ~1.5 ms a
     # clip (7% of normalizing it); compact output goes through the C encoder.
     text = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, sidecar)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(sidecar, text.encode(), durable=False)
 
 
 def _load(

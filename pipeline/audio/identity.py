@@ -28,15 +28,17 @@ records in one write (:func:`remember`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, NamedTuple
+
+from pipeline.outputs import write_atomic
 
 __all__ = [
     "IN_MEMORY_BYTES",
@@ -181,16 +183,9 @@ def remember(cache_dir: Path, records: Iterable[Hashed]) -> None:
             entry["hashed_at_ns"] = record.hashed_at_ns
             files[os.path.basename(record.path)] = entry
         doc = {"version": _VERSION, "folder": folder, "files": files}
-        target = _index_file(cache_dir, folder)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
-            os.replace(tmp, target)
-        except OSError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
+        data = json.dumps(doc, separators=(",", ":")).encode()
+        with contextlib.suppress(OSError):
+            write_atomic(_index_file(cache_dir, folder), data, durable=False)
 
 
 #: Sources up to this size are read into memory once: hashed, then decoded from the same

@@ -347,13 +347,12 @@ async def normalize_clips(
     async with anyio.create_task_group() as tg:
         for miss in misses:
             tg.start_soon(normalize_one, *miss)
-    # Not isinstance(r, audio.NormalizedAudio): that name loads the audio stack (NumPy) here.
-    done = [r for r in results if r is not None and not isinstance(r, InputError)]
-    records = [r.hashed for r in done if r.hashed is not None]
-    if records:  # the voice's new identities, one write for its folder
-        await anyio.to_thread.run_sync(remember, ctx.cache_dir, records, limiter=ctx.lookups)
     out = [r for r in results if r is not None]
     assert len(out) == len(clips), "every miss was normalized or refused"
+    # Not isinstance(r, audio.NormalizedAudio): that name loads the audio stack (NumPy) here.
+    records = [r.hashed for r in out if not isinstance(r, InputError) and r.hashed is not None]
+    if records:  # the voice's new identities, one write for its folder
+        await anyio.to_thread.run_sync(remember, ctx.cache_dir, records, limiter=ctx.lookups)
     return out
 
 
