@@ -17,7 +17,7 @@ whose bytes the caller already read (to hash them) is decoded from those bytes i
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -120,17 +120,23 @@ class Reader:
         """Frames per block so that one block holds about BLOCK_SAMPLES samples."""
         return max(1, BLOCK_SAMPLES // self.channels)
 
-    def blocks(self, frames: int | None = None) -> Iterator[F32]:
+    def blocks(
+        self, frames: int | None = None, *, into: Callable[[int], F32 | None] | None = None
+    ) -> Iterator[F32]:
         """Float32 blocks of shape (frames, channels), full scale ±1.0, until the data ends.
 
         ``frames`` per block (default :attr:`block_frames`); a consumer that re-chunks asks
         for a multiple of its own chunk, which saves it a copy per block. Counts on what is
-        actually read, not the header: a truncated data chunk just ends early.
+        actually read, not the header: a truncated data chunk just ends early. ``into``: for
+        a mono file, where the consumer wants the next block (a float32 array of at least
+        ``frames``, asked for before each block): decoded there when it can be, which spares
+        the consumer a copy; a block is still only valid until the next one is asked for.
         """
         step = frames or self.block_frames
         while True:
             if self._direct is not None:
-                block = self._direct.read(step)
+                out = into(step) if into is not None and self.channels == 1 else None
+                block = self._direct.read(step, out)
             else:
                 try:
                     data = self._sf.read(step, dtype="float32", always_2d=True)
@@ -251,8 +257,9 @@ class _DirectPcm:
             handle.close()
             return None
 
-    def read(self, frames: int) -> F32:
-        """Up to ``frames`` frames as float32 (frames, channels); none when the data ends."""
+    def read(self, frames: int, out: F32 | None = None) -> F32:
+        """Up to ``frames`` frames as float32 (frames, channels); none when the data ends.
+        ``out``: a flat float32 array of at least ``frames * channels`` to decode into."""
         frame_bytes = self._channels * self._width
         want = min(frames * frame_bytes, self._remaining)
         memory, base = self._memory, self._offset
@@ -267,21 +274,29 @@ class _DirectPcm:
             got = self._fill(want)
             data, base = self._buffer, 0
         samples = got // self._width
-        out: F32
+        dest = None if out is None else out[:samples]
+        decoded: F32
         if self._subtype == "PCM_24":
             # Each sample's three bytes plus the next one, as a little-endian int32; shifting
             # left by 8 drops the extra byte and leaves the 24-bit value scaled to 32 bits.
             packed = np.ndarray((samples,), dtype="<i4", buffer=data, offset=base, strides=(3,))
-            out = np.multiply(np.left_shift(packed, 8), np.float32(2.0**-31), dtype=np.float32)
+            decoded = np.multiply(
+                np.left_shift(packed, 8), np.float32(2.0**-31), dtype=np.float32, out=dest
+            )
         elif self._subtype == "PCM_16":
             ints16 = np.frombuffer(data, dtype="<i2", count=samples, offset=base)
-            out = np.multiply(ints16, np.float32(2.0**-15), dtype=np.float32)
+            decoded = np.multiply(ints16, np.float32(2.0**-15), dtype=np.float32, out=dest)
         elif self._subtype == "PCM_32":
             ints32 = np.frombuffer(data, dtype="<i4", count=samples, offset=base)
-            out = np.multiply(ints32, np.float32(2.0**-31), dtype=np.float32)
+            decoded = np.multiply(ints32, np.float32(2.0**-31), dtype=np.float32, out=dest)
         else:
-            out = np.frombuffer(data, dtype="<f4", count=samples, offset=base).astype(np.float32)
-        return out.reshape(-1, self._channels)
+            floats = np.frombuffer(data, dtype="<f4", count=samples, offset=base)
+            if dest is None:
+                decoded = floats.astype(np.float32)
+            else:
+                dest[:] = floats
+                decoded = dest
+        return decoded.reshape(-1, self._channels)
 
     def _fill(self, want: int) -> int:
         """Read up to ``want`` bytes of whole frames into the buffer; how many were read."""

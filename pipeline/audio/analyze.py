@@ -40,6 +40,7 @@ import numpy.typing as npt
 from pipeline.audio._sndfile import Reader
 from pipeline.audio.loudness import LoudnessMeter
 from pipeline.audio.speech import SpeechDetector, SpeechMap, nonspeech_floor, speech_edges
+from pipeline.audio.stats import percentile
 from pipeline.records import AudioInfo
 
 F32 = npt.NDArray[np.float32]
@@ -122,8 +123,9 @@ class _ClipRuns:
         return self.count
 
 
-def downmix(x: F32) -> F32:
-    """The mono mix of a (frames, channels) block: the mean of the channels, in float32.
+def downmix(x: F32, out: F32 | None = None) -> F32:
+    """The mono mix of a (frames, channels) block: the mean of the channels, in float32
+    (written into ``out`` when given; else a mono block is returned as a view).
 
     The one definition both the meter and normalize() use, so a downmix the meter kept is
     exactly what normalize() would compute again. A float32 matrix-vector product is the
@@ -131,9 +133,13 @@ def downmix(x: F32) -> F32:
     """
     channels = x.shape[1]
     if channels == 1:
-        return x[:, 0]
+        if out is None:
+            return x[:, 0]
+        if x.ctypes.data != out.ctypes.data:  # not already decoded into place
+            out[:] = x[:, 0]
+        return out
     weights = np.full(channels, 1.0 / channels, np.float32)
-    mono: F32 = x @ weights
+    mono: F32 = np.matmul(x, weights, out=out)
     return mono
 
 
@@ -141,7 +147,10 @@ class Meter:
     """Streaming measurements of one signal: feed (frames, channels) float blocks, then finish.
 
     With ``keep_mono`` the meter also keeps the float32 mono downmix it computes anyway
-    (``Measurements.mono``), so normalize() can render a short clip without decoding it again.
+    (``Measurements.mono``), so normalize() can render a short clip without decoding it again;
+    it is written straight into one growing buffer (sized by ``frames_hint``, the header's
+    count), and a mono source can be decoded into that buffer (:meth:`mono_slot`), so the
+    kept signal costs no copy at all.
     Without ``loudness`` it skips the K-weighting (the costliest measurement) and
     :meth:`finish` takes the loudness from its caller. With ``speech`` it also runs the voice
     activity detector over the downmix (``Measurements.speech``; edges on the speech).
@@ -154,8 +163,10 @@ class Meter:
         *,
         subtype: str,
         keep_mono: bool = False,
+        frames_hint: int = 0,
         loudness: bool = True,
         speech: bool = False,
+        full_scale: float = 1.0,
     ) -> None:
         self.rate = rate
         self.channels = channels
@@ -173,19 +184,29 @@ class Meter:
         self._pending_frames = 0
         self._frames = 0
         self._peak = 0.0
+        # Blocks at another scale (normalize()'s output, fed as integer sample values) are
+        # measured as they come and the results scaled once, in finish(): a power of two
+        # scales every float32 sum exactly, so this is what unit-scale blocks would give.
+        self._scale = full_scale
+        self._clip_level = CLIP_LEVEL * full_scale
         self._clips = _ClipRuns(channels)
         self._fmean: list[F64] = []
         self._fvar: list[F64] = []
         self._ones = np.ones(self.frame_len, np.float32)
         self._fmax: list[F32] = []
         self._fmin: list[F32] = []
-        self._mono: list[F32] | None = [] if keep_mono else None
+        self._mono = _Kept(frames_hint) if keep_mono else None
         self._speech = SpeechDetector(rate) if speech else None
 
     @property
     def frames(self) -> int:
         """Frames fed so far."""
         return self._frames + self._pending_frames
+
+    def mono_slot(self, frames: int) -> F32 | None:
+        """Where the kept downmix's next ``frames`` frames go (None when it is not kept): a
+        mono block decoded into it and fed next is kept without a copy."""
+        return None if self._mono is None else self._mono.slot(frames)
 
     @property
     def chunk_frames(self) -> int:
@@ -216,9 +237,7 @@ class Meter:
     def _process(self, x: F32) -> None:
         n = x.shape[0]
         self._frames += n
-        mono = downmix(x)
-        if self._mono is not None:
-            self._mono.append(mono.copy() if mono.base is not None else mono)
+        mono = downmix(x) if self._mono is None else self._mono.append(x)
         if self._speech is not None:
             self._speech.feed(mono)
         # Per-frame mean and variance: the DC offset is known only at the end, and a
@@ -261,8 +280,8 @@ class Meter:
         else:
             top = max(float(x.max()), -float(x.min()))
         self._peak = max(self._peak, top)
-        if top >= CLIP_LEVEL:
-            self._clips.feed(np.abs(x) >= CLIP_LEVEL)
+        if top >= self._clip_level:
+            self._clips.feed(np.abs(x) >= self._clip_level)
         else:
             self._clips.clean()
         if self._loudness is not None:
@@ -282,6 +301,10 @@ class Meter:
             raise ValueError("pass loudness_lufs exactly when the meter does not measure it")
         frames, rate = self._frames, self.rate
         means, variances = _cat(self._fmean), _cat(self._fvar)
+        scale = self._scale
+        if scale != 1.0:
+            means /= scale
+            variances /= scale * scale
         dc = 0.0
         power = np.zeros(0)
         if frames:
@@ -312,7 +335,7 @@ class Meter:
             channels=self.channels,
             subtype=self.subtype,
             duration_s=duration,
-            peak_dbfs=_dbfs(self._peak),
+            peak_dbfs=_dbfs(self._peak / scale),
             clipped_samples=clipped,
             clip_fraction=clipped / (frames * self.channels) if frames else 0.0,
             dc_offset=dc,
@@ -321,23 +344,49 @@ class Meter:
             trail_silence_s=trail,
             snr_db=snr_db,
         )
-        mono = None
-        if self._mono is not None:
-            mono = np.concatenate(self._mono) if self._mono else np.zeros(0, np.float32)
-            self._mono = []
+        mono = self._mono.array() if self._mono is not None else None
         return Measurements(
             info=info,
             frame_len=self.frame_len,
             first_active=first,
             last_active=last,
-            frame_max=_cat(self._fmax),
-            frame_min=_cat(self._fmin),
+            frame_max=_cat(self._fmax) / scale,
+            frame_min=_cat(self._fmin) / scale,
             mono=mono,
             mono_loudness_frames=(
                 self._loudness.mono_frame_energies() if self._loudness is not None else np.zeros(0)
             ),
             speech=speech,
         )
+
+
+class _Kept:
+    """The kept mono downmix: one buffer, filled in order, grown by doubling when a header
+    announced fewer frames than arrive (or none)."""
+
+    def __init__(self, frames_hint: int) -> None:
+        self._buffer = np.empty(max(frames_hint, 1 << 16), np.float32)
+        self._frames = 0
+
+    def slot(self, frames: int) -> F32:
+        """The next ``frames`` frames of the buffer (grown to hold them)."""
+        end = self._frames + frames
+        if end > self._buffer.shape[0]:
+            grown = np.empty(max(end, 2 * self._buffer.shape[0]), np.float32)
+            grown[: self._frames] = self._buffer[: self._frames]
+            self._buffer = grown
+        return self._buffer[self._frames : end]
+
+    def append(self, x: F32) -> F32:
+        """Keep the downmix of (frames, channels) block ``x``; returns the kept copy. A mono
+        block that already lies in its :meth:`slot` is not copied."""
+        kept = downmix(x, out=self.slot(x.shape[0]))
+        self._frames += x.shape[0]
+        return kept
+
+    def array(self) -> F32:
+        """Everything kept so far."""
+        return self._buffer[: self._frames]
 
 
 def _cat(parts: Sequence[F64] | Sequence[F32]) -> F64:
@@ -359,7 +408,7 @@ def _activity(power: F64) -> tuple[int | None, int | None, float, float]:
     loudest = float(power.max())
     if loudest <= 0.0:
         return None, None, 0.0, 0.0
-    noise = float(np.percentile(power, NOISE_PERCENTILE))
+    noise = percentile(power, NOISE_PERCENTILE)
     threshold = max(
         loudest * 10 ** (-SILENCE_BELOW_LOUDEST_DB / 10), noise * 10 ** (SILENCE_OVER_NOISE_DB / 10)
     )
@@ -382,12 +431,19 @@ def measure_reader(
     """Read ``reader`` to its end through a Meter (keeping the mono downmix, detecting the
     speech, if asked)."""
     meter = Meter(
-        reader.rate, reader.channels, subtype=reader.subtype, keep_mono=keep_mono, speech=speech
+        reader.rate,
+        reader.channels,
+        subtype=reader.subtype,
+        keep_mono=keep_mono,
+        frames_hint=reader.frames,
+        speech=speech,
     )
     # Blocks of whole meter chunks (about as many samples as the reader's default), so the
-    # meter never has to join pieces of blocks.
+    # meter never has to join pieces of blocks; a kept mono source is decoded straight into
+    # the meter's buffer.
     step = meter.chunk_frames * max(1, reader.block_frames // meter.chunk_frames)
-    for block in reader.blocks(step):
+    slot = meter.mono_slot if reader.channels == 1 else None
+    for block in reader.blocks(step, into=slot):
         meter.feed(block)
     return meter.finish()
 

@@ -58,14 +58,17 @@ def render(
     resampler = _Resampler(info.sample_rate, rate_out) if info.sample_rate != rate_out else None
     gain = np.float32(10.0 ** (plan.gain_db / 20.0))
     dc = np.float32(plan.dc)
-    # Everything about the output is measured on the way out but its loudness, which is
-    # derived from the source (see _output_loudness): K-weighting the output as well was a
-    # tenth of all the work per clip.
-    meter = Meter(rate_out, 1, subtype=profile.subtype, loudness=False)
     with AtomicWavWriter(wav, rate=rate_out, subtype=profile.subtype) as writer:
         scale = np.float32(2 ** (writer.bits - 1))
-        unscale = np.float32(1.0) / scale  # a power of two: y * unscale == y / scale exactly
         shift = 32 - writer.bits
+        # The signal is taken to the output's integer scale with the gain, before resampling:
+        # scaling by a power of two is exact in every float operation (soxr's as well), so
+        # the samples are the same as scaling after it, for two passes fewer. The meter takes
+        # them at that scale too. Everything about the output is measured on the way out but
+        # its loudness, which is derived from the source (see _output_loudness): K-weighting
+        # the output as well was a tenth of all the work per clip.
+        factor = np.float32(gain * scale)
+        meter = Meter(rate_out, 1, subtype=profile.subtype, loudness=False, full_scale=float(scale))
 
         def emit(y: F32) -> None:
             """Quantize ``y`` (owned: changed in place), write it and meter what was written."""
@@ -74,19 +77,19 @@ def render(
             # Round to the output's integer grid ourselves (no dither: the output stays
             # deterministic) and clip, rather than trust libsndfile's float conversion.
             # In place: these arrays are the largest temporaries of the pass.
-            y *= scale
             np.rint(y, out=y)
             np.clip(y, -scale, scale - 1, out=y)
             writer.write(y.astype(np.int16) if shift == 16 else y.astype(np.int32) << shift)
-            y *= unscale
             meter.feed(y[:, None])
 
         emit(np.zeros(plan.pad_start, np.float32))
         for mono in _kept_mono(src, measured, plan, profile, file=file):
             # Fresh arrays from here on: the kept downmix is never modified.
-            y = mono - dc if plan.dc else mono.copy()
-            if plan.gain_db:
-                y *= gain
+            if plan.dc:
+                y = mono - dc
+                y *= factor
+            else:
+                y = mono * factor
             emit(resampler.feed(y) if resampler else y)
         if resampler:
             emit(resampler.feed(np.zeros(0, np.float32), last=True))

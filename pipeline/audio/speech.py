@@ -30,6 +30,7 @@ import numpy.typing as npt
 import soxr
 
 from pipeline.audio.speech_map import VAD_VERSION, SpeechMap, SpeechSpan
+from pipeline.audio.stats import percentile
 
 __all__ = [
     "EDGE_BRIDGE_S",
@@ -236,4 +237,4 @@ def nonspeech_floor(speech: SpeechMap, power: npt.NDArray[np.float64], step: flo
         outside[int(span.start / step) : math.ceil(span.end / step)] = False
     if outside.sum() * step < NONSPEECH_MIN_S:
         return None
-    return float(np.percentile(power[outside], NONSPEECH_PERCENTILE))
+    return percentile(power[outside], NONSPEECH_PERCENTILE)
