@@ -1,11 +1,13 @@
 """The second pass of normalization: write the planned output and measure it on the way out.
 
 The kept part of the source's mono downmix has its DC offset removed and the peak gain applied,
-is resampled with soxr's streaming resampler (HQ) and written as integer PCM. The audio written
+is resampled with soxr (HQ) and written as integer PCM. The audio written
 is fed to a Meter as it goes, so the output is measured without being read back; its loudness
 is derived from the source's (:func:`_output_loudness`). A source whose downmix the first pass
-kept is not decoded again. soxr's stream resampler gives the same samples however its input is
-chunked, so both paths write identical files.
+kept is not decoded again, and is resampled in one call (:data:`ONE_SHOT_FRAMES`); a longer
+one streams through soxr's stream resampler, block by block. soxr gives the same samples
+however its input is chunked, one call included, so both paths write identical files
+(``tests/unit/test_audio_render.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pipeline.audio.loudness import gated_loudness, sub_block_frames
 from pipeline.audio.profiles import AudioProfile
 from pipeline.records import AudioInfo
 
-__all__ = ["RENDER_BLOCK", "RESAMPLE_QUALITY", "render"]
+__all__ = ["ONE_SHOT_FRAMES", "RENDER_BLOCK", "RESAMPLE_QUALITY", "render"]
 
 F32 = npt.NDArray[np.float32]
 
@@ -35,6 +37,11 @@ RESAMPLE_QUALITY: Final = "HQ"
 #: Frames per step of the second pass over an in-memory downmix: small enough that the
 #: float32 temporaries (gain, resampled, quantized) stay in cache.
 RENDER_BLOCK: Final = 1 << 16
+#: A kept downmix resampled to at most this many frames (about 87 s at 48 kHz, 16 MB of
+#: float32) is resampled in one call: soxr's one-shot call took 10-25 % less time than
+#: streaming the same clip in blocks (measured for 9 s from 16, 44.1 and 96 kHz), for the same
+#: samples.
+ONE_SHOT_FRAMES: Final = 1 << 22
 
 
 class _Resampler:
@@ -49,13 +56,18 @@ class _Resampler:
         return np.asarray(self._stream.resample_chunk(x, last=last), dtype=np.float32)
 
 
+def _resample_all(x: F32, rate_in: int, rate_out: int) -> F32:
+    """``x`` resampled in one call: the samples the stream resampler gives for all of it."""
+    return np.asarray(soxr.resample(x, rate_in, rate_out, quality=RESAMPLE_QUALITY), np.float32)
+
+
 def render(
     src: Path, measured: Measurements, plan: Plan, profile: AudioProfile, wav: Path, *, file: str
 ) -> AudioInfo:
     """The second pass: write the normalized WAV atomically and measure it on the way."""
     info = measured.info
     rate_out = profile.sample_rate
-    resampler = _Resampler(info.sample_rate, rate_out) if info.sample_rate != rate_out else None
+    resample = info.sample_rate != rate_out
     gain = np.float32(10.0 ** (plan.gain_db / 20.0))
     dc = np.float32(plan.dc)
     with AtomicWavWriter(wav, rate=rate_out, subtype=profile.subtype) as writer:
@@ -82,17 +94,30 @@ def render(
             writer.write(y.astype(np.int16) if shift == 16 else y.astype(np.int32) << shift)
             meter.feed(y[:, None])
 
-        emit(np.zeros(plan.pad_start, np.float32))
-        for mono in _kept_mono(src, measured, plan, profile, file=file):
-            # Fresh arrays from here on: the kept downmix is never modified.
+        def scaled(mono: F32) -> F32:
+            """A fresh array (the kept downmix is never modified): DC removed, gain, scale."""
             if plan.dc:
                 y = mono - dc
                 y *= factor
-            else:
-                y = mono * factor
-            emit(resampler.feed(y) if resampler else y)
-        if resampler:
-            emit(resampler.feed(np.zeros(0, np.float32), last=True))
+                return y
+            return mono * factor
+
+        emit(np.zeros(plan.pad_start, np.float32))
+        kept = None if measured.mono is None else measured.mono[plan.keep_start : plan.keep_end]
+        if (
+            resample
+            and kept is not None
+            and 0 < kept.shape[0] * rate_out <= ONE_SHOT_FRAMES * info.sample_rate
+        ):
+            out = _resample_all(scaled(kept), info.sample_rate, rate_out)
+            for start in range(0, out.shape[0], RENDER_BLOCK):
+                emit(out[start : start + RENDER_BLOCK])
+        else:
+            resampler = _Resampler(info.sample_rate, rate_out) if resample else None
+            for mono in _kept_mono(src, measured, plan, profile, file=file):
+                emit(resampler.feed(scaled(mono)) if resampler else scaled(mono))
+            if resampler:
+                emit(resampler.feed(np.zeros(0, np.float32), last=True))
         emit(np.zeros(plan.pad_end, np.float32))
         loudness = _output_loudness(measured, plan, rate_out, meter.frames)
         return meter.finish(loudness_lufs=loudness).info
