@@ -10,6 +10,7 @@ import errno
 import os
 import struct
 import uuid
+import zlib
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -20,11 +21,13 @@ import numpy.typing as npt
 I16 = npt.NDArray[np.int16]
 I32 = npt.NDArray[np.int32]
 
-__all__ = ["AtomicWavWriter"]
+__all__ = ["BITS", "AtomicWavWriter"]
 
 #: The canonical header of a mono PCM WAV: RIFF size, "fmt " (PCM, channels, rate, byte rate,
 #: block align, bits), data size. 44 bytes, as libsndfile and the stdlib's wave write it.
 _WAV_HEADER: Final = struct.Struct("<4sL4s4sLHHLLHH4sL")
+#: Bits a sample of each output subtype.
+BITS: Final = {"PCM_16": 16, "PCM_24": 24}
 #: RIFF sizes are 32-bit: a larger file would need RF64, which no provider asks for.
 _MAX_RIFF: Final = 0xFFFFFFFF
 
@@ -43,17 +46,28 @@ class AtomicWavWriter:
     measured here, a tenth of normalizing it, for a cache that needs no fsync. The stdlib's
     ``wave`` leaves odd-length data unpadded. The bytes are libsndfile's for the same samples
     (``tests/unit/test_audio_normalize.py`` compares them).
+
+    ``frames``: how many frames the caller will write, when it knows. The header then goes
+    out with its final sizes, and the file's CRC-32 (zip's, which packaging needs) is taken
+    from the bytes as they are written (:attr:`crc32`) rather than by reading the file back;
+    if another number of frames arrives, the header is patched as without it and ``crc32``
+    stays None.
     """
 
-    def __init__(self, target: Path, *, rate: int, subtype: str) -> None:
+    def __init__(self, target: Path, *, rate: int, subtype: str, frames: int | None = None) -> None:
         self.target = target
-        self.bits = {"PCM_16": 16, "PCM_24": 24}[subtype]
+        self.bits = BITS[subtype]
         self._rate = rate
-        self._data = 0  # bytes of samples written
+        self._expected = None if frames is None else frames * (self.bits // 8)
+        self._data = self._expected or 0  # bytes of samples in the header
+        #: the CRC-32 of the whole file once complete, when ``frames`` held
+        self.crc32: int | None = None
+        self._crc: int | None = None if frames is None else 0
         target.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         self._file = self._tmp.open("wb")
-        self._file.write(self._header())
+        self._put(self._header())
+        self._data = 0  # bytes of samples written
 
     def write(self, samples: I32 | I16) -> None:
         """Append int32 samples (full scale ±2**31; the top ``bits`` bits are kept, as
@@ -63,8 +77,13 @@ class AtomicWavWriter:
         data = self._encode(samples)
         if 36 + self._data + data.nbytes + 1 > _MAX_RIFF:
             raise OSError(errno.EFBIG, f"{self.target.name}: a WAV holds at most 4 GiB")
-        self._file.write(data.data)
+        self._put(data.data)
         self._data += data.nbytes
+
+    def _put(self, data: bytes | memoryview) -> None:
+        if self._crc is not None:
+            self._crc = zlib.crc32(data, self._crc)
+        self._file.write(data)
 
     def _encode(self, samples: I32 | I16) -> npt.NDArray[np.int16] | npt.NDArray[np.uint8]:
         if self.bits == 16:
@@ -109,9 +128,11 @@ class AtomicWavWriter:
         try:
             if exc_type is None:
                 if self._data & 1:
-                    self._file.write(b"\0")
-                self._file.seek(0)
-                self._file.write(self._header())
+                    self._put(b"\0")
+                if self._data != self._expected:  # the sizes in the header are not these
+                    self._crc = None
+                    self._file.seek(0)
+                    self._file.write(self._header())
                 self._file.flush()  # a full disk fails here, before the rename
                 complete = True
         finally:
@@ -120,5 +141,6 @@ class AtomicWavWriter:
             finally:
                 if complete:
                     os.replace(self._tmp, self.target)
+                    self.crc32 = self._crc
                 else:
                     self._tmp.unlink(missing_ok=True)

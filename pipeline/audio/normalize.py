@@ -105,7 +105,8 @@ def normalize(
             reader, keep_mono=reader.frames <= IN_MEMORY_FRAMES, speech=speech_detection
         )
     plan = plan_edits(measured, profile)
-    info_out = render(src, measured, plan, profile, wav, file=file)
+    rendered = render(src, measured, plan, profile, wav, file=file)
+    info_out = rendered.info
     findings = edit_findings(measured.info, info_out, plan, profile, file)
     speech = None
     if measured.speech is not None:
@@ -114,7 +115,8 @@ def normalize(
     result = NormalizedAudio(
         path=wav,
         source_sha256=source_sha,
-        crc32=file_crc32(wav),  # the file was just written: read from the page cache
+        # Taken as the file was written where it could be; else read from the page cache.
+        crc32=rendered.crc32 if rendered.crc32 is not None else file_crc32(wav),
         info_in=measured.info,
         info_out=info_out,
         findings=tuple(findings),

@@ -12,8 +12,10 @@ however its input is chunked, one call included, so both paths write identical f
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -22,13 +24,14 @@ import numpy.typing as npt
 import soxr
 
 from pipeline.audio._sndfile import AtomicWavWriter, Reader
+from pipeline.audio._wavwrite import BITS
 from pipeline.audio.analyze import Measurements, Meter, downmix
 from pipeline.audio.edits import Plan
 from pipeline.audio.loudness import gated_loudness, sub_block_frames
 from pipeline.audio.profiles import AudioProfile
 from pipeline.records import AudioInfo
 
-__all__ = ["ONE_SHOT_FRAMES", "RENDER_BLOCK", "RESAMPLE_QUALITY", "render"]
+__all__ = ["ONE_SHOT_FRAMES", "RENDER_BLOCK", "RESAMPLE_QUALITY", "Rendered", "render"]
 
 F32 = npt.NDArray[np.float32]
 
@@ -61,66 +64,92 @@ def _resample_all(x: F32, rate_in: int, rate_out: int) -> F32:
     return np.asarray(soxr.resample(x, rate_in, rate_out, quality=RESAMPLE_QUALITY), np.float32)
 
 
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """What the second pass wrote: the output's measurements and, when it could be taken on
+    the way out, the file's CRC-32 (else None: read the file for it)."""
+
+    info: AudioInfo
+    crc32: int | None
+
+
 def render(
     src: Path, measured: Measurements, plan: Plan, profile: AudioProfile, wav: Path, *, file: str
-) -> AudioInfo:
+) -> Rendered:
     """The second pass: write the normalized WAV atomically and measure it on the way."""
     info = measured.info
     rate_out = profile.sample_rate
     resample = info.sample_rate != rate_out
     gain = np.float32(10.0 ** (plan.gain_db / 20.0))
     dc = np.float32(plan.dc)
-    with AtomicWavWriter(wav, rate=rate_out, subtype=profile.subtype) as writer:
-        scale = np.float32(2 ** (writer.bits - 1))
-        shift = 32 - writer.bits
-        # The signal is taken to the output's integer scale with the gain, before resampling:
-        # scaling by a power of two is exact in every float operation (soxr's as well), so
-        # the samples are the same as scaling after it, for two passes fewer. The meter takes
-        # them at that scale too. Everything about the output is measured on the way out but
-        # its loudness, which is derived from the source (see _output_loudness): K-weighting
-        # the output as well was a tenth of all the work per clip.
-        factor = np.float32(gain * scale)
-        meter = Meter(rate_out, 1, subtype=profile.subtype, loudness=False, full_scale=float(scale))
+    bits = BITS[profile.subtype]
+    scale = np.float32(2 ** (bits - 1))
+    shift = 32 - bits
+    # The signal is taken to the output's integer scale with the gain, before resampling:
+    # scaling by a power of two is exact in every float operation (soxr's as well), so the
+    # samples are the same as scaling after it, for two passes fewer. The meter takes them at
+    # that scale too. Everything about the output is measured on the way out but its
+    # loudness, which is derived from the source (see _output_loudness): K-weighting the
+    # output as well was a tenth of all the work per clip.
+    factor = np.float32(gain * scale)
+    meter = Meter(rate_out, 1, subtype=profile.subtype, loudness=False, full_scale=float(scale))
 
-        def emit(y: F32) -> None:
-            """Quantize ``y`` (owned: changed in place), write it and meter what was written."""
+    def scaled(mono: F32) -> F32:
+        """A fresh array (the kept downmix is never modified): DC removed, gain, scale."""
+        if plan.dc:
+            y = mono - dc
+            y *= factor
+            return y
+        return mono * factor
+
+    # The output's blocks, and how many frames they hold where that is known beforehand (the
+    # writer then takes the file's CRC on the way out).
+    kept = None if measured.mono is None else measured.mono[plan.keep_start : plan.keep_end]
+    blocks: Iterable[F32]
+    frames: int | None = None
+    if (
+        resample
+        and kept is not None
+        and 0 < kept.shape[0] * rate_out <= ONE_SHOT_FRAMES * info.sample_rate
+    ):
+        out = _resample_all(scaled(kept), info.sample_rate, rate_out)
+        blocks = (out[i : i + RENDER_BLOCK] for i in range(0, out.shape[0], RENDER_BLOCK))
+        frames = out.shape[0]
+    elif resample:
+        blocks = _streamed(
+            _kept_mono(src, measured, plan, profile, file=file), scaled, info.sample_rate, rate_out
+        )
+    else:
+        blocks = (scaled(m) for m in _kept_mono(src, measured, plan, profile, file=file))
+        frames = plan.keep_end - plan.keep_start  # fewer only if the file is cut short
+    if frames is not None:
+        frames += plan.pad_start + plan.pad_end
+    with AtomicWavWriter(wav, rate=rate_out, subtype=profile.subtype, frames=frames) as writer:
+        for y in itertools.chain(
+            [np.zeros(plan.pad_start, np.float32)], blocks, [np.zeros(plan.pad_end, np.float32)]
+        ):
             if y.shape[0] == 0:
-                return
+                continue
             # Round to the output's integer grid ourselves (no dither: the output stays
             # deterministic) and clip, rather than trust libsndfile's float conversion.
-            # In place: these arrays are the largest temporaries of the pass.
+            # In place (every block is the pass's own): these arrays are its largest
+            # temporaries.
             np.rint(y, out=y)
             np.clip(y, -scale, scale - 1, out=y)
             writer.write(y.astype(np.int16) if shift == 16 else y.astype(np.int32) << shift)
             meter.feed(y[:, None])
+    loudness = _output_loudness(measured, plan, rate_out, meter.frames)
+    return Rendered(meter.finish(loudness_lufs=loudness).info, writer.crc32)
 
-        def scaled(mono: F32) -> F32:
-            """A fresh array (the kept downmix is never modified): DC removed, gain, scale."""
-            if plan.dc:
-                y = mono - dc
-                y *= factor
-                return y
-            return mono * factor
 
-        emit(np.zeros(plan.pad_start, np.float32))
-        kept = None if measured.mono is None else measured.mono[plan.keep_start : plan.keep_end]
-        if (
-            resample
-            and kept is not None
-            and 0 < kept.shape[0] * rate_out <= ONE_SHOT_FRAMES * info.sample_rate
-        ):
-            out = _resample_all(scaled(kept), info.sample_rate, rate_out)
-            for start in range(0, out.shape[0], RENDER_BLOCK):
-                emit(out[start : start + RENDER_BLOCK])
-        else:
-            resampler = _Resampler(info.sample_rate, rate_out) if resample else None
-            for mono in _kept_mono(src, measured, plan, profile, file=file):
-                emit(resampler.feed(scaled(mono)) if resampler else scaled(mono))
-            if resampler:
-                emit(resampler.feed(np.zeros(0, np.float32), last=True))
-        emit(np.zeros(plan.pad_end, np.float32))
-        loudness = _output_loudness(measured, plan, rate_out, meter.frames)
-        return meter.finish(loudness_lufs=loudness).info
+def _streamed(
+    monos: Iterator[F32], scaled: Callable[[F32], F32], rate_in: int, rate_out: int
+) -> Iterator[F32]:
+    """The blocks of the downmix through soxr's stream resampler, its tail included."""
+    resampler = _Resampler(rate_in, rate_out)
+    for mono in monos:
+        yield resampler.feed(scaled(mono))
+    yield resampler.feed(np.zeros(0, np.float32), last=True)
 
 
 def _output_loudness(measured: Measurements, plan: Plan, rate_out: int, frames_out: int) -> float:

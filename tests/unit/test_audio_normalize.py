@@ -294,9 +294,14 @@ def test_join_refuses_unnormalized_clips(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
 @pytest.mark.parametrize("frames", [0, 1, 4801, 48000])
-def test_wav_writer_writes_libsndfiles_bytes(tmp_path: Path, subtype: str, frames: int) -> None:
+@pytest.mark.parametrize("announced", ["none", "right", "wrong"])
+def test_wav_writer_writes_libsndfiles_bytes(
+    tmp_path: Path, subtype: str, frames: int, announced: str
+) -> None:
     """The hand-written WAV writer gives libsndfile's bytes for the same int16 and int32
-    samples, odd-length data padded included; nothing is left beside the target."""
+    samples, odd-length data padded included, whether the caller announced the frame count,
+    announced it right (the CRC is then taken on the way out) or wrong (the header is
+    patched, no CRC); nothing is left beside the target."""
     rng = np.random.default_rng(frames)
     wide = rng.integers(-(2**31), 2**31, frames, dtype=np.int64).astype(np.int32)
     narrow = rng.integers(-(2**15), 2**15, frames, dtype=np.int32).astype(np.int16)
@@ -309,11 +314,14 @@ def test_wav_writer_writes_libsndfiles_bytes(tmp_path: Path, subtype: str, frame
             if part.shape[0]:
                 f.write(part)
     ours = tmp_path / "out" / "ours.wav"
-    with AtomicWavWriter(ours, rate=44100, subtype=subtype) as writer:
+    total = sum(p.shape[0] for p in parts)
+    told = {"none": None, "right": total, "wrong": total + 3}[announced]
+    with AtomicWavWriter(ours, rate=44100, subtype=subtype, frames=told) as writer:
         for part in parts:
             writer.write(part)
     assert ours.read_bytes() == expected.read_bytes()
     assert [p.name for p in ours.parent.iterdir()] == ["ours.wav"]
+    assert writer.crc32 == (file_crc32(ours) if announced == "right" else None)
 
 
 def test_wav_writer_leaves_nothing_on_failure(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pipeline.audio._sndfile import Reader
 from pipeline.audio.analyze import measure_reader
 from pipeline.audio.edits import plan_edits
 from pipeline.audio.render import ONE_SHOT_FRAMES, render
+from pipeline.checksums import file_crc32
 from tests.unit.audio_signals import speechlike, write
 
 PROFILE = PROFILES["huawei-basic"]  # 48 kHz PCM_16
@@ -20,7 +21,9 @@ def _render(src: Path, out: Path, *, keep_mono: bool) -> bytes:
     with Reader(src, file=src.name) as reader:
         measured = measure_reader(reader, keep_mono=keep_mono)
     assert (measured.mono is not None) == keep_mono
-    render(src, measured, plan_edits(measured, PROFILE), PROFILE, out, file=src.name)
+    rendered = render(src, measured, plan_edits(measured, PROFILE), PROFILE, out, file=src.name)
+    if rendered.crc32 is not None:  # taken on the way out: the file's own
+        assert rendered.crc32 == file_crc32(out)
     return out.read_bytes()
 
 
