@@ -291,7 +291,8 @@ class Meter:
         """Flush and compute every measurement; ``loudness_lufs`` is the loudness to report
         when the meter does not measure it (and only then)."""
         if self._pending:
-            self._process(np.concatenate(self._pending))
+            pending = self._pending
+            self._process(pending[0] if len(pending) == 1 else np.concatenate(pending))
             self._pending = []
         if self._loudness is not None and loudness_lufs is None:
             loudness = self._loudness.integrated()

@@ -103,31 +103,34 @@ def render(
         return mono * factor
 
     # The output's blocks, and how many frames they hold where that is known beforehand (the
-    # writer then takes the file's CRC on the way out).
+    # writer then takes the file's CRC on the way out). A kept downmix short enough is
+    # handled whole (resampled in one call) and cut into blocks of whole meter chunks, so the
+    # meter meters them where they lie (the padded edges aside, blocks of any other length
+    # are joined in the meter first: a copy of every block).
     kept = None if measured.mono is None else measured.mono[plan.keep_start : plan.keep_end]
     blocks: Iterable[F32]
     frames: int | None = None
-    if (
-        resample
-        and kept is not None
-        and 0 < kept.shape[0] * rate_out <= ONE_SHOT_FRAMES * info.sample_rate
-    ):
-        out = _resample_all(scaled(kept), info.sample_rate, rate_out)
-        blocks = (out[i : i + RENDER_BLOCK] for i in range(0, out.shape[0], RENDER_BLOCK))
-        frames = out.shape[0]
-    elif resample:
-        blocks = _streamed(
-            _kept_mono(src, measured, plan, profile, file=file), scaled, info.sample_rate, rate_out
-        )
+    if kept is not None and 0 < kept.shape[0] * rate_out <= ONE_SHOT_FRAMES * info.sample_rate:
+        body = scaled(kept)
+        if resample:
+            body = _resample_all(body, info.sample_rate, rate_out)
+        blocks = _padded_blocks(body, plan.pad_start, plan.pad_end, meter.chunk_frames)
+        frames = plan.pad_start + body.shape[0] + plan.pad_end
     else:
-        blocks = (scaled(m) for m in _kept_mono(src, measured, plan, profile, file=file))
-        frames = plan.keep_end - plan.keep_start  # fewer only if the file is cut short
-    if frames is not None:
-        frames += plan.pad_start + plan.pad_end
+        monos = _kept_mono(src, measured, plan, profile, file=file)
+        if resample:
+            body_blocks = _streamed(monos, scaled, info.sample_rate, rate_out)
+        else:
+            body_blocks = (scaled(m) for m in monos)
+            # fewer only if the file is cut short: the writer then patches its header
+            frames = plan.pad_start + (plan.keep_end - plan.keep_start) + plan.pad_end
+        blocks = itertools.chain(
+            [np.zeros(plan.pad_start, np.float32)],
+            body_blocks,
+            [np.zeros(plan.pad_end, np.float32)],
+        )
     with AtomicWavWriter(wav, rate=rate_out, subtype=profile.subtype, frames=frames) as writer:
-        for y in itertools.chain(
-            [np.zeros(plan.pad_start, np.float32)], blocks, [np.zeros(plan.pad_end, np.float32)]
-        ):
+        for y in blocks:
             if y.shape[0] == 0:
                 continue
             # Round to the output's integer grid ourselves (no dither: the output stays
@@ -140,6 +143,24 @@ def render(
             meter.feed(y[:, None])
     loudness = _output_loudness(measured, plan, rate_out, meter.frames)
     return Rendered(meter.finish(loudness_lufs=loudness).info, writer.crc32)
+
+
+def _padded_blocks(body: F32, pad_start: int, pad_end: int, size: int) -> Iterator[F32]:
+    """``pad_start`` zeros, ``body``, ``pad_end`` zeros, in blocks of ``size`` frames (the
+    last one shorter): views of ``body`` where a block lies within it, fresh arrays where it
+    takes in padding."""
+    n = body.shape[0]
+    total = pad_start + n + pad_end
+    for start in range(0, total, size):
+        lo, hi = start - pad_start, min(start + size, total) - pad_start  # in body's frames
+        if lo >= 0 and hi <= n:
+            yield body[lo:hi]
+            continue
+        block = np.zeros(hi - lo, np.float32)
+        a, b = max(lo, 0), min(hi, n)
+        if b > a:
+            block[a - lo : b - lo] = body[a:b]
+        yield block
 
 
 def _streamed(

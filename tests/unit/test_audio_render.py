@@ -28,22 +28,31 @@ def _render(src: Path, out: Path, *, keep_mono: bool) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("rate", "seconds", "channels", "subtype"),
+    ("rate", "seconds", "channels", "subtype", "lead", "trail"),
     [
-        (16000, 7.3, 1, "PCM_24"),  # upsampled, in one call
-        (44100, 6.1, 2, "FLOAT"),  # 160/147, downmixed, in one call
-        (96000, 5.2, 1, "PCM_16"),  # halved, in one call
-        (48000, 5.5, 2, "PCM_32"),  # no resampling: the kept downmix in blocks
+        (16000, 7.3, 1, "PCM_24", 0.02, 0.05),  # upsampled in one call, both edges padded
+        (44100, 6.1, 2, "FLOAT", 0.9, 0.05),  # 160/147 and downmixed; trimmed, then padded
+        (96000, 5.2, 1, "PCM_16", 0.03, 0.8),  # halved; padded, then trimmed
+        (48000, 5.5, 2, "PCM_32", 0.15, 0.15),  # no resampling, no edge edits
         # longer than one call takes: the kept downmix streamed in blocks
-        (16000, ONE_SHOT_FRAMES / 48000 + 3.0, 1, "PCM_16"),
+        (16000, ONE_SHOT_FRAMES / 48000 + 3.0, 1, "PCM_16", 0.02, 0.05),
     ],
 )
 def test_kept_downmix_and_decoding_again_write_identical_files(
-    tmp_path: Path, rate: int, seconds: float, channels: int, subtype: str
+    tmp_path: Path,
+    rate: int,
+    seconds: float,
+    channels: int,
+    subtype: str,
+    lead: float,
+    trail: float,
 ) -> None:
-    """Rendering from the first pass's downmix (resampled in one call when short enough, else
-    streamed) and decoding the source again (streamed block by block) agree byte for byte."""
-    x = speechlike(rate, seconds, lead=0.9, trail=0.05, peak=0.3, noise_dbfs=-70, channels=channels)
+    """Rendering from the first pass's downmix (whole, resampled in one call, when short
+    enough, else streamed) and decoding the source again (streamed block by block) agree byte
+    for byte, edges trimmed or padded."""
+    x = speechlike(
+        rate, seconds, lead=lead, trail=trail, peak=0.3, noise_dbfs=-70, channels=channels
+    )
     x += 0.004  # a DC offset to remove
     src = write(tmp_path / "in.wav", x, rate, subtype)
     kept = _render(src, tmp_path / "kept.wav", keep_mono=True)
