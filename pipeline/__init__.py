@@ -12,10 +12,11 @@
     credentials = pipeline.Credentials.from_env(os.environ).for_provider(config)
     report = anyio.run(pipeline.run_check, config)
 
-The records and the error tree are imported eagerly (standard library only). ``load_job``,
+The error tree is imported eagerly (standard library only). The records, ``load_job``,
 ``run_batch``, ``run_check`` and the config types are loaded on first use (module
-``__getattr__``): ``import pipeline`` stays cheap — no numpy, soundfile or aiohttp — which every
-command, ``voice-onboard --help`` included, relies on.
+``__getattr__``): ``import pipeline`` stays cheap — no numpy, soundfile or aiohttp, not even
+the records' dataclasses — which every command, ``voice-onboard --help`` included, relies
+on: the console script starts a cold run's fork server before anything else is imported.
 """
 
 from __future__ import annotations
@@ -42,19 +43,6 @@ from pipeline.errors import (
     Throttled,
     UploadRejected,
 )
-from pipeline.records import (
-    AudioInfo,
-    Finding,
-    Phase,
-    PhaseEvent,
-    PreparedClip,
-    PreparedVoice,
-    Severity,
-    VoiceMeta,
-    VoiceSource,
-    VoiceState,
-    VoiceStatus,
-)
 
 if TYPE_CHECKING:
     from pipeline.config import (
@@ -65,6 +53,19 @@ if TYPE_CHECKING:
         ProviderKind,
         UploadMode,
         load_job,
+    )
+    from pipeline.records import (
+        AudioInfo,
+        Finding,
+        Phase,
+        PhaseEvent,
+        PreparedClip,
+        PreparedVoice,
+        Severity,
+        VoiceMeta,
+        VoiceSource,
+        VoiceState,
+        VoiceStatus,
     )
     from pipeline.runner import Progress, RunReport, run_batch, run_check
 
@@ -81,6 +82,22 @@ _LAZY: Final = {
     "RunReport": "pipeline.runner",
     "run_batch": "pipeline.runner",
     "run_check": "pipeline.runner",
+    **dict.fromkeys(
+        (
+            "AudioInfo",
+            "Finding",
+            "Phase",
+            "PhaseEvent",
+            "PreparedClip",
+            "PreparedVoice",
+            "Severity",
+            "VoiceMeta",
+            "VoiceSource",
+            "VoiceState",
+            "VoiceStatus",
+        ),
+        "pipeline.records",
+    ),
 }
 
 __all__ = [

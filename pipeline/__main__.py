@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from pipeline.commands.cli import main
+from pipeline.commands.console import main
 
 sys.exit(main())

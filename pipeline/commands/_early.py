@@ -23,6 +23,7 @@ same folder.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
@@ -46,6 +47,43 @@ def identity_index(job: Path) -> Path | None:
         return (job.parent / state).resolve() / "cache" / "identity"
     except (OSError, RuntimeError, ValueError):
         return None
+
+
+#: Options of ``check`` and ``run`` that take values (``--voices a b``): what follows them is
+#: not the job file. Every other option is a flag.
+_VALUED: Final = frozenset({"--voices"})
+
+
+def command_and_job(argv: Sequence[str]) -> tuple[str | None, Path | None]:
+    """The subcommand and its job file as argparse will read them from ``argv``, for the
+    commands that can start the fork server; (None, None) when in doubt.
+
+    A cheap look at the words, before the parser and the imports it needs: only the
+    global flags (``--log-json``, ``-v``) may come before the command, and the job file is
+    the first word after it that is neither a flag nor a value of ``--voices``. Where this
+    reads ``argv`` otherwise than argparse does, the fork server is started for a run that
+    fails to parse (it exits with this process) or not early (the run starts it itself).
+    """
+    words = iter(argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    if command not in _COMMANDS:
+        return None, None
+    taking = False
+    for word in words:
+        if word == "--":
+            break
+        if word.startswith("-"):
+            taking = word.split("=", 1)[0] in _VALUED and "=" not in word
+            continue
+        if not taking:
+            return command, Path(word)
+    return None, None
+
+
+def start_from_argv(argv: Sequence[str]) -> bool:
+    """:func:`start_fork_server` for the command line ``argv`` (:func:`command_and_job`):
+    the first thing ``voice-onboard`` does, before it imports its parser."""
+    return start_fork_server(*command_and_job(argv))
 
 
 def start_fork_server(command: str | None, job: Path | None) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipeline.audio.fork_server import PRELOAD
 from pipeline.audio.identity import RACY_MARGIN_NS, clock_ns, index_dir
-from pipeline.commands._early import identity_index, start_fork_server
+from pipeline.commands._early import command_and_job, identity_index, start_fork_server
 from pipeline.commands.sample_data import write_inbox
 from pipeline.config import load_job
 
@@ -139,3 +139,19 @@ def test_logging_loads_structlog_without_rich_and_rich_still_loads_later(tmp_pat
         "print(before, Console.__module__)\n"
     )
     assert _python(code, tmp_path) == "(False, True) rich.console"
+
+
+def test_the_command_line_is_read_as_argparse_reads_it() -> None:
+    """The pre-parse finds check/run and their job file wherever the flags are, and nothing
+    for other commands, a missing job, or words that --voices takes."""
+    read = command_and_job
+    assert read(["check", "job.toml"]) == ("check", Path("job.toml"))
+    assert read(["--log-json", "-v", "run", "--detach", "j.toml"]) == ("run", Path("j.toml"))
+    assert read(["run", "j.toml", "--voices", "a", "b"]) == ("run", Path("j.toml"))
+    assert read(["check", "--voices=a*", "j.toml"]) == ("check", Path("j.toml"))
+    assert read(["check", "--voices", "a", "b"]) == (None, None)
+    assert read(["status", "j.toml"]) == (None, None)
+    assert read(["check"]) == (None, None)
+    assert read(["--version"]) == (None, None)
+    assert read(["check", "--", "j.toml"]) == (None, None)
+    assert read([]) == (None, None)
