@@ -65,7 +65,7 @@ class Measurements:
     frame_len: int  #: samples per 10 ms frame
     first_active: int | None  #: index of the first frame above the silence threshold
     last_active: int | None
-    frame_max: F64  #: per-frame max of the mono downmix (DC not removed)
+    frame_max: F64  #: per-frame max of the mono downmix (DC not removed; empty without extremes)
     frame_min: F64
     mono: F32 | None = None  #: the whole mono downmix, when the meter was asked to keep it
     #: energy of the K-weighted mono downmix per 10 ms frame (``frame_len`` samples); empty
@@ -167,6 +167,7 @@ class Meter:
         loudness: bool = True,
         speech: bool = False,
         full_scale: float = 1.0,
+        extremes: bool = True,
     ) -> None:
         self.rate = rate
         self.channels = channels
@@ -189,6 +190,9 @@ class Meter:
         # scales every float32 sum exactly, so this is what unit-scale blocks would give.
         self._scale = full_scale
         self._clip_level = CLIP_LEVEL * full_scale
+        # Each frame's extremes (Measurements.frame_max/min) are what plans the edits; a meter
+        # of what was written needs only the peak (one max and one min over each block).
+        self._extremes = extremes
         self._clips = _ClipRuns(channels)
         self._fmean: list[F64] = []
         self._fvar: list[F64] = []
@@ -253,8 +257,9 @@ class Meter:
         parts: list[F32] = []
         if whole:
             body = mono[: whole * fl]
-            starts = np.arange(0, whole * fl, fl)
-            parts += [np.maximum.reduceat(body, starts), np.minimum.reduceat(body, starts)]
+            if self._extremes:
+                starts = np.arange(0, whole * fl, fl)
+                parts += [np.maximum.reduceat(body, starts), np.minimum.reduceat(body, starts)]
             frames = body.reshape(whole, fl)
             first = frames[:, 0].astype(np.float64)
             deviation = frames - frames[:, :1]
@@ -266,14 +271,16 @@ class Meter:
             rest64 = mono[whole * fl :].astype(np.float64)
             self._fmean.append(np.array([rest64.mean()]))
             self._fvar.append(np.array([rest64.var()]))
-            rest = mono[whole * fl :]
-            parts += [rest.max(keepdims=True), rest.min(keepdims=True)]
+            if self._extremes:
+                rest = mono[whole * fl :]
+                parts += [rest.max(keepdims=True), rest.min(keepdims=True)]
         self._fmax += parts[0::2]
         self._fmin += parts[1::2]
         # The sample peak: of a mono signal the frames' extremes hold it (two passes fewer);
-        # of several channels, max and min over them all (no |x| allocated). The clip-run
-        # scan (which needs the mask) only runs when something actually reached full scale.
-        if self.channels == 1:
+        # of several channels, or without the extremes, max and min over the block (no |x|
+        # allocated). The clip-run scan (which needs the mask) only runs when something
+        # actually reached full scale.
+        if self.channels == 1 and self._extremes:
             top = max(
                 max(float(p.max()) for p in parts[0::2]), -min(float(p.min()) for p in parts[1::2])
             )

@@ -92,7 +92,14 @@ def render(
     # loudness, which is derived from the source (see _output_loudness): K-weighting the
     # output as well was a tenth of all the work per clip.
     factor = np.float32(gain * scale)
-    meter = Meter(rate_out, 1, subtype=profile.subtype, loudness=False, full_scale=float(scale))
+    meter = Meter(
+        rate_out,
+        1,
+        subtype=profile.subtype,
+        loudness=False,
+        full_scale=float(scale),
+        extremes=False,
+    )
 
     def scaled(mono: F32) -> F32:
         """A fresh array (the kept downmix is never modified): DC removed, gain, scale."""
