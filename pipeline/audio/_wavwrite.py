@@ -59,15 +59,14 @@ class AtomicWavWriter:
         self.bits = BITS[subtype]
         self._rate = rate
         self._expected = None if frames is None else frames * (self.bits // 8)
-        self._data = self._expected or 0  # bytes of samples in the header
+        self._data = 0  # bytes of samples written
         #: the CRC-32 of the whole file once complete, when ``frames`` held
         self.crc32: int | None = None
         self._crc: int | None = None if frames is None else 0
         target.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         self._file = self._tmp.open("wb")
-        self._put(self._header())
-        self._data = 0  # bytes of samples written
+        self._put(self._header(self._expected or 0))
 
     def write(self, samples: I32 | I16) -> None:
         """Append int32 samples (full scale ±2**31; the top ``bits`` bits are kept, as
@@ -96,9 +95,10 @@ class AtomicWavWriter:
         # The top three bytes of each little-endian int32: the sample's 24 most significant bits.
         return np.ascontiguousarray(wide.view(np.uint8).reshape(-1, 4)[:, 1:])
 
-    def _header(self) -> bytes:
+    def _header(self, data: int) -> bytes:
+        """The 44-byte header for ``data`` bytes of samples."""
         width = self.bits // 8
-        riff = 36 + self._data + (self._data & 1)
+        riff = 36 + data + (data & 1)
         return _WAV_HEADER.pack(
             b"RIFF",
             riff,
@@ -112,7 +112,7 @@ class AtomicWavWriter:
             width,
             self.bits,
             b"data",
-            self._data,
+            data,
         )
 
     def __enter__(self) -> Self:
@@ -132,7 +132,7 @@ class AtomicWavWriter:
                 if self._data != self._expected:  # the sizes in the header are not these
                     self._crc = None
                     self._file.seek(0)
-                    self._file.write(self._header())
+                    self._file.write(self._header(self._data))
                 self._file.flush()  # a full disk fails here, before the rename
                 complete = True
         finally:

@@ -249,10 +249,11 @@ def _voice(folder: Path, root: Path) -> VoiceSource:
     # parent: its files must still be inside the inbox. Resolved once for the folder: an
     # entry that is not a symlink resolves to the resolved folder / its name (resolving each
     # file took a dozen lstat calls: ~40 % of discovering 200 clips).
+    folder_error: OSError | RuntimeError | None = None
     try:
-        folder_inside: bool | OSError | RuntimeError = folder.resolve().is_relative_to(root)
+        folder_inside = folder.resolve().is_relative_to(root)
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
-        folder_inside = exc
+        folder_inside, folder_error = False, exc
     for path in entries:
         if path.name.startswith("."):
             # Hidden entries inside a voice folder (.DS_Store, ._0001.wav AppleDouble forks,
@@ -267,14 +268,15 @@ def _voice(folder: Path, root: Path) -> VoiceSource:
             continue
         rel = f"{key}/{path.name}"
         name = path.name.lower()
+        unexaminable = folder_error
         try:
             mode = path.lstat().st_mode
-            if not isinstance(folder_inside, bool):
-                raise folder_inside
-            inside = folder_inside
-        except (OSError, RuntimeError) as exc:
-            findings.append(_error("voice.unreadable", rel, f"cannot examine: {exc}"))
+        except OSError as exc:
+            unexaminable = exc
+        if unexaminable is not None:
+            findings.append(_error("voice.unreadable", rel, f"cannot examine: {unexaminable}"))
             continue
+        inside = folder_inside
         if stat.S_ISLNK(mode) or not inside:
             why = "symlinks are refused (they may lead outside the inbox); not followed"
             findings.append(_error("voice.unsafe_path", rel, why))
