@@ -37,6 +37,7 @@ from bench.common import (
     Measured,
     Result,
     cli_env,
+    discard,
     emulator,
     huawei_job,
     median,
@@ -131,8 +132,8 @@ def run(rounds: int = 3) -> Result:
     passed = ratio <= MAX_RATIO and peak < MAX_RSS_MB
     summary = _summary(work / "e2e")
     for stage in ("normalize", "upload", "e2e"):
-        shutil.rmtree(work / stage / "var" / "cache", ignore_errors=True)
-        shutil.rmtree(work / stage / "var" / "packages", ignore_errors=True)
+        discard(work / stage / "var" / "cache")
+        discard(work / stage / "var" / "packages")
     return Result(
         name=NAME,
         title=TITLE,
