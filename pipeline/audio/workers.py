@@ -46,7 +46,7 @@ from pipeline.audio.jobs import (
     Refused,
     join_job,
     lookup_job,
-    normalize_job,
+    normalize_many_job,
     ready,
     worker_init,
 )
@@ -58,7 +58,7 @@ __all__ = [
     "WorkerCrashed",
     "join_job",
     "lookup_job",
-    "normalize_job",
+    "normalize_many_job",
     "run",
     "start_early",
 ]

@@ -43,6 +43,7 @@ from pipeline.stages.content import Consent, hear_voice, with_unsent_texts
 from pipeline.transcripts import read_transcripts, transcript_language
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 # The consent recording has its own rules (Azure accepts 16–48 kHz WAV); only its format is
 # normalized, so its duration is never judged by the prompt-audio bounds.
@@ -327,26 +328,16 @@ async def normalize_clips(
         if hit is None:
             misses.append((index, path, rel, sha))
 
-    async def normalize_one(index: int, path: Path, rel: str, sha: str | None) -> None:
-        result = await _run_guarded(
-            ctx,
-            rel,
-            workers.normalize_job,
-            path,
-            ctx.profile,
-            ctx.cache_dir,
-            rel,
-            sha,
-            ctx.content.check,  # the voice-activity checks are part of `[content] check`
-        )
-        if isinstance(result, workers.Refused):
-            results[index] = result.error(rel)
-        else:
-            results[index] = result
-
-    async with anyio.create_task_group() as tg:
-        for miss in misses:
-            tg.start_soon(normalize_one, *miss)
+    ran = await run_batched(
+        ctx,
+        [(rel, (path, rel, sha)) for _, path, rel, sha in misses],
+        workers.normalize_many_job,
+        ctx.profile,
+        ctx.cache_dir,
+        ctx.content.check,  # the voice-activity checks are part of `[content] check`
+    )
+    for (index, _, rel, _), result in zip(misses, ran, strict=True):
+        results[index] = result.error(rel) if isinstance(result, workers.Refused) else result
     out = [r for r in results if r is not None]
     assert len(out) == len(clips), "every miss was normalized or refused"
     # Not isinstance(r, audio.NormalizedAudio): that name loads the audio stack (NumPy) here.
@@ -354,6 +345,58 @@ async def normalize_clips(
     if records:  # the voice's new identities, one write for its folder
         await anyio.to_thread.run_sync(remember, ctx.cache_dir, records, limiter=ctx.lookups)
     return out
+
+
+async def run_batched(
+    ctx: PrepareContext,
+    items: Sequence[tuple[str, Item]],
+    many: Callable[..., list[T]],
+    *common: object,
+) -> list[T | workers.Refused]:
+    """``many(batch, *common)`` on the audio workers over ``items`` (file, item), in the
+    order given: a batch is a list of items and ``many`` returns one result per item. Items
+    go in jobs of several (:func:`batches`) where there are many of them.
+
+    A batch that took its worker down twice is run again one item a job, so that only the
+    item it dies on is refused (``audio.unreadable``, naming its file) and the others get
+    their results, as when every item is a job of its own."""
+    results: list[T | workers.Refused | None] = [None] * len(items)
+
+    async def run(batch: list[int]) -> None:
+        ran = await _run_guarded(
+            ctx, items[batch[0]][0], many, [items[i][1] for i in batch], *common
+        )
+        if not isinstance(ran, workers.Refused):
+            for i, result in zip(batch, ran, strict=True):
+                results[i] = result
+        elif len(batch) == 1:
+            results[batch[0]] = ran
+        else:
+            async with anyio.create_task_group() as alone:
+                for i in batch:
+                    alone.start_soon(run, [i])
+
+    slots = ctx.limits.cpu_workers * (ctx.queue_depth if ctx.executor == "process" else 1)
+    async with anyio.create_task_group() as tg:
+        for batch in batches(list(range(len(items))), slots):
+            tg.start_soon(run, batch)
+    out = [r for r in results if r is not None]
+    assert len(out) == len(items), "every item has its result or its refusal"
+    return out
+
+
+#: Clips per worker job at most: see batches.
+MAX_BATCH = 4
+
+
+def batches(misses: list[Item], slots: int) -> list[list[Item]]:
+    """``misses`` as worker jobs of up to :data:`MAX_BATCH` clips each (a job is one trip
+    through the pool, see :func:`pipeline.audio.workers.normalize_many_job`), but never fewer
+    jobs than the ``slots`` the pool keeps in flight, so that a voice with few recordings
+    still keeps every worker busy. Interleaved, not cut in runs: a voice's long and short
+    recordings spread over its jobs, which then end at about the same time."""
+    count = min(len(misses), max(slots, -(-len(misses) // MAX_BATCH)))
+    return [misses[i::count] for i in range(count)]
 
 
 def _lookup_all(
