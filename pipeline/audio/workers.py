@@ -23,8 +23,10 @@ with ``if __name__ == "__main__"``: the fork server imports it (our console scri
 Workers ignore SIGINT: a Ctrl-C in a terminal reaches the whole process group, and it is the
 parent's to handle (finish the current clip, write the manifest, exit 3). They do not outlive
 a parent killed outright (see :func:`.jobs.worker_init`). A worker that dies (a decoder crashing on
-a hostile file, the OOM killer) breaks the pool; the pool is replaced and the job retried once,
-and if it breaks the pool again the caller gets :class:`WorkerCrashed`.
+a hostile file, the OOM killer) breaks the pool, and every job in flight with it; the pool is
+replaced and those jobs retried. A job in flight through two breaks is run once more alone, on
+a worker of its own: only if it takes that one down too does its caller get
+:class:`WorkerCrashed` (the job in flight beside a hostile file's twice is not blamed for it).
 """
 
 from __future__ import annotations
@@ -180,4 +182,19 @@ async def run(
                 _POOL.discard(pool)
                 crashes += 1
                 if crashes == 2:
-                    raise WorkerCrashed(str(exc) or "an audio worker process died") from None
+                    return await _alone(func, args, str(exc))
+
+
+async def _alone(func: Callable[..., T], args: tuple[object, ...], broke: str) -> T:
+    """``func(*args)`` on a pool of one worker of its own, for a job that was in flight when
+    the shared pool broke twice: any job beside the one that killed the workers was too, and
+    only the culprit breaks a pool it has to itself (WorkerCrashed). Shielded, as in run()."""
+    one = ProcessPoolExecutor(max_workers=1, mp_context=_context(), initializer=worker_init)
+    try:
+        with anyio.CancelScope(shield=True):
+            result = await asyncio.wrap_future(one.submit(func, *args))
+    except BrokenProcessPool as exc:
+        raise WorkerCrashed(str(exc) or broke or "an audio worker process died") from None
+    finally:
+        one.shutdown(wait=False)
+    return result

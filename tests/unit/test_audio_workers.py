@@ -1,4 +1,5 @@
-"""The audio worker pool: results come back, a crashing job is WorkerCrashed, cancel waits."""
+"""The audio worker pool: results come back, a crashing job is WorkerCrashed (and the jobs beside
+it are not), cancel waits."""
 
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ def square(x: int) -> int:
 def die(code: int) -> int:
     """A job that takes its worker process down, as a crashing decoder would."""
     os._exit(code)
+
+
+def die_soon(started: str) -> int:
+    """A job that marks that it runs (``started``), then takes its worker down."""
+    Path(started).touch()
+    time.sleep(0.3)
+    os._exit(3)
 
 
 def sleep_then(seconds: float, value: int, started: str) -> tuple[int, float]:
@@ -53,6 +61,37 @@ async def test_a_job_that_kills_its_worker_is_worker_crashed_and_the_pool_recove
     with pytest.raises(workers.WorkerCrashed):
         await workers.run("process", limiter, 2, die, 3)
     assert await workers.run("process", limiter, 2, square, 7) == 49
+    assert limiter.borrowed_tokens == 0
+
+
+@pytest.mark.anyio
+async def test_a_job_queued_behind_a_crashing_one_is_not_blamed(tmp_path: Path) -> None:
+    """On a pool of one worker, a job queued behind one that kills the worker loses its
+    place both times the pool breaks, yet it comes back with its result (run alone on a
+    worker of its own); only the job that kills its workers is WorkerCrashed."""
+    limiter = anyio.CapacityLimiter(4)
+    await workers.run("process", limiter, 1, square, 1)  # the pool is up
+    started = tmp_path / "started"
+    outcome: dict[str, object] = {}
+
+    async def hostile() -> None:
+        try:
+            await workers.run("process", limiter, 1, die_soon, str(started))
+        except workers.WorkerCrashed:
+            outcome["hostile"] = "crashed"
+
+    async def innocent() -> None:
+        with anyio.fail_after(30):
+            while not started.exists():  # the worker is busy with the hostile job
+                await anyio.sleep(0.005)
+        value, _ = await workers.run("process", limiter, 1, sleep_then, 0.1, 9, str(tmp_path / "i"))
+        outcome["innocent"] = value
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hostile)
+            tg.start_soon(innocent)
+    assert outcome == {"innocent": 9, "hostile": "crashed"}
     assert limiter.borrowed_tokens == 0
 
 
