@@ -17,8 +17,7 @@ same generated mixed-format batch (``corpus.mixed_inbox``: 200 clips, 44.1/48/96
 Rounds alternate the order (ours first, then sox first); medians of 3. Commands run with
 ``.pyc`` files (in ``var/bench/pycache``), as an installed package has them, whatever
 ``PYTHONDONTWRITEBYTECODE`` says in the benchmark's own environment (one untimed cold
-``check`` writes them all first). A round's outputs are moved aside, not deleted, until every
-figure is taken (``common.discard``: deleting them slows the next command's file creation).
+``check`` writes them all first).
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ from bench.common import (
     Measured,
     Result,
     cli_env,
-    discard,
     huawei_job,
     median,
     require_ok,
@@ -82,7 +80,7 @@ def _groups(clips: list[Path]) -> dict[str, list[Path]]:
 
 
 def _sox(clips: list[Path], out: Path, work: Path) -> Measured:
-    discard(out)
+    shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     lines = work / "sox-args.txt"
     lines.write_text(
@@ -97,7 +95,7 @@ def _sox(clips: list[Path], out: Path, work: Path) -> Measured:
     require_ok("xargs sox", measured, work / "sox.log")
     if len(list(out.iterdir())) != len(clips):
         raise RuntimeError("sox did not write every clip")
-    discard(out)
+    shutil.rmtree(out, ignore_errors=True)
     return measured
 
 
@@ -150,7 +148,7 @@ def run(rounds: int = 3) -> list[Result]:
     sox: list[Measured] = []
 
     def ours() -> None:
-        discard(work / "check" / "var")
+        shutil.rmtree(work / "check" / "var", ignore_errors=True)
         log = work / "check.log"
         cmd = [PYTHON, "-m", "pipeline", "--log-json", "check", str(job)]
         cold.append(run_measured(cmd, env=env, log=log))
@@ -165,7 +163,7 @@ def run(rounds: int = 3) -> list[Result]:
     # imports, the fork server's audio stack included (an installed package has them all;
     # --help alone imports no NumPy), and bring the libraries into the page cache.
     _help_wall(env)
-    discard(work / "check" / "var")
+    shutil.rmtree(work / "check" / "var", ignore_errors=True)
     untimed = run_measured(
         [PYTHON, "-m", "pipeline", "--log-json", "check", str(job)], env=env, log=work / "check.log"
     )
@@ -331,7 +329,7 @@ async def _drive_groups(listing: Path, cache_root: Path, out: Path) -> None:
         [("warm-up", next(iter(groups.values()))[:4]), *groups.items()]
     ):
         cache = cache_root / f"g{n}"
-        discard(cache)
+        shutil.rmtree(cache, ignore_errors=True)
         ctx = PrepareContext(
             profile=PROFILES["huawei-basic"],
             cache_dir=cache,
@@ -345,7 +343,7 @@ async def _drive_groups(listing: Path, cache_root: Path, out: Path) -> None:
         refused = [r for r in results if isinstance(r, InputError)]
         if refused:
             raise SystemExit(f"refused: {refused[0]}")
-        discard(cache)
+        shutil.rmtree(cache, ignore_errors=True)
     times.pop("warm-up")
     out.write_text(json.dumps(times), encoding="utf-8")
 

@@ -311,40 +311,6 @@ def emulator(folder: Path, *, urls: int = 0, time_scale: float = 1.0) -> Iterato
             proc.wait()
 
 
-#: Where :func:`discard` moves outputs until :func:`purge_discarded` deletes them.
-DISCARDED: Final = VAR / "discarded"
-
-
-def discard(path: Path) -> None:
-    """Take ``path`` (a folder of a round's outputs) out of the way now; delete it later.
-
-    Deleting a few hundred files just before the next timed command would slow that
-    command's file creation: ext4 without a journal (this machine's disks) skips every
-    inode deleted in the last five minutes when it picks one for a new file, checking each
-    in the inode table, so a round that followed the deletion of the last round's 400 cache
-    files spent ~10 % of its CPU time choosing inodes (``recently_deleted`` in ``perf``),
-    and the more files a tool creates per clip, the more it pays. No user's first ``check``
-    follows such a deletion: the benchmark moves outputs aside (a rename frees nothing) and
-    deletes them when every figure is taken (``bench.run``). Their files are truncated to
-    nothing as they go: freed before the kernel writes them back (30 s after they were
-    written, during a later round), they cost neither that round's disk nor its CPU, as
-    the deletion did not, and keep their inodes."""
-    if not path.exists():
-        return
-    DISCARDED.mkdir(parents=True, exist_ok=True)
-    aside = DISCARDED / f"{time.time_ns()}-{os.getpid()}-{path.name}"
-    path.rename(aside)
-    for folder, _, files in os.walk(aside):
-        for name in files:
-            with contextlib.suppress(OSError):
-                os.truncate(os.path.join(folder, name), 0)
-
-
-def purge_discarded() -> None:
-    """Delete what :func:`discard` moved aside."""
-    shutil.rmtree(DISCARDED, ignore_errors=True)
-
-
 def huawei_job(
     folder: Path, *, inbox: Path, endpoint: str, edition: str = "basic", extra: str = ""
 ) -> Path:

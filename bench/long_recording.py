@@ -25,7 +25,6 @@ from bench.common import (
     Measured,
     Result,
     cli_env,
-    discard,
     emulator,
     huawei_job,
     require_ok,
@@ -53,8 +52,8 @@ def run() -> Result:
         log = work / "ours.log"
         ours = run_measured([CLI, "run", "--detach", str(job)], env=cli_env(), log=log)
         require_ok("voice-onboard run (advance)", ours, log)
-    discard(work / "ours" / "var" / "cache")
-    discard(work / "ours" / "var" / "packages")
+    shutil.rmtree(work / "ours" / "var" / "cache", ignore_errors=True)
+    shutil.rmtree(work / "ours" / "var" / "packages", ignore_errors=True)
 
     sox: Measured | None = None
     if shutil.which("sox") is not None:

@@ -28,7 +28,7 @@ from bench import (
     startup,
     upload,
 )
-from bench.common import VAR, Result, failed, machine_info, purge_discarded
+from bench.common import VAR, Result, failed, machine_info
 
 RESULTS: Final = VAR / "results.json"
 ORDER: Final = (
@@ -113,7 +113,6 @@ def main() -> int:
     }
     runners = _runners(args.rounds)
     results: list[Result] = []
-    purge_discarded()  # what an interrupted run left
     for name in ORDER:
         if name not in chosen:
             continue
@@ -128,7 +127,6 @@ def main() -> int:
             rows = [failed(name, exc)]
         rows[0].details["bench_seconds"] = round(time.perf_counter() - t0, 1)
         results.extend(rows)
-    purge_discarded()
     machine = document["machine"]
     assert isinstance(machine, dict)
     machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
