@@ -17,6 +17,7 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from pipeline.audio.cache import NormalizedAudio, lookup
 from pipeline.audio.identity import Identities
@@ -56,10 +57,22 @@ def _keep_heap() -> None:
             libc.mallopt(parameter, value)
 
 
+#: How much nicer than the run's process its audio workers are (see worker_init).
+WORKER_NICENESS: Final = 5
+
+
 def worker_init() -> None:
-    """Set up a worker process: no SIGINT, its heap kept, and no outliving the run."""
+    """Set up a worker process: no SIGINT, its heap kept, a lower CPU priority than the
+    run's, and no outliving the run."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _keep_heap()
+    # Below the run's own process in the scheduler's eyes: on a machine with as many workers
+    # as cores, the event loop (uploads, API calls, handing out the next jobs) otherwise
+    # waits for a core behind them, and uploads fall behind normalization instead of
+    # overlapping it (end to end, 200 voices on two cores: 30.5 / 34.0 s against 35.4 /
+    # 38.5 s in two alternating pairs of runs; a `check`, which uploads nothing, unchanged).
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     # A run killed outright (SIGKILL, or a default SIGTERM) cannot shut its pool down, and an
     # idle worker waits on its job queue forever. Two things make the workers go with it:
     # the fork server exits when the run's end of its "alive" pipe closes, but every worker

@@ -23,6 +23,11 @@ def die(code: int) -> int:
     os._exit(code)
 
 
+def niceness() -> int:
+    """A job that reports its worker's CPU niceness."""
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
 def die_soon(started: str) -> int:
     """A job that marks that it runs (``started``), then takes its worker down."""
     Path(started).touch()
@@ -52,6 +57,17 @@ async def test_process_jobs_return_their_results() -> None:
             tg.start_soon(one, x)
     assert results == {x: x * x for x in range(20)}
     assert limiter.borrowed_tokens == 0
+
+
+@pytest.mark.anyio
+async def test_workers_run_nicer_than_the_run_itself() -> None:
+    """A worker's niceness is the run's plus WORKER_NICENESS (capped at 19): the run's event
+    loop gets a core before the audio does."""
+    from pipeline.audio.jobs import WORKER_NICENESS
+
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    theirs = await workers.run("process", anyio.CapacityLimiter(2), 2, niceness)
+    assert theirs == min(19, ours + WORKER_NICENESS)
 
 
 @pytest.mark.anyio
