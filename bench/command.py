@@ -147,10 +147,11 @@ def run(rounds: int = 3) -> list[Result]:
     warm: list[Measured] = []
     sox: list[Measured] = []
 
+    cmd = [PYTHON, "-m", "pipeline", "--log-json", "check", str(job)]
+
     def ours() -> None:
         shutil.rmtree(work / "check" / "var", ignore_errors=True)
         log = work / "check.log"
-        cmd = [PYTHON, "-m", "pipeline", "--log-json", "check", str(job)]
         cold.append(run_measured(cmd, env=env, log=log))
         require_ok("check (cold)", cold[-1], log)
         warm.append(run_measured(cmd, env=env, log=log))
@@ -164,9 +165,7 @@ def run(rounds: int = 3) -> list[Result]:
     # --help alone imports no NumPy), and bring the libraries into the page cache.
     _help_wall(env)
     shutil.rmtree(work / "check" / "var", ignore_errors=True)
-    untimed = run_measured(
-        [PYTHON, "-m", "pipeline", "--log-json", "check", str(job)], env=env, log=work / "check.log"
-    )
+    untimed = run_measured(cmd, env=env, log=work / "check.log")
     require_ok("check (untimed, first)", untimed, work / "check.log")
     for r in range(rounds):
         steps: tuple[Callable[[], None], ...] = (ours, anchor) if r % 2 == 0 else (anchor, ours)

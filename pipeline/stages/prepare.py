@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -74,8 +74,15 @@ class PrepareContext:
     _queued: anyio.CapacityLimiter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        depth = self.limits.cpu_workers * max(1, self.queue_depth)
-        object.__setattr__(self, "_queued", anyio.CapacityLimiter(depth))
+        object.__setattr__(self, "_queued", anyio.CapacityLimiter(self.in_flight))
+
+    @property
+    def in_flight(self) -> int:
+        """How many audio jobs may be in flight at once: ``queue_depth`` per worker process,
+        one per thread."""
+        if self.executor == "thread":
+            return self.limits.cpu_workers
+        return self.limits.cpu_workers * max(1, self.queue_depth)
 
     async def run_audio(self, func: Callable[..., T], *args: object) -> T:
         """``func(*args)`` on an audio worker: threads under the CPU limiter, processes under
@@ -376,9 +383,8 @@ async def run_batched(
                 for i in batch:
                     alone.start_soon(run, [i])
 
-    slots = ctx.limits.cpu_workers * (ctx.queue_depth if ctx.executor == "process" else 1)
     async with anyio.create_task_group() as tg:
-        for batch in batches(list(range(len(items))), slots):
+        for batch in batches(list(range(len(items))), ctx.in_flight):
             tg.start_soon(run, batch)
     out = [r for r in results if r is not None]
     assert len(out) == len(items), "every item has its result or its refusal"
@@ -386,7 +392,7 @@ async def run_batched(
 
 
 #: Clips per worker job at most: see batches.
-MAX_BATCH = 4
+MAX_BATCH: Final = 4
 
 
 def batches(misses: list[Item], slots: int) -> list[list[Item]]:
