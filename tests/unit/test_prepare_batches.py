@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.audio import PROFILES, workers
 from pipeline.config import Limits
-from pipeline.stages.prepare import MAX_BATCH, PrepareContext, batches, run_batched
+from pipeline.stages.audio_jobs import MAX_BATCH, PrepareContext, batches, run_batched
 
 #: The item whose job takes its worker down (as a decoder crashing on a hostile file would).
 HOSTILE = 13
