@@ -1,7 +1,8 @@
 """How the prepare stage runs audio work: :class:`PrepareContext` (the profile, the cache and
-the bounds of the audio workers) and :func:`run_batched`, which hands many recordings to the
-workers in jobs of several (:func:`batches`) and, when a job takes its worker down, finds the
-one recording that did it (:func:`run_guarded`).
+the bounds of the audio workers), :func:`run_batched`, which hands many recordings to the
+workers in jobs of several (:func:`batches`) and runs a job that took its worker down again one
+recording a job, and :func:`run_guarded`, which turns a worker crash into an
+``audio.unreadable`` refusal naming the file.
 
 Split from :mod:`pipeline.stages.prepare`, which validates, normalizes and pairs a voice with
 these; see :mod:`pipeline.audio.workers` for why the audio work runs in processes.
